@@ -1,0 +1,26 @@
+# Set-up and everyday commands. Each target creates .venv and installs what it needs on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+## demo: generate the sample media, score it with the default model, print a table and write vqual-report.json
+demo: $(BIN)/.installed
+	$(BIN)/vqual demo --dir samples --out vqual-report.json
+
+## test: run the test suite (offline)
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) samples vqual-report.json

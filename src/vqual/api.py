@@ -1,0 +1,64 @@
+"""The Python API: load a model, score media, list models."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from vqual import registry
+from vqual.errors import MediaError, VqualError
+from vqual.models.base import QualityModel
+from vqual.result import Failure, QualityResult
+
+_LOADED: dict[tuple[str, int | None], QualityModel] = {}
+
+
+def load_model(name: str | None = None, *, max_pixels: int | None = None) -> QualityModel:
+    """Build a registered model (the default when `name` is None). Raises ModelNotFoundError with suggestions."""
+    return registry.create_model(name, max_pixels=max_pixels)
+
+
+def _cached(name: str | None, max_pixels: int | None = None) -> QualityModel:
+    key = (registry.get_spec(name).name, max_pixels)
+    if key not in _LOADED:
+        _LOADED[key] = load_model(key[0], max_pixels=max_pixels)
+    return _LOADED[key]
+
+
+def list_models(pattern: str = "*") -> list[registry.ModelSpec]:
+    """Registered models matching a shell-style pattern, the default first."""
+    return registry.list_models(pattern)
+
+
+def score_one(model: QualityModel, src: Any) -> QualityResult | Failure:
+    """Score one input, turning a bad file into a `Failure` instead of an exception."""
+    label = str(src) if isinstance(src, (str, os.PathLike)) else None
+    try:
+        return model.score(src)
+    except MediaError as e:
+        return Failure(path=label or (e.path or "<input>"), reason=e.reason, message=str(e))
+    except VqualError as e:
+        return Failure(path=label or "<input>", reason="error", message=f"{label or '<input>'}: {e}")
+    except Exception as e:  # a decoder or model bug on one file must not end a batch; reported, never a score
+        return Failure(path=label or "<input>", reason="internal",
+                       message=f"{label or '<input>'}: internal error {type(e).__name__}: {e}")
+
+
+def iter_score(sources: Iterable[Any], model: QualityModel | str | None = None) -> Iterator[QualityResult | Failure]:
+    """Score inputs one at a time, in order; bad files come out as `Failure` and the batch goes on."""
+    m = model if isinstance(model, QualityModel) else _cached(model)
+    for src in sources:
+        yield score_one(m, src)
+
+
+def score(sources: Any, model: QualityModel | str | None = None) -> QualityResult | list[QualityResult | Failure]:
+    """Score one input (path, PIL image or array) or a list of them.
+
+    A single input returns its `QualityResult` and raises `MediaError` if it cannot be read; a list returns one
+    `QualityResult` or `Failure` per input, in order.
+    """
+    m = model if isinstance(model, QualityModel) else _cached(model)
+    if isinstance(sources, (list, tuple)):
+        return list(iter_score(sources, m))
+    return m.score(sources)

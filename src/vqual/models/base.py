@@ -1,0 +1,107 @@
+"""The model interface: what every registered quality model implements, and the shared scoring driver.
+
+A model only predicts from pixels (`predict_image`, `predict_chunk`, `pool`); decoding, sampling, timing and
+assembling the `QualityResult` happen here, once, for every model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vqual import __version__
+from vqual.media import Chunk, load_image, media_kind, iter_chunks, probe_video
+from vqual.result import LEVELS, Moment, Provenance, QualityResult, level_of, level_probs_from_score, score_to_100
+
+
+@dataclass
+class Prediction:
+    """A model's output for one image, one video second, or a pooled video."""
+
+    score: float  # 1-5, higher is better
+    uncertainty: float = 0.0  # spread of the score on the 1-5 scale
+    level_probs: dict[str, float] | None = None  # None: derived from the score
+    attributes: dict[str, float] = field(default_factory=dict)  # distortion severities in [0, 1]
+    raw: float | None = None  # the model's native value before mapping to 1-5
+
+
+class QualityModel:
+    """Base class of registered models. Subclasses set the class attributes and implement the three predict hooks."""
+
+    name: str = ""
+    version: str = ""
+    weights_sha256: str | None = None
+    decoder: str | None = None
+    decoder_version: str | None = None
+    #: Chunk frames the model wants: longest side of the grey frames `iter_chunks` collects (None: key frames only).
+    chunk_luma_size: int | None = 256
+    #: How many of the worst seconds a video result lists.
+    n_worst: int = 3
+
+    def __init__(self, max_pixels: int | None = None):
+        self.max_pixels = max_pixels
+
+    # --- hooks ---------------------------------------------------------------------------------------------------
+    def predict_image(self, rgb: np.ndarray) -> Prediction:
+        """Predict from one HxWx3 uint8 RGB image."""
+        raise NotImplementedError
+
+    def predict_chunk(self, chunk: Chunk) -> Prediction:
+        """Predict one second of video from its key frame and chunk frames."""
+        raise NotImplementedError
+
+    def pool(self, seconds: list[Prediction]) -> Prediction:
+        """Pool per-second predictions into the video's prediction."""
+        raise NotImplementedError
+
+    # --- driver --------------------------------------------------------------------------------------------------
+    def score(self, src: Any, *, path_label: str | None = None) -> QualityResult:
+        """Score a path (image or video), a PIL image or an HxWx3 uint8 array.
+
+        Raises `vqual.errors.MediaError` for input that cannot be read.
+        """
+        t0 = time.perf_counter()
+        if isinstance(src, (str, Path)):
+            label = path_label if path_label is not None else str(src)
+            kind = media_kind(src)
+        else:
+            label = path_label if path_label is not None else ("<array>" if isinstance(src, np.ndarray) else "<PIL image>")
+            kind = "image"
+        if kind == "image":
+            rgb = load_image(src, max_pixels=self.max_pixels)
+            pred = self.predict_image(rgb)
+            return self._result(label, "image", pred, [0], t0, width=rgb.shape[1], height=rgb.shape[0])
+        info = probe_video(src, max_pixels=self.max_pixels)
+        seconds: list[Prediction] = []
+        moments: list[Moment] = []
+        key_indices: list[int] = []
+        for chunk in iter_chunks(src, luma_size=self.chunk_luma_size, max_pixels=self.max_pixels):
+            p = self.predict_chunk(chunk)
+            seconds.append(p)
+            key_indices.append(chunk.key_index)
+            probs = self._probs(p)
+            moments.append(Moment(second=chunk.index, start=round(chunk.t0, 6), end=round(chunk.t1, 6),
+                                  score=float(p.score), level=level_of(probs), attributes=dict(p.attributes)))
+        pooled = self.pool(seconds)
+        worst = sorted(moments, key=lambda m: (m.score, m.second))[: self.n_worst]
+        return self._result(label, "video", pooled, key_indices, t0, width=info.width, height=info.height,
+                            duration=info.duration, fps=info.fps, timeline=moments, worst=worst)
+
+    def _probs(self, p: Prediction) -> dict[str, float]:
+        probs = p.level_probs if p.level_probs is not None else level_probs_from_score(p.score)
+        return {name: float(probs.get(name, 0.0)) for name in LEVELS}
+
+    def _result(self, label: str, kind: str, p: Prediction, frames: list[int], t0: float, **extra: Any) -> QualityResult:
+        probs = self._probs(p)
+        score = float(min(5.0, max(1.0, p.score)))
+        prov = Provenance(model=self.name, model_version=self.version, weights_sha256=self.weights_sha256,
+                          decoder=self.decoder, decoder_version=self.decoder_version, frame_indices=list(frames),
+                          elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), vqual_version=__version__)
+        return QualityResult(path=label, kind=kind, score=score, score_100=score_to_100(score), level=level_of(probs),
+                             level_probs=probs, uncertainty=float(p.uncertainty),
+                             attributes={k: float(v) for k, v in p.attributes.items()}, provenance=prov,
+                             raw_score=None if p.raw is None else float(p.raw), **extra)

@@ -1,0 +1,177 @@
+"""Writing results as a table, JSON, JSON lines or CSV, to a terminal or atomically to a file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from typing import IO
+
+from vqual.result import Failure, QualityResult
+
+FORMATS = ("table", "json", "jsonl", "csv")
+CSV_FIELDS = ("path", "kind", "second", "start", "end", "score", "score_100", "level", "uncertainty", "raw_score",
+              "attributes", "model", "model_version", "elapsed_ms", "error_reason", "error_message")
+
+
+def _top_attributes(attrs: dict[str, float], n: int = 2, floor: float = 0.05) -> str:
+    top = sorted(((v, k) for k, v in attrs.items() if v >= floor), reverse=True)[:n]
+    return ", ".join(f"{k} {v:.2f}" for v, k in top) or "-"
+
+
+def _short(path: str, width: int) -> str:
+    return path if len(path) <= width else "..." + path[-(width - 3):]
+
+
+class TableWriter:
+    """Rows printed as they arrive, in fixed-width columns; failures get one line each."""
+
+    def __init__(self, stream: IO[str], timeline: bool, path_width: int = 40):
+        self.stream, self.timeline, self.w = stream, timeline, path_width
+        self.stream.write(f"{'path':<{self.w}}  {'kind':<5}  {'score':>5}  {'0-100':>5}  {'level':<9}  {'+-':>4}  "
+                          f"{'main distortions':<26}  {'ms':>7}\n")
+
+    def write(self, item: QualityResult | Failure) -> None:
+        if isinstance(item, Failure):
+            self.stream.write(f"{_short(item.path, self.w):<{self.w}}  FAILED ({item.reason}): {item.message}\n")
+            return
+        r = item
+        self.stream.write(f"{_short(r.path, self.w):<{self.w}}  {r.kind:<5}  {r.score:5.2f}  {r.score_100:5.1f}  "
+                          f"{r.level:<9}  {r.uncertainty:4.2f}  {_top_attributes(r.attributes):<26}  "
+                          f"{r.provenance.elapsed_ms:7.0f}\n")
+        if self.timeline and r.timeline:
+            for m in r.timeline:
+                label = f"  {m.start:6.1f}-{m.end:.1f}s"
+                self.stream.write(f"{label:<{self.w}}  {'sec':<5}  {m.score:5.2f}  {(m.score - 1) * 25:5.1f}  "
+                                  f"{m.level:<9}  {'':>4}  {_top_attributes(m.attributes):<26}\n")
+
+    def close(self, summary: str) -> None:
+        self.stream.write(summary + "\n")
+
+
+class JsonLinesWriter:
+    def __init__(self, stream: IO[str], timeline: bool):
+        self.stream, self.timeline = stream, timeline
+
+    def write(self, item: QualityResult | Failure) -> None:
+        d = item.to_dict()
+        if isinstance(item, QualityResult) and not self.timeline:
+            d["timeline"] = None
+        self.stream.write(json.dumps(d, allow_nan=False) + "\n")
+
+    def close(self, summary: str) -> None:
+        pass
+
+
+class JsonWriter:
+    """One JSON document: {"results": [...], "failures": [...], ...}; written whole at the end."""
+
+    def __init__(self, stream: IO[str], timeline: bool, meta: dict):
+        self.stream, self.timeline, self.meta = stream, timeline, meta
+        self.results: list[dict] = []
+        self.failures: list[dict] = []
+
+    def write(self, item: QualityResult | Failure) -> None:
+        if isinstance(item, Failure):
+            self.failures.append(item.to_dict())
+        else:
+            d = item.to_dict()
+            if not self.timeline:
+                d["timeline"] = None
+            self.results.append(d)
+
+    def close(self, summary: str) -> None:
+        doc = dict(self.meta, summary=summary, results=self.results, failures=self.failures)
+        json.dump(doc, self.stream, indent=2, allow_nan=False)
+        self.stream.write("\n")
+
+
+class CsvWriter:
+    def __init__(self, stream: IO[str], timeline: bool):
+        self.timeline = timeline
+        self.w = csv.DictWriter(stream, fieldnames=CSV_FIELDS, lineterminator="\n")
+        self.w.writeheader()
+
+    def write(self, item: QualityResult | Failure) -> None:
+        if isinstance(item, Failure):
+            self.w.writerow({"path": item.path, "error_reason": item.reason, "error_message": item.message})
+            return
+        r = item
+        self.w.writerow({"path": r.path, "kind": r.kind, "score": f"{r.score:.4f}", "score_100": f"{r.score_100:.2f}",
+                         "level": r.level, "uncertainty": f"{r.uncertainty:.4f}",
+                         "raw_score": "" if r.raw_score is None else f"{r.raw_score:.6g}",
+                         "attributes": json.dumps(r.attributes, sort_keys=True), "model": r.provenance.model,
+                         "model_version": r.provenance.model_version, "elapsed_ms": f"{r.provenance.elapsed_ms:.1f}"})
+        if self.timeline and r.timeline:
+            for m in r.timeline:
+                self.w.writerow({"path": r.path, "kind": "second", "second": m.second, "start": m.start, "end": m.end,
+                                 "score": f"{m.score:.4f}", "score_100": f"{(m.score - 1) * 25:.2f}", "level": m.level,
+                                 "attributes": json.dumps(m.attributes, sort_keys=True)})
+
+    def close(self, summary: str) -> None:
+        pass
+
+
+def make_writer(fmt: str, stream: IO[str], timeline: bool, meta: dict):
+    if fmt == "table":
+        return TableWriter(stream, timeline)
+    if fmt == "jsonl":
+        return JsonLinesWriter(stream, timeline)
+    if fmt == "json":
+        return JsonWriter(stream, timeline, meta)
+    if fmt == "csv":
+        return CsvWriter(stream, timeline)
+    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+class AtomicOutput:
+    """A text file that appears under its final name only when complete (written to a temp file, then renamed)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=".vqual-", suffix=".partial", dir=directory)
+        self.stream = io.open(fd, "w", encoding="utf-8", newline="")
+
+    def commit(self) -> None:
+        self.stream.flush()
+        os.fsync(self.stream.fileno())
+        self.stream.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.stream.close()
+        if os.path.exists(self.tmp):
+            os.remove(self.tmp)
+
+
+class Progress:
+    """A one-line progress bar with ETA on stderr; silent unless stderr is a terminal and there are several items."""
+
+    def __init__(self, total: int, enabled: bool | None = None, stream: IO[str] | None = None):
+        stream = sys.stderr if stream is None else stream  # looked up per call: sys.stderr may be replaced
+        self.total, self.stream, self.done = total, stream, 0
+        self.enabled = (stream.isatty() and total > 1) if enabled is None else enabled
+        self.t0 = time.monotonic()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.t0
+        eta = elapsed / self.done * (self.total - self.done)
+        width = 24
+        fill = int(width * self.done / self.total)
+        self.stream.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} "
+                          f"eta {eta:5.0f}s  {_short(label, 40):<40}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.flush()

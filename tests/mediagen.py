@@ -1,0 +1,172 @@
+"""Synthetic media for tests: small videos and images written on the fly (offline, deterministic, fast).
+
+Import from any test (``tests/`` is on ``sys.path`` via ``tests/conftest.py``)::
+
+    from mediagen import moving_pattern, write_video, write_image
+
+Videos are tiny by default (64x64, a few frames) so that every codec encodes in well under a second.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+# Fast, quiet encoder settings per codec (overridable with `options`).
+_FAST = {
+    "libx264": {"preset": "veryfast"},
+    "libx265": {"preset": "ultrafast", "x265-params": "log-level=error"},
+    "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"},
+    "libvpx": {"deadline": "realtime", "cpu-used": "8"},
+    "libsvtav1": {"preset": "12", "svtav1-params": "lp=1"},
+}
+
+
+def moving_pattern_iter(n: int, h: int = 64, w: int = 64, seed: int = 0) -> Iterator[np.ndarray]:
+    """Yield `n` textured HxWx3 uint8 frames: smooth colour ramps, fine noise texture and a bright square that moves
+    one step right per frame (so consecutive frames differ and the image has no symmetry)."""
+    rng = np.random.default_rng(seed)
+    texture = rng.integers(-24, 25, size=(h, w, 1), dtype=np.int16)
+    y, x = np.mgrid[0:h, 0:w]
+    side = max(2, min(h, w) // 6)
+    for i in range(n):
+        base = np.stack([(x * 255) // max(1, w - 1), (y * 255) // max(1, h - 1),
+                         np.full_like(x, (i * 17) % 200 + 28)], axis=-1).astype(np.int16)
+        frame = base + texture
+        x0 = (i * max(1, w // 16)) % max(1, w - side)
+        frame[h // 4: h // 4 + side, x0: x0 + side] = 250
+        yield np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def moving_pattern(n: int, h: int = 64, w: int = 64, seed: int = 0) -> list[np.ndarray]:
+    """`moving_pattern_iter` as a list."""
+    return list(moving_pattern_iter(n, h, w, seed))
+
+
+def marker_frame(h: int = 48, w: int = 64, value: int = 128) -> np.ndarray:
+    """A flat grey frame with a white block in its top-left corner (quarter height and width): shows orientation."""
+    a = np.full((h, w, 3), value, np.uint8)
+    a[: h // 4, : w // 4] = 255
+    return a
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 10, codec: str = "libx264",
+                pix_fmt: str = "yuv420p", crf: int | None = None, rotation: int | None = None,
+                vfr_timestamps: list[float] | None = None, options: dict[str, str] | None = None,
+                container_options: dict[str, str] | None = None) -> Path:
+    """Encode HxWx3 uint8 RGB `frames` (a list or any iterable, consumed lazily) to `path` with PyAV.
+
+    The container follows the extension (.mp4 .mov .mkv .webm .avi). `rotation` is the clockwise display rotation
+    (90 = an upright phone video, as `VideoInfo.rotation` reports it), stored as the container display matrix
+    (read back correctly from MP4, MOV, MKV and WebM). `vfr_timestamps` gives each frame's presentation time in seconds (millisecond time base) instead
+    of a constant `fps`. `crf` sets the quality for x264 / x265 / vp9 / svt-av1. Width and height come from the
+    first frame (use even sizes for yuv420p).
+    """
+    path = Path(path)
+    opts = dict(_FAST.get(codec, {}))
+    if crf is not None:
+        opts["crf"] = str(crf)
+        if codec == "libvpx-vp9":
+            opts["b"] = "0"
+    opts.update(options or {})
+    rate = Fraction(fps).limit_denominator(1001000)
+    with av.open(str(path), "w", options=container_options or {}) as out:
+        stream = None
+        for i, arr in enumerate(frames):
+            arr = np.ascontiguousarray(arr, dtype=np.uint8)
+            if stream is None:
+                stream = out.add_stream(codec, rate=rate, options=opts)
+                stream.width, stream.height = arr.shape[1], arr.shape[0]
+                stream.pix_fmt = pix_fmt
+                if vfr_timestamps is not None:
+                    stream.codec_context.time_base = Fraction(1, 1000)
+                    stream.time_base = Fraction(1, 1000)
+                if rotation:
+                    stream.set_display_rotation(-rotation)  # PyAV takes counter-clockwise degrees
+            frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            if vfr_timestamps is not None:
+                frame.pts = round(vfr_timestamps[i] * 1000)
+                frame.time_base = Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        if stream is not None:
+            for packet in stream.encode():
+                out.mux(packet)
+    return path
+
+
+def write_empty_video(path: str | Path, codec: str = "libx264", size: tuple[int, int] = (64, 64)) -> Path:
+    """A container with a video stream header but no frames (use .avi: FFmpeg's MP4 muxer drops empty tracks and an
+    empty .mkv has no packets at all)."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=10)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        out.start_encoding()
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def write_image(path: str | Path, array: np.ndarray | Image.Image, format: str | None = None, **save_kwargs) -> Path:
+    """Save `array` (uint8 HxW / HxWx3 / HxWx4, uint16 HxW, or a PIL image) with PIL; format from the extension
+    unless given. Extra keyword arguments go to `Image.save` (e.g. ``exif=``, ``quality=``)."""
+    path = Path(path)
+    im = array if isinstance(array, Image.Image) else Image.fromarray(np.ascontiguousarray(array))
+    im.save(path, format=format, **save_kwargs)
+    return path
+
+
+def write_png_raw(path: str | Path, width: int, height: int, bit_depth: int, color_type: int,
+                  rows: Iterable[bytes] | None = None, row: bytes | None = None) -> Path:
+    """Write a PNG from raw (unfiltered) scanlines: either `rows`, or `row` repeated `height` times, streamed through
+    zlib so that huge, highly compressible images (e.g. 30000x30000 1-bit) cost little time and memory.
+    color_type: 0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    comp = zlib.compressobj(1)
+    parts = []
+    if rows is not None:
+        for r in rows:
+            parts.append(comp.compress(b"\x00" + r))
+    else:
+        block = (b"\x00" + row) * 256
+        for start in range(0, height, 256):
+            parts.append(comp.compress(block if height - start >= 256 else block[: (height - start) * (len(row) + 1)]))
+    parts.append(comp.flush())
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
+    Path(path).write_bytes(data)
+    return Path(path)
+
+
+def truncate_file(path: str | Path, fraction: float = 0.5, dst: str | Path | None = None) -> Path:
+    """Keep the first `fraction` of the bytes (in place, or written to `dst`)."""
+    data = Path(path).read_bytes()
+    out = Path(dst) if dst is not None else Path(path)
+    out.write_bytes(data[: int(len(data) * fraction)])
+    return out
+
+
+def set_mp4_matrix(path: str | Path, rotation_cw: int) -> Path:
+    """Rewrite the first video ``tkhd`` matrix of an MP4/MOV in place, byte by byte (independently of FFmpeg), to the
+    QuickTime matrix of a clockwise display rotation (90: a = 0, b = 1, c = -1, d = 0, as iPhones write)."""
+    data = bytearray(Path(path).read_bytes())
+    i = data.find(b"tkhd") - 4
+    assert i >= 0, "no tkhd box"
+    off = i + (48 if data[i + 8] == 0 else 60)
+    one = 0x10000
+    a, b, c, d = {0: (one, 0, 0, one), 90: (0, one, -one, 0), 180: (-one, 0, 0, -one),
+                  270: (0, -one, one, 0)}[rotation_cw % 360]
+    data[off: off + 36] = struct.pack(">9i", a, b, 0, c, d, 0, 0, 0, 0x40000000)
+    Path(path).write_bytes(bytes(data))
+    return Path(path)

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+import vqual
+from vqual.errors import MediaError
+from vqual.result import Failure, QualityResult
+
+
+@pytest.fixture(scope="module")
+def img():
+    rng = np.random.default_rng(1)
+    base = np.kron(rng.random((12, 16, 3)), np.ones((10, 10, 1)))  # smooth-ish blocks with texture noise
+    return np.clip(base * 200 + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
+
+
+def test_score_array_pil_and_path_agree(img, tmp_path):
+    model = vqual.load_model()
+    p = tmp_path / "x.png"
+    Image.fromarray(img).save(p)
+    a, b, c = model.score(img), model.score(Image.fromarray(img)), model.score(str(p))
+    assert isinstance(a, QualityResult) and a.path == "<array>" and b.path == "<PIL image>" and c.path == str(p)
+    assert a.score == b.score == c.score
+    assert 1.0 <= a.score <= 5.0 and a.score_100 == pytest.approx((a.score - 1) * 25)
+    assert sum(a.level_probs.values()) == pytest.approx(1.0)
+    assert a.provenance.model == "niqe" and len(a.provenance.weights_sha256) == 64
+
+
+def test_batch_goes_on_past_bad_file(img, tmp_path):
+    good = tmp_path / "g.png"
+    Image.fromarray(img).save(good)
+    bad = tmp_path / "b.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 10)
+    out = vqual.score([str(good), str(bad), str(good)])
+    assert [type(x) for x in out] == [QualityResult, Failure, QualityResult]
+    assert out[1].path == str(bad) and str(bad) in out[1].message
+    assert out[0].score == out[2].score
+
+
+def test_single_bad_input_raises_media_error(tmp_path):
+    p = tmp_path / "e.jpg"
+    p.write_bytes(b"")
+    with pytest.raises(MediaError, match="e.jpg"):
+        vqual.score(str(p))
+
+
+def test_list_models():
+    assert vqual.list_models()[0].name == "niqe"

@@ -1,0 +1,108 @@
+"""The `vqual` command: formats, exit codes, bad files in a batch, atomic output, determinism."""
+
+import csv
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+from mediagen import moving_pattern, write_image, write_video
+
+from vqual.cli import main
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    d = tmp_path_factory.mktemp("media")
+    rng = np.random.default_rng(0)
+    img = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    write_image(d / "a.png", img)
+    write_image(d / "b.jpg", img[:, ::-1].copy(), quality=40)
+    write_video(d / "c.mp4", moving_pattern(20, 96, 128), fps=10)
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "text.mp4").write_text("this is not a video\n" * 10)
+    return d
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_table_and_exit_code_with_bad_files(media, capsys):
+    code, out, err = run(capsys, "score", str(media))
+    assert code == 1
+    assert "a.png" in out and "c.mp4" in out
+    assert "FAILED (empty)" in out and "FAILED (not_media)" in out
+    assert "3 scored, 2 failed" in out
+    assert "Traceback" not in out + err
+
+
+def test_all_good_exit_zero(media, capsys):
+    code, out, _ = run(capsys, "score", str(media / "[ab].*"), str(media / "c.mp4"))
+    assert code == 0 and "3 scored, 0 failed" in out, _
+
+
+def test_json_jsonl_csv(media, capsys):
+    code, out, err = run(capsys, "score", str(media), "--format", "json", "--timeline")
+    doc = json.loads(out)
+    assert code == 1 and len(doc["results"]) == 3 and len(doc["failures"]) == 2
+    assert {f["error"]["reason"] for f in doc["failures"]} == {"empty", "not_media"}
+    video = next(r for r in doc["results"] if r["kind"] == "video")
+    assert len(video["timeline"]) == 2 and video["provenance"]["frame_indices"] == [0, 10]
+    assert "empty.jpg" in err  # failures also go to stderr, one line each
+
+    code, out, _ = run(capsys, "score", str(media), "--format", "jsonl")
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert len(lines) == 5 and sum("error" in x for x in lines) == 2
+
+    code, out, _ = run(capsys, "score", str(media), "--format", "csv", "--timeline")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["kind"] for r in rows].count("second") == 2
+    assert sum(1 for r in rows if r["error_reason"]) == 2
+
+
+def test_out_file_is_written_atomically(media, tmp_path, capsys):
+    out = tmp_path / "sub" / "scores.jsonl"
+    code, stdout, err = run(capsys, "score", str(media / "a.png"), "--format", "jsonl", "--out", str(out))
+    assert code == 0 and stdout == ""
+    assert json.loads(out.read_text())["path"] == str(media / "a.png")
+    assert not [p for p in os.listdir(out.parent) if p.endswith(".partial")]
+
+
+def test_usage_errors_exit_2(media, capsys):
+    assert run(capsys, "score")[0] == 2
+    assert run(capsys, "score", str(media / "a.png"), "--format", "xml")[0] == 2
+    code, _, err = run(capsys, "score", str(media / "a.png"), "--model", "nique")
+    assert code == 2 and "did you mean 'niqe'" in err
+    assert run(capsys)[0] == 2
+
+
+def test_missing_file_is_a_failure_not_a_crash(tmp_path, capsys):
+    code, out, _ = run(capsys, "score", str(tmp_path / "nope.jpg"))
+    assert code == 1 and "FAILED (missing)" in out
+
+
+def test_models_lists_versions(capsys):
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "niqe" in out and "1.0.0" in out
+
+
+def _strip_timing(d):
+    d = json.loads(json.dumps(d))
+    for r in d["results"]:
+        r["provenance"]["elapsed_ms"] = 0
+    d.pop("summary")
+    return d
+
+
+def test_same_results_whatever_the_batch(media, capsys):
+    """The same file scored alone, twice, and inside a bigger batch gives identical results."""
+    _, alone, _ = run(capsys, "score", str(media / "c.mp4"), str(media / "a.png"), "--format", "json", "--timeline")
+    _, batch, _ = run(capsys, "score", str(media), "--format", "json", "--timeline")
+    alone, batch = _strip_timing(json.loads(alone)), _strip_timing(json.loads(batch))
+    by_path = {r["path"]: r for r in batch["results"]}
+    for r in alone["results"]:
+        assert r == by_path[r["path"]]

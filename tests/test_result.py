@@ -1,0 +1,53 @@
+import json
+
+import pytest
+
+from vqual.result import (LEVELS, Failure, Moment, Provenance, QualityResult, level_of, level_probs_from_score,
+                          score_to_100)
+
+
+@pytest.mark.parametrize("score", [1.0, 1.3, 2.0, 2.5, 3.25, 4.99, 5.0])
+def test_level_probs_expectation_equals_score(score):
+    probs = level_probs_from_score(score)
+    assert set(probs) == set(LEVELS)
+    assert sum(probs.values()) == pytest.approx(1.0)
+    centres = {"excellent": 5, "good": 4, "fair": 3, "poor": 2, "bad": 1}
+    assert sum(p * centres[k] for k, p in probs.items()) == pytest.approx(score)
+
+
+def test_level_probs_clamps_and_levels():
+    assert level_probs_from_score(7.0)["excellent"] == 1.0
+    assert level_probs_from_score(-1.0)["bad"] == 1.0
+    assert level_of(level_probs_from_score(3.2)) == "fair"
+    assert level_of(level_probs_from_score(3.5)) == "good"  # tie goes to the better level
+    assert score_to_100(1.0) == 0.0 and score_to_100(5.0) == 100.0
+
+
+def _result():
+    prov = Provenance(model="m", model_version="1", weights_sha256="ab", frame_indices=[0, 24], elapsed_ms=3.5)
+    moments = [Moment(second=0, start=0.0, end=1.0, score=3.0, level="fair", attributes={"stutter": 0.5})]
+    return QualityResult(path="a.mp4", kind="video", score=3.0, score_100=50.0, level="fair",
+                         level_probs=level_probs_from_score(3.0), uncertainty=0.1, attributes={"blur": 0.2},
+                         provenance=prov, raw_score=5.5, timeline=moments, worst=moments, duration=2.0, fps=24.0)
+
+
+def test_json_roundtrip_is_stable():
+    r = _result()
+    d = json.loads(r.to_json())
+    assert d["schema"] == 1
+    assert list(d)[:4] == ["path", "kind", "score", "score_100"]
+    back = QualityResult.from_dict(d)
+    assert back == r
+    assert back.to_json() == r.to_json()
+
+
+def test_unknown_schema_refused():
+    d = _result().to_dict()
+    d["schema"] = 99
+    with pytest.raises(ValueError, match="schema 99"):
+        QualityResult.from_dict(d)
+
+
+def test_failure_form():
+    f = Failure(path="x.mp4", reason="empty", message="x.mp4: empty file")
+    assert f.to_dict() == {"path": "x.mp4", "error": {"reason": "empty", "message": "x.mp4: empty file"}}
