@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -103,12 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for key in ("image_500", "image_1080p", "video_10s"):
         n = args.repeats if key.startswith("image") else args.video_repeats
-        t_dec = median_time(lambda: decode_only(media[key]), n)
-        t_score = median_time(lambda: model.score(media[key]), n)
+        path = media[key]
+        t_dec = median_time(lambda p=path: decode_only(p), n)
+        t_score = median_time(lambda p=path: model.score(p), n)
         rows.append({"media": key, "score_ms": t_score * 1e3, "decode_ms": t_dec * 1e3, "ratio": t_score / t_dec})
     mem = {key: peak_rss_mb(args.model, media[key]) for key in ("video_10s", "video_60s")}
     report = {"model": model.name, "model_version": model.version,
-              "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "machine": platform.machine(),
+              "date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": platform.machine(),
               "cpus": os.cpu_count(), "torch_threads": __import__("torch").get_num_threads(),
               "repeats": {"image": args.repeats, "video": args.video_repeats}, "rows": rows, "peak_rss_mb": mem}
     print(f"model {model.name} {model.version}, {report['date']}, {report['cpus']} cpus")

@@ -65,7 +65,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 10,
 
     The container follows the extension (.mp4 .mov .mkv .webm .avi). `rotation` is the clockwise display rotation
     (90 = an upright phone video, as `VideoInfo.rotation` reports it), stored as the container display matrix
-    (read back correctly from MP4, MOV, MKV and WebM). `vfr_timestamps` gives each frame's presentation time in seconds (millisecond time base) instead
+    (read back correctly from MP4, MOV, MKV and WebM). `vfr_timestamps` gives each frame's presentation time in
+    seconds (millisecond time base) instead
     of a constant `fps`. `crf` sets the quality for x264 / x265 / vp9 / svt-av1. Width and height come from the
     first frame (use even sizes for yuv420p).
     """

@@ -2,8 +2,16 @@ import json
 
 import pytest
 
-from vqual.result import (LEVELS, Failure, Moment, Provenance, QualityResult, level_of, level_probs_from_score,
-                          score_to_100)
+from vqual.result import (
+    LEVELS,
+    Failure,
+    Moment,
+    Provenance,
+    QualityResult,
+    level_of,
+    level_probs_from_score,
+    score_to_100,
+)
 
 
 @pytest.mark.parametrize("score", [1.0, 1.3, 2.0, 2.5, 3.25, 4.99, 5.0])

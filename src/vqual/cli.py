@@ -7,7 +7,6 @@ Exit codes: 0 every input scored, 1 some inputs failed (each reported on one lin
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import traceback
 
@@ -44,10 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="vqual-report.json", help="report file (default: vqual-report.json)")
     p.add_argument("--model", "-m", default=None, help="registered model name (default: the default model)")
 
-    with contextlib.suppress(ImportError):
-        from vqual.eval.cli import add_eval_parser
+    from vqual.eval.cli import add_eval_parser
 
-        add_eval_parser(sub)
+    add_eval_parser(sub)
     return parser
 
 
@@ -56,7 +54,8 @@ def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | Non
     """Score inputs and write them in `fmt` to `out` (or stdout). Returns the exit code."""
     from vqual.api import load_model, score_one
     from vqual.inputs import expand_inputs
-    from vqual.output import AtomicOutput, Progress, make_writer
+    from vqual.output import AtomicOutput, make_writer
+    from vqual.progress import Progress
     from vqual.result import Failure
 
     model = load_model(model_name, max_pixels=max_pixels)
@@ -68,18 +67,18 @@ def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | Non
     stream = sink.stream if sink else sys.stdout
     meta = {"vqual_version": __version__, "model": model.name, "model_version": model.version}
     writer = make_writer(fmt, stream, timeline, meta)
-    bar = Progress(len(items), enabled=False if progress is False else None)
+    bar = Progress(len(items), enabled=False if progress is False else (None if len(items) > 1 else False))
     n_ok = n_failed = 0
     code = EXIT_OK
     try:
         for path in items:
             item = score_one(model, path)
-            bar.step(path)
+            bar.update(failed=isinstance(item, Failure), seconds=getattr(getattr(item, "provenance", None),
+                                                                         "elapsed_ms", 0.0) / 1000.0)
             if isinstance(item, Failure):
                 n_failed += 1
                 if fmt != "table" or sink:  # the table on stdout shows failures itself
-                    bar.close()
-                    print(f"vqual: error: {item.message}", file=sys.stderr)
+                    bar.message(f"vqual: error: {item.message}")
             else:
                 n_ok += 1
             writer.write(item)

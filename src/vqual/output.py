@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
-import sys
 import tempfile
-import time
 from typing import IO
 
 from vqual.result import Failure, QualityResult
@@ -136,7 +133,7 @@ class AtomicOutput:
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(prefix=".vqual-", suffix=".partial", dir=directory)
-        self.stream = io.open(fd, "w", encoding="utf-8", newline="")
+        self.stream = open(fd, "w", encoding="utf-8", newline="")
 
     def commit(self) -> None:
         self.stream.flush()
@@ -148,30 +145,3 @@ class AtomicOutput:
         self.stream.close()
         if os.path.exists(self.tmp):
             os.remove(self.tmp)
-
-
-class Progress:
-    """A one-line progress bar with ETA on stderr; silent unless stderr is a terminal and there are several items."""
-
-    def __init__(self, total: int, enabled: bool | None = None, stream: IO[str] | None = None):
-        stream = sys.stderr if stream is None else stream  # looked up per call: sys.stderr may be replaced
-        self.total, self.stream, self.done = total, stream, 0
-        self.enabled = (stream.isatty() and total > 1) if enabled is None else enabled
-        self.t0 = time.monotonic()
-
-    def step(self, label: str) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        elapsed = time.monotonic() - self.t0
-        eta = elapsed / self.done * (self.total - self.done)
-        width = 24
-        fill = int(width * self.done / self.total)
-        self.stream.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} "
-                          f"eta {eta:5.0f}s  {_short(label, 40):<40}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * 100 + "\r")
-            self.stream.flush()

@@ -101,7 +101,7 @@ class QualityResult:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "QualityResult":
+    def from_dict(cls, d: dict[str, Any]) -> QualityResult:
         """Rebuild a result from `to_dict` output; raises ValueError on an unknown schema version."""
         d = dict(d)
         schema = d.pop("schema", SCHEMA_VERSION)

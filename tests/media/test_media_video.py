@@ -68,7 +68,7 @@ def test_codecs_and_containers(tmp_path, ext, codec, pix_fmt, name):
         assert isinstance(c, Chunk)
         assert c.key_frame.shape == (64, 64, 3) and c.key_frame.dtype == np.uint8 and c.key_frame.flags.c_contiguous
         assert c.luma.shape == (len(c.frame_indices), 64, 64) and c.luma.dtype == np.float32
-        assert 0.0 <= c.luma.min() and c.luma.max() <= 1.0
+        assert c.luma.min() >= 0.0 and c.luma.max() <= 1.0
     dists = [np.abs(chunks[1].key_frame.astype(int) - s).mean() for s in src]
     assert int(np.argmin(dists)) == 10 and dists[10] < 16
 

@@ -182,7 +182,8 @@ class MediaIndex:
                 return p
         hit = self.by_name(rel)
         if hit is None and by_stem:
-            hit = self.by_stem(Path(rel).stem if Path(rel).suffix.lower() in IMAGE_EXTS + VIDEO_EXTS else Path(rel).name)
+            p = Path(rel)
+            hit = self.by_stem(p.stem if p.suffix.lower() in IMAGE_EXTS + VIDEO_EXTS else p.name)
         return hit
 
 

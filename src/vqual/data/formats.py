@@ -63,6 +63,18 @@ def find_label_file(root: Path, names: Iterable[str], dataset: str, *, required:
     return None
 
 
+def find_all_files(root: Path, name: str, *, max_depth: int = 4) -> list[Path]:
+    """Every file called `name` (any case) up to `max_depth` folders below root, shallowest first."""
+    root = Path(root)
+    out: list[tuple[int, str]] = []
+    base_depth = len(root.parts)
+    for dirpath, dirnames, filenames in os.walk(root):
+        depth = len(Path(dirpath).parts) - base_depth
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if depth < max_depth else []
+        out += [(depth, os.path.join(dirpath, fn)) for fn in filenames if fn.lower() == name.lower()]
+    return [Path(p) for _, p in sorted(out)]
+
+
 def sniff_delimiter(sample: str) -> str:
     first = sample.splitlines()[0] if sample else ""
     counts = {d: first.count(d) for d in (",", ";", "\t")}
@@ -83,7 +95,8 @@ def read_csv_rows(path: Path, dataset: str, *, delimiter: str | None = None) -> 
     return rows
 
 
-def table_from_rows(rows: list[list[Any]], path: Path, dataset: str, *, header_hint: Iterable[str] = ()) -> list[dict[str, Any]]:
+def table_from_rows(rows: list[list[Any]], path: Path, dataset: str, *,
+                    header_hint: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Rows (first row, or the first row containing one of `header_hint`, is the header) -> list of dicts.
 
     Keys are the header cells as written; use `pick_column` to find one by any spelling.
@@ -106,7 +119,8 @@ def table_from_rows(rows: list[list[Any]], path: Path, dataset: str, *, header_h
     return out
 
 
-def read_table(path: Path, dataset: str, *, header_hint: Iterable[str] = (), sheet: str | None = None) -> list[dict[str, Any]]:
+def read_table(path: Path, dataset: str, *, header_hint: Iterable[str] = (),
+               sheet: str | None = None) -> list[dict[str, Any]]:
     """A header + rows table from ``.csv``/``.tsv``/``.txt`` (delimited) or ``.xlsx``."""
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -157,7 +171,8 @@ def _open_zip(path: Path, dataset: str) -> zipfile.ZipFile:
     except FileNotFoundError:
         raise DatasetError(f"{dataset}: {path} does not exist") from None
     except zipfile.BadZipFile:
-        raise DatasetError(f"{dataset}: {path} is not an .xlsx file (not a zip archive); save it as .xlsx or .csv") from None
+        raise DatasetError(f"{dataset}: {path} is not an .xlsx file (not a zip archive); "
+                           "save it as .xlsx or .csv") from None
 
 
 def read_xlsx(path: Path, dataset: str = "xlsx", *, sheet: str | None = None) -> list[list[Any]]:
@@ -181,7 +196,8 @@ def read_xlsx(path: Path, dataset: str = "xlsx", *, sheet: str | None = None) ->
         else:
             match = [s for s in sheets if s[0].lower() == sheet.lower()]
             if not match:
-                raise DatasetError(f"{dataset}: {path} has no sheet {sheet!r} (sheets: {', '.join(s[0] for s in sheets)})")
+                names = ", ".join(s[0] for s in sheets)
+                raise DatasetError(f"{dataset}: {path} has no sheet {sheet!r} (sheets: {names})")
             name, rid = match[0]
         target = None
         for rel in rels.iterfind("pr:Relationship", _NS):

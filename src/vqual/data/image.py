@@ -134,7 +134,8 @@ def load_spaq(ctx: LoadContext) -> Iterator[RawLabel]:
     head = list(rows[0]) if rows else []
     name_col = pick_column(head, ("Image name", "image_name", "name"), path, ctx.name)
     mos_col = pick_column(head, ("MOS",), path, ctx.name)
-    attrs = tuple(c for c in head if norm_key(c) in ("brightness", "colorfulness", "contrast", "noisiness", "sharpness"))
+    known = ("brightness", "colorfulness", "contrast", "noisiness", "sharpness")
+    attrs = tuple(c for c in head if norm_key(c) in known)
     idx = ctx.index(IMAGE_EXTS)
     yield from _labels_from_table(ctx, path, rows, name_col, mos_col,
                                   lambda n: idx.resolve(n, prefixes=("TestImage", "")), extra_cols=attrs)

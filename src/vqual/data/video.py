@@ -11,6 +11,7 @@ from pathlib import Path
 
 from vqual.data.base import VIDEO_EXTS, DatasetError, DatasetInfo, RawLabel, parse_float
 from vqual.data.formats import (
+    find_all_files,
     find_label_file,
     mat_numbers,
     mat_strings,
@@ -254,11 +255,7 @@ def load_cvd2014(ctx: LoadContext) -> Iterator[RawLabel]:
 
     Content id: the test and scene (``Test01/City``), since the same scene was filmed by every camera of a test.
     """
-    files = []
-    top = ctx.root / "Realignment_MOS.csv"
-    if top.is_file():
-        files.append(top)
-    files += sorted(p for p in ctx.root.rglob("*") if p.name.lower() == "realignment_mos.csv" and p != top)
+    files = find_all_files(ctx.root, "Realignment_MOS.csv")
     if not files:
         find_label_file(ctx.root, CVD.label_files, ctx.name)  # raises the standard error
     idx = ctx.index(VIDEO_EXTS)

@@ -88,9 +88,8 @@ def _scan_mp4(f: BinaryIO, file_size: int) -> ContainerScan:
     if scan.has_media is None:
         scan.has_media = False
     fragmented = b"moof" in top
-    for typ, off, hl, size in _boxes(f, *moov):
-        if typ == b"mvex":
-            fragmented = True
+    if any(typ == b"mvex" for typ, *_ in _boxes(f, *moov)):
+        fragmented = True
     for typ, off, hl, size in _boxes(f, *moov):
         if typ != b"trak":
             continue

@@ -60,9 +60,10 @@ def _load_path(path: str | Path, max_pixels: int | None) -> np.ndarray:
         raise MediaError(path, "not_media", f"not an image (looks like a {label} video)")
     if kind is None and label is not None:
         raise MediaError(path, "not_media", f"not an image (looks like {label})")
-    if label == "WebP" and 8 + int.from_bytes(head[4:8], "little") > size:  # libwebp only says "cannot decode"
-        raise MediaError(path, "truncated", f"truncated WebP: the RIFF header declares "
-                                            f"{8 + int.from_bytes(head[4:8], 'little'):,} bytes but the file has {size:,}")
+    declared = 8 + int.from_bytes(head[4:8], "little")
+    if label == "WebP" and declared > size:  # libwebp only says "cannot decode"
+        raise MediaError(path, "truncated", f"truncated WebP: the RIFF header declares {declared:,} bytes "
+                                            f"but the file has {size:,}")
     im = _open(path, kind, label)
     try:
         check_pixels(path, "image", im.width, im.height, max_pixels)
@@ -92,7 +93,8 @@ def _open(path: str | Path, kind: str | None, label: str | None) -> ImageFile.Im
                                               "is not supported") from None
         raise MediaError(path, "not_media", "not an image (unrecognised image format)") from None
     except (EOFError, struct.error) as e:
-        raise MediaError(path, "truncated", f"truncated {label or 'image'}: file ends inside the header ({e})") from None
+        raise MediaError(path, "truncated",
+                         f"truncated {label or 'image'}: file ends inside the header ({e})") from None
     except (OSError, SyntaxError, ValueError) as e:
         if "truncated" in str(e).lower():
             raise MediaError(path, "truncated", f"truncated {label or 'image'}: {_one_line(e)}") from None

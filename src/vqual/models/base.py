@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from vqual import __version__
-from vqual.media import Chunk, load_image, media_kind, iter_chunks, probe_video
+from vqual.media import Chunk, iter_chunks, load_image, media_kind, probe_video
 from vqual.result import LEVELS, Moment, Provenance, QualityResult, level_of, level_probs_from_score, score_to_100
 
 
@@ -69,7 +69,8 @@ class QualityModel:
             label = path_label if path_label is not None else str(src)
             kind = media_kind(src)
         else:
-            label = path_label if path_label is not None else ("<array>" if isinstance(src, np.ndarray) else "<PIL image>")
+            default = "<array>" if isinstance(src, np.ndarray) else "<PIL image>"
+            label = path_label if path_label is not None else default
             kind = "image"
         if kind == "image":
             rgb = load_image(src, max_pixels=self.max_pixels)
@@ -95,7 +96,8 @@ class QualityModel:
         probs = p.level_probs if p.level_probs is not None else level_probs_from_score(p.score)
         return {name: float(probs.get(name, 0.0)) for name in LEVELS}
 
-    def _result(self, label: str, kind: str, p: Prediction, frames: list[int], t0: float, **extra: Any) -> QualityResult:
+    def _result(self, label: str, kind: str, p: Prediction, frames: list[int], t0: float,
+                **extra: Any) -> QualityResult:
         probs = self._probs(p)
         score = float(min(5.0, max(1.0, p.score)))
         prov = Provenance(model=self.name, model_version=self.version, weights_sha256=self.weights_sha256,

@@ -102,7 +102,8 @@ def niqe_distance(features: np.ndarray, mu_p: np.ndarray, cov_p: np.ndarray) -> 
     return float(np.sqrt(max(float(d @ inv @ d), 0.0)))
 
 
-def niqe(img: np.ndarray, patch_size: int = PATCH_SIZE, *, params: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+def niqe(img: np.ndarray, patch_size: int = PATCH_SIZE, *,
+         params: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """NIQE of one image, as the LIVE reference ``computequality(im, 96, 96, 0, 0, mu, cov)``; lower is better.
 
     ``img``: HxWx3 RGB or HxW grey, uint8 (0-255) or float (0-1). ``params``: ``(mu, cov)`` of a pristine model
@@ -151,7 +152,8 @@ def load_mapping(path: str | None = None) -> NiqeMapping:
                        pool_worst_fraction=float(d["video"]["pool_worst_fraction"]), id=str(d["id"]))
 
 
-def temporal_stats(luma: np.ndarray | None, dup_max_abs_diff: float, motion_threshold: float) -> dict[str, float] | None:
+def temporal_stats(luma: np.ndarray | None, dup_max_abs_diff: float,
+                   motion_threshold: float) -> dict[str, float] | None:
     """Frame-difference statistics of one chunk's grey frames (T, h, w) in [0, 1]; None when T < 3.
 
     Returns ``motion`` (mean over consecutive pairs of the mean absolute difference), ``moving`` (median mean absolute

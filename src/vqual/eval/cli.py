@@ -1,0 +1,329 @@
+"""``vqual eval``: score a benchmark (or your own manifest) with a model and report agreement with the MOS.
+
+The lead's CLI wires this in with::
+
+    from vqual.eval.cli import add_eval_parser, run_eval
+    add_eval_parser(subparsers)          # adds the "eval" sub-command (and sets func=run_eval)
+    ...
+    return run_eval(args)                # 0 ok, 1 some items failed or were skipped, 2 usage error, 130 Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from vqual.data import Dataset, DatasetError, list_datasets, load_dataset, load_manifest
+from vqual.errors import VqualError
+from vqual.eval import report as rpt
+from vqual.eval import runner
+from vqual.eval.cache import PredictionCache, default_cache_dir
+from vqual.eval.protocols import (
+    CALIBRATIONS,
+    DEFAULT_SIZES,
+    PROTOCOLS,
+    EvalSet,
+    ProtocolError,
+    ProtocolResult,
+    kfold_indices,
+    run_protocol,
+)
+
+EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_EPILOG = """\
+examples:
+  vqual eval --dataset clive --root ~/data/ChallengeDB_release
+  vqual eval --dataset koniq --root ~/data/koniq10k --protocol split --protocol fewlabel
+  vqual eval --dataset clive-fewlabel --root ../shared/data/clive-fewlabel --model NAME
+  vqual eval --manifest my_labels.csv --mos-range 0 100
+  vqual eval --dataset live-vqc --root DIR --protocol cross --train-dataset konvid --train-root DIR2
+  vqual eval --list-datasets
+
+Predictions are cached per (model, version, weights, media path and size) in $VQUAL_CACHE_DIR/eval
+(default ~/.cache/vqual/eval), so running another protocol does not score the media again.
+"""
+
+
+class UsageError(VqualError):
+    """Bad command-line arguments."""
+
+
+def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``eval`` sub-command to an argparse sub-parsers object; returns its parser."""
+    p = subparsers.add_parser(
+        "eval", help="evaluate a model on a benchmark dataset (SRCC/PLCC/..., JSON + HTML report)",
+        description="Score a benchmark dataset (or your own labelled manifest) with a quality model and measure "
+                    "its agreement with the human scores under a stated protocol.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", metavar="NAME", help="built-in dataset (see --list-datasets)")
+    g.add_argument("--root", metavar="DIR", help="folder you downloaded the dataset to")
+    g.add_argument("--manifest", metavar="FILE", help="your own CSV/TSV/JSONL manifest (path, mos[, split])")
+    g.add_argument("--mos-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="manifest: label scale (default: inferred)")
+    g.add_argument("--lower-better", action="store_true", help="manifest: labels are DMOS-like (lower is better)")
+    g.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="dataset loader option, e.g. include_practice=true (CLIVE), target=align (AGIQA-3K)")
+    g.add_argument("--limit", type=int, metavar="N", help="only the first N items (quick runs)")
+    g.add_argument("--list-datasets", action="store_true", help="list the built-in datasets and exit")
+    p.add_argument("--model", metavar="NAME", help="registered model (default: the default model)")
+    g = p.add_argument_group("protocol")
+    g.add_argument("--protocol", action="append", choices=PROTOCOLS + ("all",), metavar="NAME",
+                   help="split | kfold | cross | fewlabel | all; repeatable (default: kfold)")
+    g.add_argument("--calibration", choices=CALIBRATIONS + ("both",), default="both",
+                   help="model: the model's own score; fitted: logistic fitted on each training part; "
+                        "both (default)")
+    g.add_argument("--folds", type=int, default=5, metavar="K", help="k-fold: number of folds (default 5)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the folds and few-label draws (default 0)")
+    g.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), metavar="N,N,...",
+                   help="few-label: labelled-set sizes (default %(default)s)")
+    g.add_argument("--repeats", type=int, default=10, help="few-label: draws per size (default 10)")
+    g.add_argument("--train-split", default="train", help="split protocol: training split (default train)")
+    g.add_argument("--test-split", default="test", help="split protocol: test split (default test)")
+    g.add_argument("--train-dataset", metavar="NAME", help="cross protocol: the training dataset")
+    g.add_argument("--train-root", metavar="DIR", help="cross protocol: its folder")
+    g.add_argument("--train-manifest", metavar="FILE", help="cross protocol: a manifest as training set")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", metavar="DIR", default="vqual-eval",
+                   help="folder for <dataset>_<model>.json and .html (default ./vqual-eval)")
+    g.add_argument("--json", metavar="FILE", help="JSON report path (overrides --out)")
+    g.add_argument("--html", metavar="FILE", help="HTML report path (overrides --out)")
+    g.add_argument("--no-report", action="store_true", help="print the table only, write no files")
+    g.add_argument("--quiet", action="store_true", help="do not print the table")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)")
+    g.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
+    g.add_argument("--cache-dir", metavar="DIR", help=f"prediction cache folder (default {default_cache_dir()})")
+    p.set_defaults(func=run_eval)
+    return p
+
+
+def _err(msg: str) -> None:
+    print(f"vqual eval: error: {msg}", file=sys.stderr)
+
+
+def _warn(msg: str) -> None:
+    print(f"vqual eval: {msg}", file=sys.stderr)
+
+
+def _parse_options(opts: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for o in opts:
+        if "=" not in o:
+            raise UsageError(f"--option expects KEY=VALUE, got {o!r}")
+        k, v = o.split("=", 1)
+        low = v.strip().lower()
+        val: Any
+        if low in ("true", "yes", "1", "on"):
+            val = True
+        elif low in ("false", "no", "0", "off"):
+            val = False
+        else:
+            val = v.strip()
+        out[k.strip().replace("-", "_")] = val
+    return out
+
+
+def _parse_sizes(s: str) -> list[int]:
+    try:
+        sizes = [int(x) for x in re.split(r"[,\s]+", s.strip()) if x]
+    except ValueError:
+        raise UsageError(f"--sizes expects comma-separated integers, got {s!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise UsageError(f"--sizes must be positive integers, got {s!r}")
+    return sizes
+
+
+def _load(dataset: str | None, root: str | None, manifest: str | None, args: argparse.Namespace,
+          what: str, options: dict[str, Any]) -> Dataset:
+    if bool(dataset) == bool(manifest):
+        raise UsageError(f"give exactly one of --{what}dataset or --{what}manifest")
+    if dataset:
+        if not root:
+            raise UsageError(f"--{what}dataset {dataset} needs --{what}root DIR (the folder you downloaded it to)")
+        return load_dataset(dataset, root, **options)
+    assert manifest is not None
+    mr = tuple(args.mos_range) if args.mos_range else None
+    return load_manifest(manifest, mos_range=mr, higher_is_better=not args.lower_better)
+
+
+def _protocols(args: argparse.Namespace, ds: Dataset, has_train: bool) -> list[str]:
+    chosen = args.protocol or ["kfold"]
+    if "all" in chosen:
+        auto = ["kfold", "fewlabel"]
+        if any(it.split == args.test_split for it in ds.items):
+            auto.insert(0, "split")
+        if has_train:
+            auto.append("cross")
+        chosen = [c for c in chosen if c != "all"] + auto
+    return list(dict.fromkeys(chosen))
+
+
+def _precheck(protocols: list[str], args: argparse.Namespace, ds: Dataset, has_train: bool) -> None:
+    """Fail before scoring for what can be known from the labels alone."""
+    if "split" in protocols and not any(it.split == args.test_split for it in ds.items):
+        have = sorted({it.split for it in ds.items if it.split})
+        raise UsageError(f"--protocol split: {ds.info.name} has no {args.test_split!r} split "
+                         f"(splits: {', '.join(have) or 'none'}); use --protocol kfold")
+    if "cross" in protocols and not has_train:
+        raise UsageError("--protocol cross needs --train-dataset NAME --train-root DIR (or --train-manifest FILE)")
+    if "kfold" in protocols:
+        items = ds.items[: args.limit] if args.limit else ds.items
+        kfold_indices([it.content_id for it in items], args.folds, args.seed)  # raises ProtocolError
+    if args.repeats < 1:
+        raise UsageError("--repeats must be at least 1")
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^0-9A-Za-z._-]+", "-", s).strip("-") or "x"
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    parts = ["vqual", "eval"]
+    for flag, val in (("--dataset", args.dataset), ("--root", args.root), ("--manifest", args.manifest),
+                      ("--model", args.model)):
+        if val:
+            parts += [flag, str(val)]
+    if args.mos_range:
+        parts += ["--mos-range", f"{args.mos_range[0]:g}", f"{args.mos_range[1]:g}"]
+    if args.lower_better:
+        parts.append("--lower-better")
+    for o in args.option:
+        parts += ["--option", o]
+    for pr in args.protocol or ["kfold"]:
+        parts += ["--protocol", pr]
+    parts += ["--calibration", args.calibration, "--folds", str(args.folds), "--seed", str(args.seed),
+              "--sizes", args.sizes, "--repeats", str(args.repeats)]
+    for flag, val in (("--train-dataset", args.train_dataset), ("--train-root", args.train_root),
+                      ("--train-manifest", args.train_manifest), ("--limit", args.limit)):
+        if val:
+            parts += [flag, str(val)]
+    if (args.protocol and "split" in args.protocol) and (args.train_split, args.test_split) != ("train", "test"):
+        parts += ["--train-split", args.train_split, "--test-split", args.test_split]
+    return shlex.join(parts)
+
+
+def _list_datasets() -> int:
+    rows = [["name", "kind", "label", "range", "label files"]]
+    for info in list_datasets():
+        rng = f"{info.mos_range[0]:g}-{info.mos_range[1]:g}" + ("" if info.higher_is_better else " (lower better)")
+        rows.append([info.name, info.kind, info.label, rng, ", ".join(info.label_files)])
+    widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(widths[j]) for j, c in enumerate(r)).rstrip())
+    return EXIT_OK
+
+
+def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
+    """Run ``vqual eval`` from parsed arguments. `model` (a loaded model) bypasses ``--model`` (for tests / API)."""
+    if getattr(args, "list_datasets", False):
+        return _list_datasets()
+    t0 = time.monotonic()
+    try:
+        options = _parse_options(args.option)
+        sizes = _parse_sizes(args.sizes)
+        if args.limit is not None and args.limit < 1:
+            raise UsageError("--limit must be at least 1")
+        ds = _load(args.dataset, args.root, args.manifest, args, "", options)
+        train_ds = None
+        if args.train_dataset or args.train_manifest:
+            train_ds = _load(args.train_dataset, args.train_root, args.train_manifest, args, "train-", {})
+        protocols = _protocols(args, ds, train_ds is not None)
+        _precheck(protocols, args, ds, train_ds is not None)
+        if model is None:
+            model = runner.load_model(args.model)
+    except (UsageError, DatasetError, ProtocolError) as e:
+        _err(str(e))
+        return EXIT_USAGE
+    except VqualError as e:  # unknown model, weights problems
+        _err(str(e))
+        return EXIT_USAGE
+    for s in ds.skipped[:5]:
+        _warn(f"skipped {s.name}: {s.detail}")
+    if len(ds.skipped) > 5:
+        _warn(f"... {len(ds.skipped) - 5} more skipped labels (listed in the report)")
+
+    cache = None
+    if not args.no_cache:
+        try:
+            cache = PredictionCache(args.cache_dir)
+        except OSError as e:
+            _warn(f"prediction cache unavailable ({e}); scoring without it")
+    show = False if args.no_progress else None
+    train_records: list[runner.ItemRecord] | None = None
+    try:
+        records = runner.score_dataset(model, ds, cache=cache, progress=show, limit=args.limit)
+        if train_ds is not None:
+            train_records = runner.score_dataset(model, train_ds, cache=cache, progress=show, limit=args.limit,
+                                                 label=f"{train_ds.info.name} (train)")
+    except KeyboardInterrupt:
+        n = cache.count(model) if cache is not None else 0
+        _warn(f"interrupted; the cache holds {n} predictions of this model, re-run to continue")
+        return EXIT_INTERRUPTED
+    finally:
+        if cache is not None:
+            cache.close()
+
+    data = EvalSet.from_records(records)
+    train_data = EvalSet.from_records(train_records) if train_records is not None else None
+    calibrations = list(CALIBRATIONS) if args.calibration == "both" else [args.calibration]
+    results: list[ProtocolResult] = []
+    problems = 0
+    for proto in protocols:
+        params: dict[str, Any] = {}
+        if proto == "kfold":
+            params = {"k": args.folds, "seed": args.seed}
+        elif proto == "fewlabel":
+            params = {"sizes": sizes, "repeats": args.repeats, "seed": args.seed}
+        elif proto == "split":
+            params = {"train_split": args.train_split, "test_split": args.test_split}
+        elif proto == "cross" and train_ds is not None:
+            params = {"train_name": train_ds.info.name, "test_name": ds.info.name}
+        for cal in calibrations:
+            try:
+                results.append(run_protocol(proto, data, cal, train=train_data, **params))
+            except ProtocolError as e:
+                problems += 1
+                _err(f"{proto}/{cal}: {e}")
+
+    rep = rpt.build_report(model=model, dataset=ds, records=records, results=results, command=_command_line(args),
+                           train_dataset=train_ds, train_records=train_records,
+                           elapsed_s=round(time.monotonic() - t0, 3))
+    if not args.quiet:
+        print(rpt.summary_text(rep))
+    if not args.no_report:
+        stem = f"{_slug(ds.info.name)}_{_slug(str(getattr(model, 'name', 'model')))}"
+        jpath = Path(args.json) if args.json else Path(args.out) / f"{stem}.json"
+        hpath = Path(args.html) if args.html else Path(args.out) / f"{stem}.html"
+        try:
+            rpt.write_json(rep, jpath)
+            rpt.write_html(rep, hpath)
+        except OSError as e:
+            _err(f"cannot write the report: {e}")
+            return EXIT_USAGE
+        if not args.quiet:
+            print(f"\nreport: {jpath}\n        {hpath}")
+    n_bad = sum(r.status != "ok" for r in records) + len(ds.skipped)
+    if train_records is not None and train_ds is not None:
+        n_bad += sum(r.status != "ok" for r in train_records) + len(train_ds.skipped)
+    if not results:
+        return EXIT_USAGE
+    return EXIT_FAILED_ITEMS if (n_bad or problems) else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m vqual.eval.cli``), same as ``vqual eval``."""
+    parser = argparse.ArgumentParser(prog="vqual")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_eval_parser(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

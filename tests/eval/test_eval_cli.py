@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import argparse
+import json
+from xml.etree import ElementTree as ET
+
+import pytest
+from evalfakes import BrightnessModel, make_image_set
+
+from vqual.eval import cli, runner
+from vqual.eval import report as rpt
+
+
+@pytest.fixture
+def model(monkeypatch):
+    m = BrightnessModel()
+    monkeypatch.setattr(runner, "load_model", lambda name=None: m)
+    return m
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="vqual")
+    sub = parser.add_subparsers(dest="command")
+    cli.add_eval_parser(sub)
+    args = parser.parse_args(["eval", *argv])
+    assert args.func is cli.run_eval
+    return cli.run_eval(args)
+
+
+def test_manifest_kfold_and_fewlabel_end_to_end(tmp_path, image_set, model, capsys):
+    out = tmp_path / "out"
+    code = run(["--manifest", str(image_set), "--mos-range", "0", "100", "--protocol", "kfold", "--protocol",
+                "fewlabel", "--sizes", "5,10,30", "--repeats", "3", "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "kfold (k=5)" in text and "fewlabel N=10" in text and "SRCC" in text
+    rep = json.loads((out / "labels_fake-brightness.json").read_text())
+    assert rep["schema"] == "vqual.eval/1" and rep["model"]["name"] == "fake-brightness"
+    assert len(rep["items"]) == 40 and all(it["score"] is not None for it in rep["items"])
+    labels = [(r["protocol"], r["calibration"]) for r in rep["results"]]
+    assert labels == [("kfold", "model"), ("kfold", "fitted"), ("fewlabel", "model"), ("fewlabel", "fitted")]
+    kf = rep["results"][1]
+    assert kf["summary"]["srcc"]["mean"] > 0.8 and len(kf["predictions"]) == 40
+    assert kf["folds"][0]["calibrator"]["method"] in ("logistic4", "linear")
+    few = rep["results"][3]
+    assert [p["n_labels"] for p in few["curve"]] == [5, 10]  # 30 leaves < 20 test items
+    assert rep["command"].startswith("vqual eval --manifest")
+    html = (out / "labels_fake-brightness.html").read_text()
+    assert html.count("<svg") >= 5 and "Few-label curve" in html and "4-parameter logistic fit" in html
+    for svg in html.split("<svg")[1:]:
+        ET.fromstring("<svg" + svg.split("</svg>")[0] + "</svg>")  # well-formed
+
+    # another protocol reuses the cached predictions
+    fresh = BrightnessModel()
+    cli_model = fresh
+    code = cli.run_eval(_args(["--manifest", str(image_set), "--protocol", "kfold", "--calibration", "fitted",
+                               "--no-report", "--quiet"]), model=cli_model)
+    assert code == 0 and fresh.calls == 0
+
+
+def _args(argv):
+    parser = argparse.ArgumentParser(prog="vqual")
+    sub = parser.add_subparsers(dest="command")
+    cli.add_eval_parser(sub)
+    return parser.parse_args(["eval", *argv])
+
+
+def test_failed_and_missing_items_give_exit_1(tmp_path, model, capsys):
+    labels = make_image_set(tmp_path / "s", n=30)
+    (tmp_path / "s" / "img" / "003.png").write_bytes(b"garbage")
+    (tmp_path / "s" / "img" / "004.png").unlink()
+    code = run(["--manifest", str(labels), "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html"),
+                "--folds", "3"])
+    assert code == 1
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["dataset"]["n_skipped"] == 1 and rep["dataset"]["skipped"][0]["name"] == "img/004.png"
+    assert [(f["name"], f["reason"]) for f in rep["failures"]] == [("img/003.png", "corrupt")]
+    item = next(it for it in rep["items"] if it["name"] == "img/003.png")
+    assert item["status"] == "failed" and item["score"] is None
+    assert all(p["id"] != item["index"] for r in rep["results"] for p in r["predictions"])
+    assert "skipped img/004.png" in capsys.readouterr().err
+    assert "Failed items (1)" in (tmp_path / "r.html").read_text()
+
+
+@pytest.mark.parametrize("argv, msg", [
+    ([], "exactly one of --dataset or --manifest"),
+    (["--dataset", "clive"], "needs --root"),
+    (["--dataset", "nosuch", "--root", "."], "unknown dataset"),
+    (["--dataset", "clive", "--root", "/nonexistent-dir"], "does not exist"),
+    (["--sizes", "a,b", "--manifest", "x.csv"], "--sizes expects"),
+    (["--option", "novalue", "--dataset", "clive", "--root", "."], "KEY=VALUE"),
+])
+def test_usage_errors_exit_2(argv, msg, model, capsys):
+    assert run(argv) == 2
+    assert msg in capsys.readouterr().err
+
+
+def test_split_protocol_without_split_is_a_usage_error(image_set, model, capsys):
+    assert run(["--manifest", str(image_set), "--protocol", "split", "--no-report"]) == 2
+    assert "has no 'test' split" in capsys.readouterr().err
+    assert model.calls == 0  # checked before scoring anything
+
+
+def test_cross_protocol_between_manifests(tmp_path, model):
+    a = make_image_set(tmp_path / "a", n=30, seed=1)
+    b = make_image_set(tmp_path / "b", n=25, seed=2)
+    assert run(["--manifest", str(b), "--protocol", "cross", "--train-manifest", str(a), "--no-report",
+                "--quiet"]) == 0
+    assert run(["--manifest", str(b), "--protocol", "cross", "--no-report"]) == 2
+
+
+def test_builtin_clive_fewlabel_name(tmp_path, model, capsys):
+    root = tmp_path / "clive-fewlabel"
+    make_image_set(root, n=30)
+    (root / "labels.csv").write_text((root / "labels.csv").read_text().replace("path,mos", "image,mos"))
+    assert run(["--dataset", "clive-fewlabel", "--root", str(root), "--out", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "clive-fewlabel_fake-brightness.html").is_file()
+
+
+def test_list_datasets(capsys):
+    assert run(["--list-datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "koniq-10k" in out and "lower better" in out
+
+
+def test_keyboard_interrupt_exit_130(tmp_path, image_set, monkeypatch, capsys):
+    m = BrightnessModel(interrupt_after=5)
+    assert cli.run_eval(_args(["--manifest", str(image_set), "--no-report"]), model=m) == 130
+    assert "cache holds 5 predictions" in capsys.readouterr().err
+
+
+def test_svg_helpers_and_ticks():
+    assert rpt.nice_ticks(1, 5) == [1, 2, 3, 4, 5]
+    assert rpt.nice_ticks(0, 0.83) == pytest.approx([0, 0.2, 0.4, 0.6, 0.8])
+    for svg in (rpt.svg_scatter([1, 2, 3], [1.5, 2.5, 4.0], title="t<&>", xlabel="x", curve=lambda x: x),
+                rpt.svg_curve([{"label": "a", "x": [10, 20], "mean": [0.5, 0.7], "std": [0.1, None]}], title="c"),
+                rpt.svg_confusion([[1, 2], [0, 3]], ["lo", "hi"], title="m")):
+        ET.fromstring(svg)
+    assert rpt.svg_scatter([], [], title="", xlabel="") == ""
