@@ -93,7 +93,7 @@ def downup_scale(rgb: np.ndarray, factor: float) -> np.ndarray:
     if factor <= 1:
         return rgb.copy()
     h, w = rgb.shape[:2]
-    small = (max(1, int(round(w / factor))), max(1, int(round(h / factor))))
+    small = (max(1, round(w / factor)), max(1, round(h / factor)))
     img = Image.fromarray(rgb).resize(small, Image.BICUBIC).resize((w, h), Image.BICUBIC)
     return np.asarray(img).copy()
 
@@ -105,13 +105,13 @@ def pan_frames(rgb: np.ndarray, n: int, size: tuple[int, int], speed: float = 2.
     """`n` frames of (height, width) = `size` panning smoothly over `rgb` (back and forth), `speed` px per frame."""
     h, w = size
     H, W = rgb.shape[:2]
-    if H < h or W < w:
+    if h > H or w > W:
         raise ValueError(f"pan size {size} is larger than the {H}x{W} source")
     span_x, span_y = W - w, H - h
     for i in range(n):
         t = i * speed
-        x = int(round(_bounce(t, span_x)))
-        y = int(round(_bounce(t * 0.5, span_y)))
+        x = round(_bounce(t, span_x))
+        y = round(_bounce(t * 0.5, span_y))
         yield np.ascontiguousarray(rgb[y:y + h, x:x + w])
 
 
@@ -197,7 +197,7 @@ def shake(frames: Iterable[np.ndarray], amplitude: float, seed: int = 0, margin:
     output size. Offsets beyond the margin are clipped.
     """
     rng = np.random.default_rng(seed)
-    m = int(math.ceil(amplitude)) if margin is None else int(margin)
+    m = math.ceil(amplitude) if margin is None else int(margin)
     state = np.zeros(2)
     for f in frames:
         state = _unit_offsets(rng, correlation, state)
@@ -225,12 +225,18 @@ def flicker(frames: Iterable[np.ndarray], amplitude: float, seed: int = 0, mode:
         yield np.clip(f.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
 
 
+#: libx264 parameters `h264` and `write_video` use by default: macroblock-tree rate control makes x264's output
+#: differ from run to run (measured: ~5 % of identical encodes of a 12-frame clip differed, with or without threads);
+#: without it the bitstream is repeatable.
+X264_DETERMINISTIC = "mbtree=0"
+
+
 def h264(frames: Iterable[np.ndarray], crf: int, fps: float = 30.0, preset: str = "veryfast") -> Iterator[np.ndarray]:
     """Round-trip frames through libx264 (4:2:0) at `crf` and decode them back, streaming (no file, no container).
 
     CRF 18 is visually near-lossless, 28 mild, 35 clearly blocky, 42 heavy, 51 the worst x264 allows. Odd frame
     sizes are padded by edge replication for 4:2:0 and cropped back after decoding. Output order and count equal the
-    input's.
+    input's. Repeatable: x264 runs with `X264_DETERMINISTIC` parameters.
     """
     import av
 
@@ -246,7 +252,7 @@ def h264(frames: Iterable[np.ndarray], crf: int, fps: float = 30.0, preset: str 
     rate = Fraction(fps).limit_denominator(1001)
     enc.time_base = 1 / rate
     enc.framerate = rate
-    enc.options = {"crf": str(int(crf)), "preset": preset}
+    enc.options = {"crf": str(int(crf)), "preset": preset, "x264-params": X264_DETERMINISTIC}
     dec = av.CodecContext.create("h264", "r")
 
     def out(frames_):
@@ -276,7 +282,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 24,
     With `timestamps` (seconds, one per frame, increasing; consumed in step with `frames`), every frame gets
     ``pts = round(t / time_base)`` in `time_base` units, so the file is variable-frame-rate with real gaps where
     frames are missing; `fps` is then only the nominal rate declared to the encoder. Without them the frames are
-    ``1 / fps`` apart.
+    ``1 / fps`` apart. libx264 gets `X264_DETERMINISTIC` parameters unless `options` sets ``x264-params``, so the
+    same frames give the same file.
     """
     import av
 
@@ -286,6 +293,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 24,
         opts.setdefault("crf", str(crf))
     if codec == "libx264":
         opts.setdefault("preset", "veryfast")
+        opts.setdefault("x264-params", X264_DETERMINISTIC)
     it = iter(frames)
     first = next(it)
     ts_it = iter(timestamps) if timestamps is not None else None
@@ -304,7 +312,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 24,
                     t = float(next(ts_it))
                 except StopIteration:
                     raise ValueError("fewer timestamps than frames") from None
-                pts = int(round(t / time_base))
+                pts = round(t / time_base)
                 if last_pts is not None and pts <= last_pts:
                     raise ValueError(f"timestamps must increase (got {t} s after pts {last_pts})")
                 vf.pts, vf.time_base, last_pts = pts, time_base, pts
