@@ -19,14 +19,7 @@ import av
 import numpy as np
 from PIL import Image
 
-# Fast, quiet encoder settings per codec (overridable with `options`).
-_FAST = {
-    "libx264": {"preset": "veryfast"},
-    "libx265": {"preset": "ultrafast", "x265-params": "log-level=error"},
-    "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"},
-    "libvpx": {"deadline": "realtime", "cpu-used": "8"},
-    "libsvtav1": {"preset": "12", "svtav1-params": "lp=1"},
-}
+from vqual.data import synthetic
 
 
 def moving_pattern_iter(n: int, h: int = 64, w: int = 64, seed: int = 0) -> Iterator[np.ndarray]:
@@ -61,46 +54,11 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 10,
                 pix_fmt: str = "yuv420p", crf: int | None = None, rotation: int | None = None,
                 vfr_timestamps: list[float] | None = None, options: dict[str, str] | None = None,
                 container_options: dict[str, str] | None = None) -> Path:
-    """Encode HxWx3 uint8 RGB `frames` (a list or any iterable, consumed lazily) to `path` with PyAV.
-
-    The container follows the extension (.mp4 .mov .mkv .webm .avi). `rotation` is the clockwise display rotation
-    (90 = an upright phone video, as `VideoInfo.rotation` reports it), stored as the container display matrix
-    (read back correctly from MP4, MOV, MKV and WebM). `vfr_timestamps` gives each frame's presentation time in
-    seconds (millisecond time base) instead
-    of a constant `fps`. `crf` sets the quality for x264 / x265 / vp9 / svt-av1. Width and height come from the
-    first frame (use even sizes for yuv420p).
-    """
-    path = Path(path)
-    opts = dict(_FAST.get(codec, {}))
-    if crf is not None:
-        opts["crf"] = str(crf)
-        if codec == "libvpx-vp9":
-            opts["b"] = "0"
-    opts.update(options or {})
-    rate = Fraction(fps).limit_denominator(1001000)
-    with av.open(str(path), "w", options=container_options or {}) as out:
-        stream = None
-        for i, arr in enumerate(frames):
-            arr = np.ascontiguousarray(arr, dtype=np.uint8)
-            if stream is None:
-                stream = out.add_stream(codec, rate=rate, options=opts)
-                stream.width, stream.height = arr.shape[1], arr.shape[0]
-                stream.pix_fmt = pix_fmt
-                if vfr_timestamps is not None:
-                    stream.codec_context.time_base = Fraction(1, 1000)
-                    stream.time_base = Fraction(1, 1000)
-                if rotation:
-                    stream.set_display_rotation(-rotation)  # PyAV takes counter-clockwise degrees
-            frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
-            if vfr_timestamps is not None:
-                frame.pts = round(vfr_timestamps[i] * 1000)
-                frame.time_base = Fraction(1, 1000)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        if stream is not None:
-            for packet in stream.encode():
-                out.mux(packet)
-    return path
+    """`vqual.data.synthetic.write_video` with test defaults (10 fps, the codec's default quality);
+    `vfr_timestamps` gives each frame's presentation time in seconds instead of a constant `fps`."""
+    return synthetic.write_video(path, frames, fps=fps, codec=codec, crf=crf, pix_fmt=pix_fmt, options=options,
+                                 timestamps=vfr_timestamps, time_base=Fraction(1, 1000), rotation=rotation,
+                                 container_options=container_options)
 
 
 def write_empty_video(path: str | Path, codec: str = "libx264", size: tuple[int, int] = (64, 64)) -> Path:

@@ -274,34 +274,49 @@ def h264(frames: Iterable[np.ndarray], crf: int, fps: float = 30.0, preset: str 
 # --- writing -----------------------------------------------------------------------------------------------------
 
 
+#: Fast, quiet encoder settings per codec (a caller's `options` win).
+FAST_ENCODER_OPTIONS = {
+    "libx264": {"preset": "veryfast"},
+    "libx265": {"preset": "ultrafast", "x265-params": "log-level=error"},
+    "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"},
+    "libvpx": {"deadline": "realtime", "cpu-used": "8"},
+    "libsvtav1": {"preset": "12", "svtav1-params": "lp=1"},
+}
+
+
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 24, codec: str = "libx264",
                 crf: int | None = 23, pix_fmt: str = "yuv420p", options: dict[str, str] | None = None,
-                timestamps: Iterable[float] | None = None, time_base: Fraction = Fraction(1, 90000)) -> Path:
+                timestamps: Iterable[float] | None = None, time_base: Fraction = Fraction(1, 90000),
+                rotation: int | None = None, container_options: dict[str, str] | None = None) -> Path:
     """Encode RGB uint8 frames to a video file with PyAV (the container follows the file extension).
 
     With `timestamps` (seconds, one per frame, increasing; consumed in step with `frames`), every frame gets
     ``pts = round(t / time_base)`` in `time_base` units, so the file is variable-frame-rate with real gaps where
     frames are missing; `fps` is then only the nominal rate declared to the encoder. Without them the frames are
     ``1 / fps`` apart. libx264 gets `X264_DETERMINISTIC` parameters unless `options` sets ``x264-params``, so the
-    same frames give the same file.
+    same frames give the same file. `crf` applies to x264, x265, VP9 (constant quality) and SVT-AV1. `rotation` is
+    the clockwise display rotation a player applies (90 = an upright phone video), stored as the display matrix.
     """
     import av
 
     path = Path(path)
-    opts = dict(options or {})
-    if crf is not None and codec in ("libx264", "libx265"):
+    opts = {**FAST_ENCODER_OPTIONS.get(codec, {}), **(options or {})}
+    if crf is not None and codec in ("libx264", "libx265", "libvpx-vp9", "libsvtav1"):
         opts.setdefault("crf", str(crf))
+        if codec == "libvpx-vp9":
+            opts.setdefault("b", "0")
     if codec == "libx264":
-        opts.setdefault("preset", "veryfast")
         opts.setdefault("x264-params", X264_DETERMINISTIC)
     it = iter(frames)
     first = next(it)
     ts_it = iter(timestamps) if timestamps is not None else None
     rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), mode="w") as out:
+    with av.open(str(path), mode="w", options=container_options or {}) as out:
         stream = out.add_stream(codec, rate=rate, options=opts)
         stream.width, stream.height = first.shape[1], first.shape[0]
         stream.pix_fmt = pix_fmt
+        if rotation:
+            stream.set_display_rotation(-rotation)  # PyAV takes counter-clockwise degrees
         if ts_it is not None:
             stream.codec_context.time_base = time_base
         last_pts = None

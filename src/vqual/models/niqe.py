@@ -36,6 +36,7 @@ import numpy as np
 
 from vqual.encoders.nss import niqe_patch_features, to_gray
 from vqual.models.base import Prediction, QualityModel
+from vqual.models.pooling import pool_worst
 from vqual.weights import resolve
 
 __all__ = ["NIQEModel", "NiqeMapping", "load_mapping", "load_pristine", "niqe", "niqe_distance", "temporal_stats"]
@@ -250,22 +251,6 @@ class NIQEModel(QualityModel):
         return Prediction(score=score, uncertainty=p.uncertainty, attributes={"stutter": stats["stutter"]}, raw=p.raw)
 
     def pool(self, seconds: list[Prediction]) -> Prediction:
-        """Mean score of the worst ``pool_worst_fraction`` (rounded up) of the seconds; ``raw`` is the mean NIQE of
-        those seconds; ``uncertainty`` is ``sqrt(spread^2 + u^2)`` with ``spread`` the standard deviation of all
-        seconds' scores and ``u`` the mean per-second uncertainty of the selected seconds; ``stutter`` is the mean
-        over seconds."""
-        if not seconds:
-            raise ValueError("no seconds to pool")
-        scores = np.array([s.score for s in seconds], dtype=np.float64)
-        k = max(1, math.ceil(len(seconds) * self.mapping.pool_worst_fraction))
-        order = np.argsort(scores, kind="stable")[:k]
-        sel = [seconds[i] for i in order]
-        spread = float(np.std(scores))
-        u = float(np.mean([s.uncertainty for s in sel]))
-        raws = [s.raw for s in sel if s.raw is not None and math.isfinite(s.raw)]
-        attrs: dict[str, float] = {}
-        stut = [s.attributes["stutter"] for s in seconds if "stutter" in s.attributes]
-        if stut:
-            attrs["stutter"] = float(np.mean(stut))
-        return Prediction(score=float(scores[order].mean()), uncertainty=math.hypot(spread, u), attributes=attrs,
-                          raw=float(np.mean(raws)) if raws else None)
+        """Mean score of the worst ``pool_worst_fraction`` of the seconds (see `vqual.models.pooling.pool_worst`);
+        ``raw`` is the mean NIQE of those seconds; ``stutter`` is the mean over seconds."""
+        return pool_worst(seconds, self.mapping.pool_worst_fraction)
