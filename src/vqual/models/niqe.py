@@ -39,7 +39,7 @@ from vqual.models.base import Prediction, QualityModel
 from vqual.models.pooling import pool_worst
 from vqual.weights import resolve
 
-__all__ = ["NIQEModel", "NiqeMapping", "load_mapping", "load_pristine", "niqe", "niqe_distance", "temporal_stats"]
+__all__ = ["NIQEModel", "NiqeMapping", "load_mapping", "load_pristine", "niqe", "niqe_distance"]
 
 #: sha256 of ``assets/niqe/pristine.npz`` (arrays ``mu`` (36,) and ``cov`` (36, 36), float64). The LIVE file it was
 #: converted from (``niqe_pristine_params.mat``, keys pop_mu / pop_cov) has sha256
@@ -126,9 +126,7 @@ class NiqeMapping:
     mid: float  # NIQE mapped to 3.0
     scale: float  # logistic scale (NIQE units)
     uncertainty_fallback: float  # uncertainty when the spatial spread cannot be measured (a single patch group)
-    dup_max_abs_diff: float  # two consecutive chunk frames whose max |difference| is at most this are duplicates
-    motion_threshold: float  # median mean |difference| of the non-duplicate pairs above which a second "moves"
-    stutter_penalty: float  # 1-5 points subtracted per unit duplicate ratio (heuristic)
+    stutter_penalty: float  # 1-5 points subtracted per unit of the temporal encoder's stutter severity (heuristic)
     pool_worst_fraction: float  # fraction of the worst seconds averaged by `pool`
     id: str  # identifier of this mapping
 
@@ -147,33 +145,8 @@ def load_mapping(path: str | None = None) -> NiqeMapping:
     d = json.loads(Path(p).read_text())
     return NiqeMapping(mid=float(d["logistic"]["mid"]), scale=float(d["logistic"]["scale"]),
                        uncertainty_fallback=float(d["uncertainty_fallback"]),
-                       dup_max_abs_diff=float(d["video"]["dup_max_abs_diff"]),
-                       motion_threshold=float(d["video"]["motion_threshold"]),
                        stutter_penalty=float(d["video"]["stutter_penalty"]),
                        pool_worst_fraction=float(d["video"]["pool_worst_fraction"]), id=str(d["id"]))
-
-
-def temporal_stats(luma: np.ndarray | None, dup_max_abs_diff: float,
-                   motion_threshold: float) -> dict[str, float] | None:
-    """Frame-difference statistics of one chunk's grey frames (T, h, w) in [0, 1]; None when T < 3.
-
-    Returns ``motion`` (mean over consecutive pairs of the mean absolute difference), ``moving`` (median mean absolute
-    difference of the pairs that are not duplicates; 0 if all are), ``dup_ratio`` (fraction of pairs whose max
-    absolute difference is <= ``dup_max_abs_diff``) and ``stutter``: ``dup_ratio`` if the second is otherwise moving
-    (``moving > motion_threshold``), else 0, so that a static scene (every frame alike) is not counted as stutter.
-    """
-    if luma is None:
-        return None
-    v = np.asarray(luma, dtype=np.float32)
-    if v.ndim != 3 or v.shape[0] < 3:
-        return None
-    d = np.abs(np.diff(v, axis=0)).reshape(v.shape[0] - 1, -1)
-    energy = d.mean(axis=1).astype(np.float64)
-    dup = d.max(axis=1) <= dup_max_abs_diff
-    moving = float(np.median(energy[~dup])) if (~dup).any() else 0.0
-    dup_ratio = float(dup.mean())
-    stutter = dup_ratio if moving > motion_threshold else 0.0
-    return {"motion": float(energy.mean()), "moving": moving, "dup_ratio": dup_ratio, "stutter": stutter}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -192,8 +165,8 @@ class NIQEModel(QualityModel):
     with ``raw=None``.
 
     Video seconds: the key frame's image prediction, minus ``stutter_penalty * stutter`` where ``stutter`` is the
-    duplicate-frame ratio of a moving second (`temporal_stats`), reported as attribute ``stutter`` (a heuristic,
-    not part of NIQE). `pool`: mean of the worst ``pool_worst_fraction`` of seconds (bad moments weigh more).
+    temporal encoder's severity of repeated frames in a moving second (`vqual.encoders.temporal`), reported as
+    attribute ``stutter`` (a heuristic, not part of NIQE). `pool`: mean of the worst ``pool_worst_fraction`` of seconds (bad moments weigh more).
     """
 
     name = "niqe"
@@ -206,6 +179,9 @@ class NIQEModel(QualityModel):
         super().__init__(max_pixels=max_pixels)
         self.mu_p, self.cov_p = load_pristine()
         self.mapping = load_mapping()
+        from vqual.encoders.temporal import TemporalEncoder
+
+        self.temporal = TemporalEncoder()
 
     # -- images ---------------------------------------------------------------------------------------------------
     def _pad(self, g: np.ndarray) -> np.ndarray:
@@ -243,12 +219,12 @@ class NIQEModel(QualityModel):
     # -- video ----------------------------------------------------------------------------------------------------
     def predict_chunk(self, chunk) -> Prediction:
         p = self.predict_image(chunk.key_frame)
-        m = self.mapping
-        stats = temporal_stats(getattr(chunk, "luma", None), m.dup_max_abs_diff, m.motion_threshold)
-        if stats is None:
+        luma = getattr(chunk, "luma", None)
+        if luma is None or len(luma) < 3:
             return p
-        score = max(1.0, p.score - m.stutter_penalty * stats["stutter"])
-        return Prediction(score=score, uncertainty=p.uncertainty, attributes={"stutter": stats["stutter"]}, raw=p.raw)
+        stutter = self.temporal.encode(chunk).severities["stutter"]
+        score = max(1.0, p.score - self.mapping.stutter_penalty * stutter)
+        return Prediction(score=score, uncertainty=p.uncertainty, attributes={"stutter": stutter}, raw=p.raw)
 
     def pool(self, seconds: list[Prediction]) -> Prediction:
         """Mean score of the worst ``pool_worst_fraction`` of the seconds (see `vqual.models.pooling.pool_worst`);
