@@ -37,6 +37,7 @@ def markdown(rep: dict, command: str) -> str:
     lines = [
         f"### Accuracy on clive-fewlabel (development figures): `{m['name']}` {m['version']}",
         "",
+        *([f"**{rep['warning']}.**", ""] if rep.get("warning") else []),
         (f"{d['n_scored']} of {d['n_items']} CLIVE images scored ({d['n_failed']} failed). Development figures on "
          "a 200-image subset of CLIVE, for tracking changes; not a benchmark result and not comparable with "
          "published full-CLIVE numbers. MOS mapped from 0-100 to 1-5; RMSE on 1-5. *model*: the model's own "

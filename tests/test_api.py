@@ -23,7 +23,7 @@ def test_score_array_pil_and_path_agree(img, tmp_path):
     assert a.score == b.score == c.score
     assert 1.0 <= a.score <= 5.0 and a.score_100 == pytest.approx((a.score - 1) * 25)
     assert sum(a.level_probs.values()) == pytest.approx(1.0)
-    assert a.provenance.model == "niqe" and len(a.provenance.weights_sha256) == 64
+    assert a.provenance.model == "vqual-lite" and len(a.provenance.weights_sha256) == 64
 
 
 def test_batch_goes_on_past_bad_file(img, tmp_path):
@@ -45,4 +45,4 @@ def test_single_bad_input_raises_media_error(tmp_path):
 
 
 def test_list_models():
-    assert vqual.list_models()[0].name == "niqe"
+    assert vqual.list_models()[0].name == "vqual-lite"

@@ -64,6 +64,8 @@ def create_model(name: str | None = None, **kwargs):
     return model
 
 
-register(ModelSpec(name="niqe", version="1.0.0", factory="vqual.models.niqe:NIQEModel",
-                   description="NIQE (Mittal et al. 2012), opinion-unaware naturalness with the LIVE pristine model"),
+register(ModelSpec(name="vqual-lite", version="1.0.0", factory="vqual.models.lite:VqualLite",
+                   description="EfficientNet-Lite0 + NSS measures + temporal encoder, linear heads (trained here)"),
          default=True)
+register(ModelSpec(name="niqe", version="1.0.0", factory="vqual.models.niqe:NIQEModel",
+                   description="NIQE (Mittal et al. 2012), opinion-unaware naturalness with the LIVE pristine model"))

@@ -137,3 +137,14 @@ def test_svg_helpers_and_ticks():
                 rpt.svg_confusion([[1, 2], [0, 3]], ["lo", "hi"], title="m")):
         ET.fromstring(svg)
     assert rpt.svg_scatter([], [], title="", xlabel="") == ""
+
+
+def test_training_data_is_flagged_not_reported_as_a_test(tmp_path, model, capsys):
+    root = tmp_path / "clive-fewlabel"
+    make_image_set(root, n=30)
+    (root / "labels.csv").write_text((root / "labels.csv").read_text().replace("path,mos", "image,mos"))
+    model.trained_on = ("clive-fewlabel",)
+    assert run(["--dataset", "clive-fewlabel", "--root", str(root), "--out", str(tmp_path / "o")]) == 0
+    assert "WARNING: fake-brightness was trained on clive-fewlabel" in capsys.readouterr().out
+    rep = json.loads((tmp_path / "o" / "clive-fewlabel_fake-brightness.json").read_text())
+    assert rep["in_sample"] is True and "not a test" in rep["warning"]

@@ -91,6 +91,11 @@ def build_report(*, model: Any, dataset: Any, records: Sequence[Any], results: S
         "items": [r.to_dict() for r in records],
         "elapsed_s": elapsed_s,
     }
+    trained_on = tuple(getattr(model, "trained_on", ()))
+    if dataset.info.name in trained_on:
+        rep["in_sample"] = True
+        rep["warning"] = (f"{rep['model']['name']} was trained on {dataset.info.name}: these figures are "
+                          "training-set figures, not a test")
     if train_dataset is not None and train_records is not None:
         rep["train_dataset"] = _dataset_block(train_dataset, train_records)
         rep["train_items"] = [r.to_dict() for r in train_records]
@@ -170,6 +175,8 @@ def summary_text(report: dict[str, Any]) -> str:
     d, m = report["dataset"], report["model"]
     head = (f"{d['name']}: {d['n_scored']} of {d['n_items']} items scored by {m['name']} {m['version']}"
             f" ({d['n_cached']} from cache, {d['n_failed']} failed, {d['n_skipped']} labels skipped)")
+    if report.get("warning"):
+        head = f"WARNING: {report['warning']}\n{head}"
     return head + "\n\n" + format_table(report)
 
 

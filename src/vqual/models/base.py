@@ -41,6 +41,8 @@ class QualityModel:
     chunk_luma_size: int | None = 256
     #: How many of the worst seconds a video result lists.
     n_worst: int = 3
+    #: Datasets whose labels trained or calibrated the model: evaluating on them is not a test.
+    trained_on: tuple[str, ...] = ()
 
     def __init__(self, max_pixels: int | None = None):
         self.max_pixels = max_pixels

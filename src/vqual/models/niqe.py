@@ -166,7 +166,8 @@ class NIQEModel(QualityModel):
 
     Video seconds: the key frame's image prediction, minus ``stutter_penalty * stutter`` where ``stutter`` is the
     temporal encoder's severity of repeated frames in a moving second (`vqual.encoders.temporal`), reported as
-    attribute ``stutter`` (a heuristic, not part of NIQE). `pool`: mean of the worst ``pool_worst_fraction`` of seconds (bad moments weigh more).
+    attribute ``stutter`` (a heuristic, not part of NIQE). `pool`: mean of the worst ``pool_worst_fraction`` of
+    seconds (bad moments weigh more).
     """
 
     name = "niqe"

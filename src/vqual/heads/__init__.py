@@ -1,0 +1,1 @@
+"""Light decoders on encoder features."""

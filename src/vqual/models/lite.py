@@ -1,0 +1,93 @@
+"""`vqual-lite`: the default model. Frozen encoders, light linear heads, trained here from synthetic distortions and
+200 human scores (scripts/train_lite.py reproduces the shipped heads).
+
+Per image or video key frame: spatial features (EfficientNet-Lite0 stage statistics, `encoders.spatial`) and direct
+measures (sharpness, noise, blockiness, exposure, colour, NSS; `encoders.measures`) feed
+- the attribute head: severities in [0, 1] of blur, noise, compression, under/over-exposure, colour cast and
+  scaling, learned from graded synthetic distortions;
+- the score head: one linear map fitted jointly to the 200 MOS and to synthetic pairs (same content, stronger
+  distortion scores lower), its ridge strength and pair weight chosen by cross-validation (lite.json);
+- the level head: P(level) from a cumulative logistic around the score (width fitted by CV likelihood);
+- uncertainty: the spread of five cross-validation fold heads.
+Per video second, the temporal encoder adds stutter / frame-drop / shake / flicker severities, which lower the
+second's score by documented penalties; seconds are pooled with `pooling.pool_worst`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from vqual.heads.linear import load_heads
+from vqual.media import Chunk
+from vqual.models.base import Prediction, QualityModel
+from vqual.models.pooling import pool_worst
+from vqual.result import LEVELS
+from vqual.weights import asset_path, resolve
+
+N_FOLDS = 5
+
+
+def level_probs(score: float, bounds: list[float], tau: float) -> dict[str, float]:
+    """P(level) for the five levels from a cumulative logistic of width `tau` around `score`."""
+    cdf = 1.0 / (1.0 + np.exp(-(np.asarray(bounds) - score) / tau))  # P(level below each bound), ascending
+    p = np.diff(np.concatenate([[0.0], cdf, [1.0]]))  # bad, poor, fair, good, excellent
+    return {name: float(v) for name, v in zip(reversed(LEVELS), p)}
+
+
+class VqualLite(QualityModel):
+    name = "vqual-lite"
+    version = "1.0.0"
+    decoder = "linear-heads"
+    decoder_version = "1.0.0"
+    chunk_luma_size = 256
+    trained_on = ("clive-fewlabel",)
+
+    def __init__(self, max_pixels: int | None = None):
+        super().__init__(max_pixels=max_pixels)
+        from vqual.encoders.spatial import SpatialEncoder
+        from vqual.encoders.temporal import TemporalEncoder
+
+        self.config = json.loads(asset_path("lite/lite.json").read_text())
+        if self.config["model"] != self.name or self.config["version"] != self.version:
+            raise RuntimeError(f"lite.json is for {self.config['model']} {self.config['version']}")
+        path = resolve("lite/heads.npz", self.config["heads_sha256"])
+        self.weights_sha256 = self.config["heads_sha256"]
+        prefixes = ("score", "attributes", *(f"fold{k}" for k in range(N_FOLDS)))
+        self.heads, _ = load_heads(path, prefixes)
+        self.spatial = SpatialEncoder()
+        self.temporal = TemporalEncoder()
+        self.bounds = self.config["levels"]["bounds"]
+        self.tau = float(self.config["levels"]["tau"])
+        self.penalty = self.config["temporal"]["penalty"]
+        self.worst_fraction = float(self.config["temporal"]["pool_worst_fraction"])
+        self.attribute_names = self.heads["attributes"].names
+
+    def features(self, rgb: np.ndarray) -> np.ndarray:
+        """Spatial encoder features and direct measures of one RGB image: the heads' input."""
+        from vqual.encoders.measures import measures
+
+        return np.concatenate([self.spatial.encode(rgb), measures(rgb)]).astype(np.float64)
+
+    def predict_image(self, rgb: np.ndarray) -> Prediction:
+        x = self.features(rgb)
+        attrs = np.clip(self.heads["attributes"](x), 0.0, 1.0)
+        raw = float(self.heads["score"](x)[0])
+        folds = [float(self.heads[f"fold{k}"](x)[0]) for k in range(N_FOLDS)]
+        score = float(np.clip(raw, 1.0, 5.0))
+        return Prediction(score=score, uncertainty=float(np.std(folds)),
+                          level_probs=level_probs(score, self.bounds, self.tau),
+                          attributes={n: float(v) for n, v in zip(self.attribute_names, attrs)}, raw=raw)
+
+    def predict_chunk(self, chunk: Chunk) -> Prediction:
+        p = self.predict_image(chunk.key_frame)
+        sev = self.temporal.encode(chunk).severities
+        score = float(np.clip(p.score - sum(self.penalty[a] * sev[a] for a in self.penalty), 1.0, 5.0))
+        return Prediction(score=score, uncertainty=p.uncertainty, level_probs=level_probs(score, self.bounds, self.tau),
+                          attributes={**p.attributes, **{a: float(v) for a, v in sev.items()}}, raw=p.raw)
+
+    def pool(self, seconds: list[Prediction]) -> Prediction:
+        pooled = pool_worst(seconds, self.worst_fraction)
+        pooled.level_probs = level_probs(pooled.score, self.bounds, self.tau)  # consistent with the pooled score
+        return pooled
