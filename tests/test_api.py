@@ -46,3 +46,13 @@ def test_single_bad_input_raises_media_error(tmp_path):
 
 def test_list_models():
     assert vqual.list_models()[0].name == "vqual-lite"
+
+
+def test_too_small_to_assess_is_an_error_not_a_score(tmp_path):
+    tiny = np.zeros((8, 300, 3), np.uint8)
+    with pytest.raises(MediaError, match=r"300x8 is too small to assess"):
+        vqual.score(tiny)
+    p = tmp_path / "tiny.png"
+    Image.fromarray(tiny).save(p)
+    (out,) = vqual.score([str(p)])
+    assert isinstance(out, Failure) and out.reason == "too_small" and str(p) in out.message

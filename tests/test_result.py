@@ -4,10 +4,12 @@ import pytest
 
 from vqual.result import (
     LEVELS,
+    SCHEMA_VERSION,
     Failure,
     Moment,
     Provenance,
     QualityResult,
+    Scale,
     level_of,
     level_probs_from_score,
     score_to_100,
@@ -42,11 +44,23 @@ def _result():
 def test_json_roundtrip_is_stable():
     r = _result()
     d = json.loads(r.to_json())
-    assert d["schema"] == 1
+    assert d["schema"] == SCHEMA_VERSION == 2
     assert list(d)[:4] == ["path", "kind", "score", "score_100"]
     back = QualityResult.from_dict(d)
     assert back == r
     assert back.to_json() == r.to_json()
+
+
+def test_schema_1_is_read_with_defaults():
+    d = _result().to_dict()
+    for key in ("uncalibrated_score", "scale", "flags"):
+        del d[key]
+    for m in d["timeline"] + d["worst"]:
+        del m["uncalibrated_score"]
+    d["schema"] = 1
+    back = QualityResult.from_dict(d)
+    assert back == _result() and back.scale == Scale() and back.flags == [] and not back.calibrated
+    assert back.scale.to_100(3.0) == 50.0 and back.scale.to_1_5(3.0) == 3.0
 
 
 def test_unknown_schema_refused():

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from vqual import registry
 from vqual.errors import MediaError, VqualError
 from vqual.models.base import QualityModel
 from vqual.result import Failure, QualityResult
 
+if TYPE_CHECKING:
+    from vqual.adapt.calibrate import Calibration
+
 _LOADED: dict[tuple[str, int | None], QualityModel] = {}
 
 
-def load_model(name: str | None = None, *, max_pixels: int | None = None) -> QualityModel:
-    """Build a registered model (the default when `name` is None). Raises ModelNotFoundError with suggestions."""
-    return registry.create_model(name, max_pixels=max_pixels)
+def load_model(name: str | None = None, *, max_pixels: int | None = None,
+               calibration: Calibration | str | Path | None = None) -> QualityModel:
+    """Build a registered model (the default when `name` is None). Raises ModelNotFoundError with suggestions.
+
+    `calibration` (a `vqual.adapt.Calibration` or the path of one saved by ``vqual calibrate``) puts every result
+    on the user's scale; with no `name`, the calibration's own model is loaded. A calibration made for another
+    model, version or weights raises `vqual.errors.CalibrationError`.
+    """
+    if calibration is None:
+        return registry.create_model(name, max_pixels=max_pixels)
+    from vqual.adapt.calibrate import as_calibration
+
+    cal = as_calibration(calibration)
+    model = registry.create_model(name if name is not None else cal.model, max_pixels=max_pixels)
+    return model.with_calibration(cal)
 
 
 def _cached(name: str | None, max_pixels: int | None = None) -> QualityModel:
@@ -45,20 +61,35 @@ def score_one(model: QualityModel, src: Any) -> QualityResult | Failure:
                        message=f"{label or '<input>'}: internal error {type(e).__name__}: {e}")
 
 
-def iter_score(sources: Iterable[Any], model: QualityModel | str | None = None) -> Iterator[QualityResult | Failure]:
-    """Score inputs one at a time, in order; bad files come out as `Failure` and the batch goes on."""
-    m = model if isinstance(model, QualityModel) else _cached(model)
+def _model(model: QualityModel | str | None, calibration: Calibration | str | Path | None) -> QualityModel:
+    if calibration is None:
+        return model if isinstance(model, QualityModel) else _cached(model)
+    from vqual.adapt.calibrate import as_calibration
+
+    cal = as_calibration(calibration)
+    base = model if isinstance(model, QualityModel) else _cached(model if model is not None else cal.model)
+    return base.with_calibration(cal)
+
+
+def iter_score(sources: Iterable[Any], model: QualityModel | str | None = None, *,
+               calibration: Calibration | str | Path | None = None) -> Iterator[QualityResult | Failure]:
+    """Score inputs one at a time, in order; bad files come out as `Failure` and the batch goes on.
+
+    `calibration`: see `load_model` (it replaces any calibration the given model carries).
+    """
+    m = _model(model, calibration)
     for src in sources:
         yield score_one(m, src)
 
 
-def score(sources: Any, model: QualityModel | str | None = None) -> QualityResult | list[QualityResult | Failure]:
+def score(sources: Any, model: QualityModel | str | None = None, *,
+          calibration: Calibration | str | Path | None = None) -> QualityResult | list[QualityResult | Failure]:
     """Score one input (path, PIL image or array) or a list of them.
 
     A single input returns its `QualityResult` and raises `MediaError` if it cannot be read; a list returns one
-    `QualityResult` or `Failure` per input, in order.
+    `QualityResult` or `Failure` per input, in order. `calibration`: see `load_model`.
     """
-    m = model if isinstance(model, QualityModel) else _cached(model)
+    m = _model(model, calibration)
     if isinstance(sources, (list, tuple)):
         return list(iter_score(sources, m))
     return m.score(sources)

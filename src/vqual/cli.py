@@ -1,7 +1,8 @@
 """`vqual`: one console script with sub-commands, a thin layer over the Python API.
 
-Exit codes: 0 every input scored, 1 some inputs failed (each reported on one line), 2 usage error,
-130 interrupted (results so far are written).
+Exit codes: 0 every input scored, 1 some inputs failed (each reported on one line), 2 usage error (including a
+calibration that cannot be used or fitted: wrong model, too few labels), 130 interrupted (results so far are
+written).
 """
 
 from __future__ import annotations
@@ -24,7 +25,33 @@ def _add_score_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", default=None, help="write results to this file (atomically) instead of stdout")
     p.add_argument("--timeline", action="store_true", help="include per-second scores for videos")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images/videos with more pixels per frame")
+    p.add_argument("--calibration", "-c", default=None, metavar="FILE",
+                   help="calibration from `vqual calibrate`: scores on your scale (its model is the default --model)")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+
+
+def _add_calibrate_parser(sub) -> None:
+    from vqual.adapt.calibrate import METHODS, MIN_LABELS
+
+    p = sub.add_parser(
+        "calibrate", help="fit a map from a model's score to your own MOS scale (saved as JSON)",
+        description="Score your labelled files with a model and fit a monotone map from its 1-5 score to your "
+                    "labels (4-parameter logistic, isotonic or linear, chosen by cross-validation unless named). "
+                    f"Needs at least {MIN_LABELS} labelled files. Use the result with --calibration FILE.")
+    p.add_argument("--labels", required=True, metavar="FILE",
+                   help="CSV/TSV/JSONL manifest with a path column and a mos column (paths relative to the file)")
+    p.add_argument("--out", "-o", required=True, metavar="FILE", help="calibration JSON to write (atomically)")
+    p.add_argument("--model", "-m", default=None, help="registered model name (default: the default model)")
+    p.add_argument("--method", choices=("auto", *METHODS), default="auto",
+                   help="map to fit (default auto: chosen by cross-validation)")
+    p.add_argument("--mos-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="your scale's range (default: inferred from the labels: 1-5, 0-1, 0-5, 0-10 or 0-100)")
+    p.add_argument("--lower-better", action="store_true", help="your labels are DMOS-like (lower is better)")
+    p.add_argument("--name", default=None, help="name of the scale / calibration (default: the --out file's stem)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds (default 0)")
+    p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
+    p.add_argument("--cache-dir", metavar="DIR", help="prediction cache folder (default: that of vqual eval)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default="samples", help="where to write the sample media (default: ./samples)")
     p.add_argument("--out", default="vqual-report.json", help="report file (default: vqual-report.json)")
     p.add_argument("--model", "-m", default=None, help="registered model name (default: the default model)")
+    p.add_argument("--calibration", "-c", default=None, metavar="FILE", help="calibration from `vqual calibrate`")
+
+    _add_calibrate_parser(sub)
 
     from vqual.eval.cli import add_eval_parser
 
@@ -50,15 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | None, timeline: bool,
-              max_pixels: int | None = None, progress: bool | None = None) -> int:
-    """Score inputs and write them in `fmt` to `out` (or stdout). Returns the exit code."""
+              max_pixels: int | None = None, progress: bool | None = None, calibration: str | None = None) -> int:
+    """Score inputs and write them in `fmt` to `out` (or stdout), on the scale of `calibration` (a calibration
+    file) if given. Returns the exit code."""
     from vqual.api import load_model, score_one
     from vqual.inputs import expand_inputs
     from vqual.output import AtomicOutput, make_writer
     from vqual.progress import Progress
     from vqual.result import Failure
 
-    model = load_model(model_name, max_pixels=max_pixels)
+    model = load_model(model_name, max_pixels=max_pixels, calibration=calibration)
     items = expand_inputs(paths)
     if not items:
         print("vqual: error: no media files found in the given paths", file=sys.stderr)
@@ -66,6 +97,11 @@ def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | Non
     sink = AtomicOutput(out) if out else None
     stream = sink.stream if sink else sys.stdout
     meta = {"vqual_version": __version__, "model": model.name, "model_version": model.version}
+    if model.calibration is not None:
+        cal = model.calibration
+        meta["calibration"] = {"id": cal.id, "file": calibration, "method": cal.method,
+                               "scale": {"name": cal.scale.name, "min": cal.scale.min, "max": cal.scale.max,
+                                         "higher_is_better": cal.scale.higher_is_better}}
     writer = make_writer(fmt, stream, timeline, meta)
     bar = Progress(len(items), enabled=False if progress is False else (None if len(items) > 1 else False))
     n_ok = n_failed = 0
@@ -110,15 +146,108 @@ def run_models() -> int:
     return EXIT_OK
 
 
-def run_demo(directory: str, out: str, model_name: str | None) -> int:
+def run_demo(directory: str, out: str, model_name: str | None, calibration: str | None = None) -> int:
     from vqual.samples import make_samples
 
     paths = make_samples(directory)
     print(f"vqual: generated {len(paths)} sample files in {directory}/", file=sys.stderr)
-    code = run_score([directory], model_name, "table", None, timeline=True, progress=False)
+    code = run_score([directory], model_name, "table", None, timeline=True, progress=False, calibration=calibration)
     if code in (EXIT_OK, EXIT_FAILED):
-        run_score([directory], model_name, "json", out, timeline=True, progress=False)
+        run_score([directory], model_name, "json", out, timeline=True, progress=False, calibration=calibration)
     return code
+
+
+def _fmt(v: float | None, digits: int = 3) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def run_calibrate(args: argparse.Namespace, *, model=None) -> int:
+    """``vqual calibrate``: score the labelled files (prediction cache shared with ``vqual eval``), fit, save.
+
+    Exit codes: 0 written; 1 written, but some labelled files could not be scored or were skipped; 2 nothing
+    written: unreadable labels, too few labels (fewer than `MIN_LABELS` scored), degenerate labels, unknown model;
+    130 interrupted. `model` (a loaded model) bypasses ``--model`` (tests, API).
+    """
+    from pathlib import Path
+
+    from vqual.adapt.calibrate import MIN_LABELS, fit_calibration
+    from vqual.data import DatasetError, load_manifest
+    from vqual.errors import CalibrationError
+    from vqual.eval import runner
+    from vqual.eval.cache import PredictionCache
+    from vqual.result import Scale
+
+    def err(msg: str) -> None:
+        print(f"vqual calibrate: error: {msg}", file=sys.stderr)
+
+    try:
+        ds = load_manifest(args.labels, mos_range=tuple(args.mos_range) if args.mos_range else None,
+                           higher_is_better=not args.lower_better)
+    except DatasetError as e:
+        err(str(e))
+        return EXIT_USAGE
+    for note in ds.notes:
+        print(f"vqual calibrate: {note}", file=sys.stderr)
+    for s in ds.skipped[:5]:
+        print(f"vqual calibrate: skipped {s.name}: {s.detail}", file=sys.stderr)
+    if len(ds.items) < MIN_LABELS:
+        err(f"{args.labels}: {len(ds.items)} usable labels; a calibration needs at least {MIN_LABELS}")
+        return EXIT_USAGE
+    if model is None:
+        model = runner.load_model(args.model)
+    if getattr(model, "calibration", None) is not None:  # fit on the model's own score, never a calibrated one
+        model = model.with_calibration(None)
+    cache = None
+    if not args.no_cache:
+        try:
+            cache = PredictionCache(args.cache_dir)
+        except OSError as e:
+            print(f"vqual calibrate: prediction cache unavailable ({e}); scoring without it", file=sys.stderr)
+    try:
+        records = runner.score_dataset(model, ds, cache=cache, progress=False if args.no_progress else None,
+                                       label=f"calibrate {ds.info.name}")
+    except KeyboardInterrupt:
+        print("vqual calibrate: interrupted; nothing written (scored files are cached)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if cache is not None:
+            cache.close()
+    failed = [r for r in records if r.status != "ok"]
+    for r in failed[:5]:
+        print(f"vqual calibrate: failed: {r.detail}", file=sys.stderr)
+    if len(failed) > 5:
+        print(f"vqual calibrate: ... {len(failed) - 5} more failed files", file=sys.stderr)
+    ok = [r for r in records if r.status == "ok"]
+    lo, hi = ds.info.mos_range
+    name = args.name or Path(args.out).stem
+    scale = Scale(name=name, min=float(lo), max=float(hi), higher_is_better=ds.info.higher_is_better)
+    try:
+        cal = fit_calibration([r.score for r in ok], [r.mos for r in ok], model=model, scale=scale,
+                              method=args.method, groups=[r.content_id for r in ok], seed=args.seed, name=name,
+                              labels_file=Path(args.labels).name, n_failed=len(failed), n_skipped=len(ds.skipped))
+    except CalibrationError as e:
+        extra = f" ({len(failed)} of {len(records)} files failed to score)" if failed else ""
+        err(f"{args.labels}: {e}{extra}")
+        return EXIT_USAGE
+    try:
+        cal.save(args.out)
+    except OSError as e:
+        err(f"cannot write {args.out}: {e}")
+        return EXIT_FAILED
+    direction = "higher is better" if scale.higher_is_better else "lower is better"
+    print(f"{name}: {cal.n_labels} labels ({len(failed)} failed, {len(ds.skipped)} skipped), scale "
+          f"{scale.min:g}-{scale.max:g} ({direction}), model {cal.model} {cal.model_version}")
+    print(f"cross-validation: {cal.cv['k']} folds, seed {cal.cv['seed']}")
+    print(f"{'method':<10}  {'SRCC':>6}  {'PLCC':>6}  {'RMSE':>8}")
+    for m, fig in cal.cv["methods"].items():
+        mark = f"  <- chosen ({cal.selected_by})" if m == cal.method else ""
+        print(f"{m:<10}  {_fmt(fig['srcc']):>6}  {_fmt(fig['plcc']):>6}  {fig['rmse']:8.4g}{mark}")
+    unc = cal.cv["uncalibrated"]
+    print(f"{'(model)':<10}  {_fmt(unc['srcc']):>6}  {_fmt(unc['plcc']):>6}  {'-':>8}  (uncalibrated 1-5 score)")
+    for w in cal.warnings:
+        print(f"vqual calibrate: warning: {w}", file=sys.stderr)
+    print(f"wrote {args.out} (id {cal.id})")
+    return EXIT_FAILED if (failed or ds.skipped) else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,21 +259,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    from vqual.errors import ModelNotFoundError, VqualError
+    from vqual.errors import CalibrationError, ModelNotFoundError, VqualError
 
     try:
         if args.command == "score":
             return run_score(args.paths, args.model, args.format, args.out, args.timeline, args.max_pixels,
-                             progress=False if args.no_progress else None)
+                             progress=False if args.no_progress else None, calibration=args.calibration)
         if args.command == "models":
             return run_models()
         if args.command == "demo":
-            return run_demo(args.dir, args.out, args.model)
+            return run_demo(args.dir, args.out, args.model, args.calibration)
+        if args.command == "calibrate":
+            return run_calibrate(args)
         if args.command == "eval":
             from vqual.eval.cli import run_eval
 
             return run_eval(args)
-    except ModelNotFoundError as e:
+    except (ModelNotFoundError, CalibrationError) as e:
         print(f"vqual: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except VqualError as e:

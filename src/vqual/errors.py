@@ -17,10 +17,11 @@ class MediaError(VqualError):
     """A file could not be read as an image or video.
 
     `reason` is a short machine-readable code: ``missing``, ``empty``, ``truncated``, ``not_media``, ``too_large``,
-    ``unsupported_codec``, ``no_frames`` or ``corrupt``.
+    ``too_small``, ``unsupported_codec``, ``no_frames`` or ``corrupt``.
     """
 
-    REASONS = ("missing", "empty", "truncated", "not_media", "too_large", "unsupported_codec", "no_frames", "corrupt")
+    REASONS = ("missing", "empty", "truncated", "not_media", "too_large", "too_small", "unsupported_codec",
+               "no_frames", "corrupt")
 
     def __init__(self, path: str | Path | None, reason: str, detail: str):
         if reason not in self.REASONS:
@@ -41,3 +42,8 @@ class ModelNotFoundError(VqualError, KeyError):
 
 class WeightsError(VqualError):
     """Model weights are missing, unreadable or fail their sha256 check."""
+
+
+class CalibrationError(VqualError):
+    """A score calibration cannot be fitted, read or applied: too few or degenerate labels, an unreadable or edited
+    file, or a calibration made for another model, version or weights. The message is one line naming the file."""

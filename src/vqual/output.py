@@ -8,11 +8,12 @@ import os
 import tempfile
 from typing import IO
 
-from vqual.result import Failure, QualityResult
+from vqual.result import FLAG_CLIPPED_INPUT, Failure, QualityResult
 
 FORMATS = ("table", "json", "jsonl", "csv")
 CSV_FIELDS = ("path", "kind", "second", "start", "end", "score", "score_100", "level", "uncertainty", "raw_score",
-              "attributes", "model", "model_version", "elapsed_ms", "error_reason", "error_message")
+              "uncalibrated_score", "attributes", "model", "model_version", "calibration_id", "flags", "elapsed_ms",
+              "error_reason", "error_message")
 
 
 def _top_attributes(attrs: dict[str, float], n: int = 2, floor: float = 0.05) -> str:
@@ -24,13 +25,30 @@ def _short(path: str, width: int) -> str:
     return path if len(path) <= width else "..." + path[-(width - 3):]
 
 
-class TableWriter:
-    """Rows printed as they arrive, in fixed-width columns; failures get one line each."""
+def scale_note(calibration: dict | None) -> str | None:
+    """One line saying which scale calibrated scores are on (None without a calibration)."""
+    if not calibration:
+        return None
+    sc = calibration["scale"]
+    direction = "higher is better" if sc["higher_is_better"] else "lower is better"
+    return (f"scores on {sc['name']} ({sc['min']:g}-{sc['max']:g}, {direction}) by calibration {calibration['id']}; "
+            "* = outside the calibrated range, clipped")
 
-    def __init__(self, stream: IO[str], timeline: bool, path_width: int = 40):
+
+class TableWriter:
+    """Rows printed as they arrive, in fixed-width columns; failures get one line each.
+
+    With a calibration (``meta["calibration"]``) a first line names the scale, and a score whose input was outside
+    the calibrated range ends with ``*``.
+    """
+
+    def __init__(self, stream: IO[str], timeline: bool, path_width: int = 40, meta: dict | None = None):
         self.stream, self.timeline, self.w = stream, timeline, path_width
+        note = scale_note((meta or {}).get("calibration"))
+        if note:
+            self.stream.write(note + "\n")
         self.stream.write(f"{'path':<{self.w}}  {'kind':<5}  {'score':>5}  {'0-100':>5}  {'level':<9}  {'+-':>4}  "
-                          f"{'main distortions':<26}  {'ms':>7}\n")
+                          f"{'main distortions':<34}  {'ms':>7}\n")
 
     def write(self, item: QualityResult | Failure) -> None:
         if isinstance(item, Failure):
@@ -38,13 +56,13 @@ class TableWriter:
             return
         r = item
         self.stream.write(f"{_short(r.path, self.w):<{self.w}}  {r.kind:<5}  {r.score:5.2f}  {r.score_100:5.1f}  "
-                          f"{r.level:<9}  {r.uncertainty:4.2f}  {_top_attributes(r.attributes):<26}  "
-                          f"{r.provenance.elapsed_ms:7.0f}\n")
+                          f"{r.level:<9}  {r.uncertainty:4.2f}  {_top_attributes(r.attributes):<34}  "
+                          f"{r.provenance.elapsed_ms:7.0f}{' *' if FLAG_CLIPPED_INPUT in r.flags else ''}\n")
         if self.timeline and r.timeline:
             for m in r.timeline:
                 label = f"  {m.start:6.1f}-{m.end:.1f}s"
-                self.stream.write(f"{label:<{self.w}}  {'sec':<5}  {m.score:5.2f}  {(m.score - 1) * 25:5.1f}  "
-                                  f"{m.level:<9}  {'':>4}  {_top_attributes(m.attributes):<26}\n")
+                self.stream.write(f"{label:<{self.w}}  {'sec':<5}  {m.score:5.2f}  {r.scale.to_100(m.score):5.1f}  "
+                                  f"{m.level:<9}  {'':>4}  {_top_attributes(m.attributes):<34}\n")
 
     def close(self, summary: str) -> None:
         self.stream.write(summary + "\n")
@@ -101,12 +119,17 @@ class CsvWriter:
         self.w.writerow({"path": r.path, "kind": r.kind, "score": f"{r.score:.4f}", "score_100": f"{r.score_100:.2f}",
                          "level": r.level, "uncertainty": f"{r.uncertainty:.4f}",
                          "raw_score": "" if r.raw_score is None else f"{r.raw_score:.6g}",
+                         "uncalibrated_score": "" if r.uncalibrated_score is None else f"{r.uncalibrated_score:.4f}",
                          "attributes": json.dumps(r.attributes, sort_keys=True), "model": r.provenance.model,
-                         "model_version": r.provenance.model_version, "elapsed_ms": f"{r.provenance.elapsed_ms:.1f}"})
+                         "model_version": r.provenance.model_version,
+                         "calibration_id": r.provenance.calibration_id or "", "flags": ";".join(r.flags),
+                         "elapsed_ms": f"{r.provenance.elapsed_ms:.1f}"})
         if self.timeline and r.timeline:
             for m in r.timeline:
+                unc = "" if m.uncalibrated_score is None else f"{m.uncalibrated_score:.4f}"
                 self.w.writerow({"path": r.path, "kind": "second", "second": m.second, "start": m.start, "end": m.end,
-                                 "score": f"{m.score:.4f}", "score_100": f"{(m.score - 1) * 25:.2f}", "level": m.level,
+                                 "score": f"{m.score:.4f}", "score_100": f"{r.scale.to_100(m.score):.2f}",
+                                 "level": m.level, "uncalibrated_score": unc,
                                  "attributes": json.dumps(m.attributes, sort_keys=True)})
 
     def close(self, summary: str) -> None:
@@ -115,7 +138,7 @@ class CsvWriter:
 
 def make_writer(fmt: str, stream: IO[str], timeline: bool, meta: dict):
     if fmt == "table":
-        return TableWriter(stream, timeline)
+        return TableWriter(stream, timeline, meta=meta)
     if fmt == "jsonl":
         return JsonLinesWriter(stream, timeline)
     if fmt == "json":

@@ -11,7 +11,15 @@ LEVELS: tuple[str, ...] = ("excellent", "good", "fair", "poor", "bad")
 LEVEL_CENTRES: dict[str, float] = {"excellent": 5.0, "good": 4.0, "fair": 3.0, "poor": 2.0, "bad": 1.0}
 
 #: Version of the JSON form; bump when a field changes meaning or is removed.
-SCHEMA_VERSION = 1
+#: 2: `scale`, `uncalibrated_score` and `flags` (calibration to a user's scale); `score` is on `scale`.
+SCHEMA_VERSION = 2
+#: Versions `QualityResult.from_dict` reads (fields added since are filled with their defaults).
+READABLE_SCHEMAS = (1, 2)
+
+#: Flags a result may carry (`QualityResult.flags`).
+FLAG_CLIPPED_INPUT = "clipped_to_calibrated_range"  # the model's score was outside the calibration's fitted range
+FLAG_CLIPPED_TIMELINE = "timeline_clipped_to_calibrated_range"  # the same for at least one second of the timeline
+FLAG_CLIPPED_SCALE = "clipped_to_scale"  # the calibrated value was outside the scale's range and was clipped
 
 
 def score_to_100(score: float) -> float:
@@ -43,6 +51,29 @@ def level_of(probs: dict[str, float]) -> str:
 
 
 @dataclass
+class Scale:
+    """The scale a result's `score` is on: the model's own 1-5 (the default) or the user's calibrated scale."""
+
+    name: str = "mos-1-5"
+    min: float = 1.0  # lowest value of the scale
+    max: float = 5.0  # highest value of the scale
+    higher_is_better: bool = True  # False for DMOS-like scales
+
+    def to_unit(self, value: float) -> float:
+        """Position of `value` on the scale in [0, 1], 1 = best (not clipped)."""
+        t = (float(value) - self.min) / (self.max - self.min)
+        return t if self.higher_is_better else 1.0 - t
+
+    def to_100(self, value: float) -> float:
+        """`value` on 0-100 with 100 = best (for the 1-5 scale: 1 -> 0, 5 -> 100)."""
+        return 100.0 * self.to_unit(value)
+
+    def to_1_5(self, value: float) -> float:
+        """`value` mapped linearly onto 1-5 with 5 = best (how `vqual eval` compares it with other labels)."""
+        return 1.0 + 4.0 * self.to_unit(value)
+
+
+@dataclass
 class Provenance:
     """Where a result came from, so that it can be cached, compared and reproduced."""
 
@@ -64,9 +95,10 @@ class Moment:
     second: int  # chunk index (0 = first second)
     start: float  # chunk start time in seconds
     end: float  # chunk end time in seconds
-    score: float  # 1-5
+    score: float  # on the result's scale (1-5 unless calibrated)
     level: str  # one of LEVELS
     attributes: dict[str, float] = field(default_factory=dict)  # per-second distortion severities
+    uncalibrated_score: float | None = None  # calibrated results: the model's own 1-5 score of this second
 
 
 @dataclass
@@ -75,14 +107,17 @@ class QualityResult:
 
     path: str  # the input as given (or "<array>" / "<PIL image>" for in-memory input)
     kind: Literal["image", "video"]
-    score: float  # predicted MOS on 1-5 (higher is better)
-    score_100: float  # the same on 0-100
+    score: float  # predicted MOS on `scale` (the model's 1-5, higher is better, unless a calibration was applied)
+    score_100: float  # the same on 0-100, 100 = best (its position on `scale`)
     level: str  # most probable of LEVELS
     level_probs: dict[str, float]  # probability of each level, sums to 1
     uncertainty: float  # model-specific spread of the score, on the 1-5 scale (0 = certain)
     attributes: dict[str, float]  # named distortion severities in [0, 1] (0 = absent)
     provenance: Provenance
     raw_score: float | None = None  # the model's native, unmapped value (e.g. NIQE distance; lower may be better)
+    uncalibrated_score: float | None = None  # calibrated results: the model's own 1-5 score (None: not calibrated)
+    scale: Scale = field(default_factory=Scale)  # the scale of `score` (range, direction, name)
+    flags: list[str] = field(default_factory=list)  # e.g. FLAG_CLIPPED_INPUT
     timeline: list[Moment] | None = None  # videos: one entry per second
     worst: list[Moment] | None = None  # videos: the lowest-scoring seconds, worst first
     explanation: str | None = None  # filled by explaining models
@@ -100,14 +135,25 @@ class QualityResult:
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
+    @property
+    def calibrated(self) -> bool:
+        """True when a calibration mapped `score` to a user's scale (its id is in ``provenance.calibration_id``)."""
+        return self.provenance.calibration_id is not None
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> QualityResult:
-        """Rebuild a result from `to_dict` output; raises ValueError on an unknown schema version."""
+        """Rebuild a result from `to_dict` output (schema 1 or 2); raises ValueError on an unknown schema version.
+
+        Schema 1 results get the defaults of the fields added in 2 (the 1-5 scale, no flags, not calibrated).
+        """
         d = dict(d)
         schema = d.pop("schema", SCHEMA_VERSION)
-        if schema != SCHEMA_VERSION:
-            raise ValueError(f"QualityResult schema {schema} is not supported (this vqual reads {SCHEMA_VERSION})")
+        if schema not in READABLE_SCHEMAS:
+            readable = ", ".join(map(str, READABLE_SCHEMAS))
+            raise ValueError(f"QualityResult schema {schema} is not supported (this vqual reads {readable})")
         d["provenance"] = Provenance(**d["provenance"])
+        if isinstance(d.get("scale"), dict):
+            d["scale"] = Scale(**d["scale"])
         for key in ("timeline", "worst"):
             if d.get(key) is not None:
                 d[key] = [Moment(**m) for m in d[key]]

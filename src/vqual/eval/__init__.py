@@ -7,34 +7,30 @@
 Modules: `metrics` (SRCC, KRCC, PLCC, RMSE, logistic maps, level accuracy), `calibration` (fit/predict estimators),
 `protocols` (split, cross, k-fold, few-label), `cache` (per-item predictions), `runner` (scoring a dataset),
 `report` (JSON, table, HTML with SVG plots), `cli` (``vqual eval``).
+
+Names are imported on first use, so that `vqual.adapt.calibrate` (which `calibration` re-exports) can use
+`vqual.eval.metrics` without an import cycle.
 """
 
-from vqual.eval.calibration import LogisticCalibrator
-from vqual.eval.metrics import (
-    LogisticFit,
-    LogisticFitError,
-    MetricError,
-    evaluate,
-    fit_logistic,
-    krcc,
-    level_accuracy,
-    logistic4,
-    logistic5,
-    plcc,
-    rmse,
-    srcc,
-)
-from vqual.eval.protocols import (
-    EvalSet,
-    ProtocolError,
-    ProtocolResult,
-    kfold_indices,
-    run_cross,
-    run_fewlabel,
-    run_kfold,
-    run_protocol,
-    run_split,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "LogisticCalibrator": "calibration",
+    **{n: "metrics" for n in ("LogisticFit", "LogisticFitError", "MetricError", "evaluate", "fit_logistic", "krcc",
+                              "level_accuracy", "logistic4", "logistic5", "plcc", "rmse", "srcc")},
+    **{n: "protocols" for n in ("EvalSet", "ProtocolError", "ProtocolResult", "kfold_indices", "run_cross",
+                                "run_fewlabel", "run_kfold", "run_protocol", "run_split")},
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"vqual.eval.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'vqual.eval' has no attribute {name!r}")
+
 
 __all__ = ["EvalSet", "LogisticCalibrator", "LogisticFit", "LogisticFitError", "MetricError", "ProtocolError",
            "ProtocolResult", "evaluate", "fit_logistic", "kfold_indices", "krcc", "level_accuracy", "logistic4",

@@ -100,7 +100,10 @@ class PredictionCache:
             return None  # written by another schema version: treat as a miss, it will be overwritten
 
     def put(self, model: Any, path: str | Path, result: QualityResult) -> None:
-        """Store one result (one transaction)."""
+        """Store one result (one transaction). Calibrated results are refused (ValueError): the cache holds the
+        model's own predictions, a calibration is applied after reading them."""
+        if result.provenance.calibration_id is not None:
+            raise ValueError(f"calibrated result ({result.provenance.calibration_id}) not cached")
         mpath, size = self.media_key(path)
         with self._conn:
             self._conn.execute("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",

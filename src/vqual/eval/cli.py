@@ -42,6 +42,7 @@ examples:
   vqual eval --dataset koniq --root ~/data/koniq10k --protocol split --protocol fewlabel
   vqual eval --dataset clive-fewlabel --root ../shared/data/clive-fewlabel --model NAME
   vqual eval --manifest my_labels.csv --mos-range 0 100
+  vqual eval --manifest held_out.csv --calibration my-scale.json     # your calibration as the 'model' score
   vqual eval --dataset live-vqc --root DIR --protocol cross --train-dataset konvid --train-root DIR2
   vqual eval --list-datasets
 
@@ -76,9 +77,10 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     g = p.add_argument_group("protocol")
     g.add_argument("--protocol", action="append", choices=PROTOCOLS + ("all",), metavar="NAME",
                    help="split | kfold | cross | fewlabel | all; repeatable (default: kfold)")
-    g.add_argument("--calibration", choices=CALIBRATIONS + ("both",), default="both",
-                   help="model: the model's own score; fitted: logistic fitted on each training part; "
-                        "both (default)")
+    g.add_argument("--calibration", action="append", default=None, metavar="MODE|FILE",
+                   help="MODE: model (the model's own score), fitted (logistic fitted on each training part) or "
+                        "both (default); FILE: a calibration from `vqual calibrate`, used as the model's own score "
+                        "in 'model' rows (mapped from its scale to 1-5). Repeat to give a mode and a file")
     g.add_argument("--folds", type=int, default=5, metavar="K", help="k-fold: number of folds (default 5)")
     g.add_argument("--seed", type=int, default=0, help="seed of the folds and few-label draws (default 0)")
     g.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), metavar="N,N,...",
@@ -197,7 +199,11 @@ def _command_line(args: argparse.Namespace) -> str:
         parts += ["--option", o]
     for pr in args.protocol or ["kfold"]:
         parts += ["--protocol", pr]
-    parts += ["--calibration", args.calibration, "--folds", str(args.folds), "--seed", str(args.seed),
+    mode, cal_file = _calibration_args(args)
+    parts += ["--calibration", mode]
+    if cal_file:
+        parts += ["--calibration", cal_file]
+    parts += ["--folds", str(args.folds), "--seed", str(args.seed),
               "--sizes", args.sizes, "--repeats", str(args.repeats)]
     for flag, val in (("--train-dataset", args.train_dataset), ("--train-root", args.train_root),
                       ("--train-manifest", args.train_manifest), ("--limit", args.limit)):
@@ -206,6 +212,30 @@ def _command_line(args: argparse.Namespace) -> str:
     if (args.protocol and "split" in args.protocol) and (args.train_split, args.test_split) != ("train", "test"):
         parts += ["--train-split", args.train_split, "--test-split", args.test_split]
     return shlex.join(parts)
+
+
+def _calibration_args(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(mode: model | fitted | both, calibration file or None) from the repeatable ``--calibration``."""
+    values = args.calibration or []
+    modes = [v for v in values if v in CALIBRATIONS + ("both",)]
+    files = [v for v in values if v not in CALIBRATIONS + ("both",)]
+    if len(set(modes)) > 1:
+        raise UsageError(f"--calibration: give one mode, not {', '.join(modes)}")
+    if len(files) > 1:
+        raise UsageError(f"--calibration: give one calibration file, not {', '.join(files)}")
+    return (modes[0] if modes else "both"), (files[0] if files else None)
+
+
+def _apply_calibration(records: list[runner.ItemRecord], cal: Any) -> None:
+    """Put each scored record's score on the calibration's scale (kept in ``calibrated_score``) and, mapped
+    linearly from that scale to 1-5, in ``score``; the model's own score moves to ``uncalibrated_score``."""
+    ok = [r for r in records if r.status == "ok" and r.score is not None]
+    if not ok:
+        return
+    values = cal.transform([r.score for r in ok])
+    for r, v in zip(ok, values):
+        r.uncalibrated_score, r.calibrated_score = r.score, float(v)
+        r.score = float(cal.scale.to_1_5(float(v)))
 
 
 def _list_datasets() -> int:
@@ -235,8 +265,19 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
             train_ds = _load(args.train_dataset, args.train_root, args.train_manifest, args, "train-", {})
         protocols = _protocols(args, ds, train_ds is not None)
         _precheck(protocols, args, ds, train_ds is not None)
+        mode, cal_file = _calibration_args(args)
+        user_cal = None
+        if cal_file:
+            from vqual.adapt.calibrate import load_calibration
+
+            user_cal = load_calibration(cal_file)
         if model is None:
-            model = runner.load_model(args.model)
+            model = runner.load_model(args.model if args.model or user_cal is None else user_cal.model)
+        if getattr(model, "calibration", None) is not None:  # score (and cache) the model's own predictions
+            user_cal = user_cal or model.calibration
+            model = model.with_calibration(None)
+        if user_cal is not None:
+            user_cal.check_model(model)
     except (UsageError, DatasetError, ProtocolError) as e:
         _err(str(e))
         return EXIT_USAGE
@@ -269,9 +310,13 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
         if cache is not None:
             cache.close()
 
+    if user_cal is not None:
+        _apply_calibration(records, user_cal)
+        if train_records is not None:
+            _apply_calibration(train_records, user_cal)
     data = EvalSet.from_records(records)
     train_data = EvalSet.from_records(train_records) if train_records is not None else None
-    calibrations = list(CALIBRATIONS) if args.calibration == "both" else [args.calibration]
+    calibrations = list(CALIBRATIONS) if mode == "both" else [mode]
     results: list[ProtocolResult] = []
     problems = 0
     for proto in protocols:
@@ -291,9 +336,14 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
                 problems += 1
                 _err(f"{proto}/{cal}: {e}")
 
+    cal_block = None
+    if user_cal is not None:
+        cal_block = {**user_cal.to_dict(), "file": cal_file or user_cal.path,
+                     "note": f"'model' rows use calibration {user_cal.id}: its score on {user_cal.scale.name} "
+                             f"({user_cal.scale.min:g}-{user_cal.scale.max:g}), mapped linearly to 1-5"}
     rep = rpt.build_report(model=model, dataset=ds, records=records, results=results, command=_command_line(args),
                            train_dataset=train_ds, train_records=train_records,
-                           elapsed_s=round(time.monotonic() - t0, 3))
+                           elapsed_s=round(time.monotonic() - t0, 3), calibration=cal_block)
     if not args.quiet:
         print(rpt.summary_text(rep))
     if not args.no_report:

@@ -3,8 +3,9 @@
 Every protocol runs in one of two calibration modes:
 
 - ``model``: the model's own 1-5 score is compared with the MOS (zero-shot; the training part is not used);
-- ``fitted``: a calibrator (default `LogisticCalibrator`, a 4-parameter logistic) maps the model's raw score to
-  MOS; it is fitted on the training part of each fold only and applied to the test part.
+- ``fitted``: a calibrator (default `LogisticCalibrator` = `vqual.adapt.calibrate.LogisticMap`, a 4-parameter
+  logistic) maps the model's raw score to MOS; it is fitted on the training part of each fold only and applied to
+  the test part.
 
 MOS are on vqual's 1-5 scale (see `vqual.data.base`). Metrics come from `vqual.eval.metrics.evaluate` on the test
 part; the summary over folds / repeats is mean and sample std (ddof=1).
@@ -21,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from vqual.adapt.calibrate import LogisticMap as LogisticCalibrator
+from vqual.adapt.calibrate import MapFactory as CalibratorFactory
 from vqual.errors import VqualError
-from vqual.eval.calibration import CalibratorFactory, LogisticCalibrator
 from vqual.eval.metrics import METRIC_KEYS, MetricError, evaluate, flat, mean_std
 
 PROTOCOLS = ("split", "cross", "kfold", "fewlabel")

@@ -75,8 +75,9 @@ def all_items_metrics(records: Sequence[Any]) -> dict[str, Any]:
 
 def build_report(*, model: Any, dataset: Any, records: Sequence[Any], results: Sequence[ProtocolResult],
                  command: str = "", train_dataset: Any = None, train_records: Sequence[Any] | None = None,
-                 elapsed_s: float | None = None) -> dict[str, Any]:
-    """The report document (JSON-ready)."""
+                 elapsed_s: float | None = None, calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report document (JSON-ready). `calibration`: the user's calibration used for 'model' rows, if any
+    (stored under ``model.calibration``)."""
     rep: dict[str, Any] = {
         "schema": REPORT_SCHEMA, "vqual_version": __version__,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -91,6 +92,8 @@ def build_report(*, model: Any, dataset: Any, records: Sequence[Any], results: S
         "items": [r.to_dict() for r in records],
         "elapsed_s": elapsed_s,
     }
+    if calibration is not None:
+        rep["model"]["calibration"] = calibration
     trained_on = tuple(getattr(model, "trained_on", ()))
     if dataset.info.name in trained_on:
         rep["in_sample"] = True
@@ -175,6 +178,8 @@ def summary_text(report: dict[str, Any]) -> str:
     d, m = report["dataset"], report["model"]
     head = (f"{d['name']}: {d['n_scored']} of {d['n_items']} items scored by {m['name']} {m['version']}"
             f" ({d['n_cached']} from cache, {d['n_failed']} failed, {d['n_skipped']} labels skipped)")
+    if m.get("calibration"):
+        head += f"\n{m['calibration']['note']}"
     if report.get("warning"):
         head = f"WARNING: {report['warning']}\n{head}"
     return head + "\n\n" + format_table(report)
@@ -394,6 +399,7 @@ def render_html(report: dict[str, Any], max_items: int = 2000) -> str:
              "<table>"
              + "".join(f'<tr><th class="l">{e(k)}</th><td class="l">{e(str(v))}</td></tr>' for k, v in (
                  ("model", f"{m['name']} {m['version']} (weights sha256 {m['weights_sha256'] or 'none'})"),
+                 *((("calibration", m["calibration"]["note"]),) if m.get("calibration") else ()),
                  ("dataset", f"{d.get('title') or d['name']} at {d['root']}"),
                  ("labels", (f"{d['label']}, range {d['mos_range'][0]:g}-{d['mos_range'][1]:g}, "
                             f"{'higher' if d['higher_is_better'] else 'lower'} is better")),

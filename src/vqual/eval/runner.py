@@ -27,7 +27,8 @@ class ItemRecord:
     content_id: str
     split: str | None
     status: str = "ok"  # "ok" or "failed"
-    score: float | None = None  # the model's 1-5 score
+    score: float | None = None  # the model's 1-5 score (with ``vqual eval --calibration FILE``: the calibrated score
+    #                             mapped linearly from the calibration's scale to 1-5, higher is better)
     raw_score: float | None = None  # the model's native value
     level: str | None = None
     uncertainty: float | None = None
@@ -36,6 +37,8 @@ class ItemRecord:
     detail: str | None = None  # failed: the error message
     cached: bool = False  # the prediction came from the cache
     elapsed_ms: float | None = None  # scoring time (as recorded when it was scored)
+    uncalibrated_score: float | None = None  # with a calibration: the model's own 1-5 score
+    calibrated_score: float | None = None  # with a calibration: the score on the calibration's scale
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

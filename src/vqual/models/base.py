@@ -6,16 +6,21 @@ assembling the `QualityResult` happen here, once, for every model.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vqual import __version__
+from vqual.errors import MediaError
 from vqual.media import Chunk, iter_chunks, load_image, media_kind, probe_video
 from vqual.result import LEVELS, Moment, Provenance, QualityResult, level_of, level_probs_from_score, score_to_100
+
+if TYPE_CHECKING:
+    from vqual.adapt.calibrate import Calibration
 
 
 @dataclass
@@ -43,9 +48,29 @@ class QualityModel:
     n_worst: int = 3
     #: Datasets whose labels trained or calibrated the model: evaluating on them is not a test.
     trained_on: tuple[str, ...] = ()
+    #: Smallest width and height a model will judge: below it there is too little picture for a meaningful score.
+    min_side: int = 32
+    #: Calibration to the user's scale applied to every result (None: the model's own 1-5); see `with_calibration`.
+    calibration: Calibration | None = None
 
     def __init__(self, max_pixels: int | None = None):
         self.max_pixels = max_pixels
+
+    def with_calibration(self, calibration: Calibration | str | Path | None) -> QualityModel:
+        """A copy of this model (sharing its weights) whose results are on `calibration`'s scale.
+
+        `calibration` is a `vqual.adapt.Calibration` or the path of its JSON; None gives an uncalibrated copy.
+        Raises `vqual.errors.CalibrationError` if it was made for another model name, version or weights.
+        """
+        cal = None
+        if calibration is not None:
+            from vqual.adapt.calibrate import as_calibration
+
+            cal = as_calibration(calibration)
+            cal.check_model(self)
+        model = copy.copy(self)
+        model.calibration = cal
+        return model
 
     # --- hooks ---------------------------------------------------------------------------------------------------
     def predict_image(self, rgb: np.ndarray) -> Prediction:
@@ -76,9 +101,11 @@ class QualityModel:
             kind = "image"
         if kind == "image":
             rgb = load_image(src, max_pixels=self.max_pixels)
+            self._check_size(label, rgb.shape[1], rgb.shape[0])
             pred = self.predict_image(rgb)
             return self._result(label, "image", pred, [0], t0, width=rgb.shape[1], height=rgb.shape[0])
         info = probe_video(src, max_pixels=self.max_pixels)
+        self._check_size(label, info.width, info.height)
         seconds: list[Prediction] = []
         moments: list[Moment] = []
         key_indices: list[int] = []
@@ -94,6 +121,11 @@ class QualityModel:
         return self._result(label, "video", pooled, key_indices, t0, width=info.width, height=info.height,
                             duration=info.duration, fps=info.fps, timeline=moments, worst=worst)
 
+    def _check_size(self, label: str, width: int, height: int) -> None:
+        if min(width, height) < self.min_side:
+            raise MediaError(label, "too_small", f"{width}x{height} is too small to assess "
+                                                 f"(at least {self.min_side} px per side)")
+
     def _probs(self, p: Prediction) -> dict[str, float]:
         probs = p.level_probs if p.level_probs is not None else level_probs_from_score(p.score)
         return {name: float(probs.get(name, 0.0)) for name in LEVELS}
@@ -105,7 +137,8 @@ class QualityModel:
         prov = Provenance(model=self.name, model_version=self.version, weights_sha256=self.weights_sha256,
                           decoder=self.decoder, decoder_version=self.decoder_version, frame_indices=list(frames),
                           elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), vqual_version=__version__)
-        return QualityResult(path=label, kind=kind, score=score, score_100=score_to_100(score), level=level_of(probs),
-                             level_probs=probs, uncertainty=float(p.uncertainty),
-                             attributes={k: float(v) for k, v in p.attributes.items()}, provenance=prov,
-                             raw_score=None if p.raw is None else float(p.raw), **extra)
+        result = QualityResult(path=label, kind=kind, score=score, score_100=score_to_100(score),
+                               level=level_of(probs), level_probs=probs, uncertainty=float(p.uncertainty),
+                               attributes={k: float(v) for k, v in p.attributes.items()}, provenance=prov,
+                               raw_score=None if p.raw is None else float(p.raw), **extra)
+        return result if self.calibration is None else self.calibration.apply(result)
