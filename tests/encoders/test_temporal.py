@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -26,22 +25,8 @@ from vqual.encoders.temporal import (
     TemporalFeatures,
     to_luma,
 )
+from vqual.media import Chunk
 from vqual.weights import asset_path
-
-try:  # the real chunk type if the media module is there; the encoder only needs .luma and .timestamps
-    from vqual.media import Chunk
-except ImportError:  # pragma: no cover - depends on the media module being present
-    @dataclass
-    class Chunk:  # type: ignore[no-redef]
-        index: int
-        t0: float
-        t1: float
-        key_frame: np.ndarray
-        key_index: int
-        frame_indices: list[int] = field(default_factory=list)
-        timestamps: list[float] = field(default_factory=list)
-        luma: np.ndarray | None = None
-
 
 FPS = 30
 N = 90  # three one-second chunks

@@ -13,25 +13,10 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from vqual.media import Chunk
 from vqual.models.base import Prediction
 from vqual.models.niqe import NIQEModel, load_mapping, load_pristine, niqe, niqe_distance
 from vqual.weights import asset_path, sha256_file
-
-try:
-    from vqual.media import Chunk
-except ImportError:  # pragma: no cover - stand-in with the same fields while vqual.media is unavailable
-    from dataclasses import dataclass, field
-
-    @dataclass
-    class Chunk:  # type: ignore[no-redef]
-        index: int
-        t0: float
-        t1: float
-        key_frame: np.ndarray
-        key_index: int
-        frame_indices: list = field(default_factory=list)
-        timestamps: list = field(default_factory=list)
-        luma: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.float32))
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "src" / "vqual" / "assets" / "samples" / "kodim23.jpg"
