@@ -156,17 +156,13 @@ def level_of_score(s: np.ndarray) -> np.ndarray:
     return np.digitize(s, LEVEL_BOUNDS)  # 0 = bad .. 4 = excellent
 
 
-def level_probs(score: np.ndarray, tau: float) -> np.ndarray:
-    """(n, 5) probabilities bad..excellent from a cumulative logistic around the score."""
-    cdf = 1.0 / (1.0 + np.exp(-(np.array(LEVEL_BOUNDS)[None, :] - score[:, None]) / tau))  # P(level below bound)
-    cdf = np.hstack([np.zeros((len(score), 1)), cdf, np.ones((len(score), 1))])
-    return np.diff(cdf, axis=1)
-
-
 def fit_tau(oof: np.ndarray, y: np.ndarray) -> float:
     levels = level_of_score(y)
     taus = np.exp(np.linspace(np.log(0.05), np.log(2.0), 60))
-    nll = [-np.mean(np.log(level_probs(oof, t)[np.arange(len(y)), levels] + 1e-12)) for t in taus]
+    from vqual.models.lite import level_prob_matrix
+
+    nll = [-np.mean(np.log(level_prob_matrix(oof, list(LEVEL_BOUNDS), t)[np.arange(len(y)), levels] + 1e-12))
+           for t in taus]
     return float(taus[int(np.argmin(nll))])
 
 

@@ -80,9 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | None, timeline: bool,
-              max_pixels: int | None = None, progress: bool | None = None, calibration: str | None = None) -> int:
+              max_pixels: int | None = None, progress: bool | None = None, calibration: str | None = None,
+              report: str | None = None) -> int:
     """Score inputs and write them in `fmt` to `out` (or stdout), on the scale of `calibration` (a calibration
-    file) if given. Returns the exit code."""
+    file) if given; with `report`, the same results also go to that JSON file (each input is scored once).
+    Returns the exit code."""
     from vqual.api import load_model, score_one
     from vqual.inputs import expand_inputs
     from vqual.output import AtomicOutput, make_writer
@@ -102,7 +104,10 @@ def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | Non
         meta["calibration"] = {"id": cal.id, "file": calibration, "method": cal.method,
                                "scale": {"name": cal.scale.name, "min": cal.scale.min, "max": cal.scale.max,
                                          "higher_is_better": cal.scale.higher_is_better}}
-    writer = make_writer(fmt, stream, timeline, meta)
+    writers = [make_writer(fmt, stream, timeline, meta)]
+    report_sink = AtomicOutput(report) if report else None
+    if report_sink:
+        writers.append(make_writer("json", report_sink.stream, timeline, meta))
     bar = Progress(len(items), enabled=False if progress is False else (None if len(items) > 1 else False))
     n_ok = n_failed = 0
     code = EXIT_OK
@@ -117,18 +122,21 @@ def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | Non
                     bar.message(f"vqual: error: {item.message}")
             else:
                 n_ok += 1
-            writer.write(item)
+            for writer in writers:
+                writer.write(item)
             if not sink:
                 stream.flush()
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     bar.close()
     summary = f"{n_ok} scored, {n_failed} failed" + (", interrupted" if code == EXIT_INTERRUPTED else "")
-    writer.close(summary if fmt == "table" else summary)
-    if sink:
-        sink.commit()
-        print(f"vqual: {summary}; wrote {out}", file=sys.stderr)
-    elif fmt != "table":
+    for writer in writers:
+        writer.close(summary)
+    for done, name in ((sink, out), (report_sink, report)):
+        if done:
+            done.commit()
+            print(f"vqual: {summary}; wrote {name}", file=sys.stderr)
+    if not sink and fmt != "table":
         print(f"vqual: {summary}", file=sys.stderr)
     if code == EXIT_OK and n_failed:
         code = EXIT_FAILED
@@ -151,10 +159,8 @@ def run_demo(directory: str, out: str, model_name: str | None, calibration: str 
 
     paths = make_samples(directory)
     print(f"vqual: generated {len(paths)} sample files in {directory}/", file=sys.stderr)
-    code = run_score([directory], model_name, "table", None, timeline=True, progress=False, calibration=calibration)
-    if code in (EXIT_OK, EXIT_FAILED):
-        run_score([directory], model_name, "json", out, timeline=True, progress=False, calibration=calibration)
-    return code
+    return run_score([directory], model_name, "table", None, timeline=True, progress=False, calibration=calibration,
+                     report=out)
 
 
 def _fmt(v: float | None, digits: int = 3) -> str:

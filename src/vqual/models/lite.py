@@ -29,10 +29,17 @@ from vqual.weights import asset_path, resolve
 N_FOLDS = 5
 
 
+def level_prob_matrix(scores: np.ndarray, bounds: list[float], tau: float) -> np.ndarray:
+    """(n,) scores -> (n, 5) P(bad, poor, fair, good, excellent) from a cumulative logistic of width `tau`
+    around each score (the training script fits `tau` with this same function)."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    cdf = 1.0 / (1.0 + np.exp(-(np.asarray(bounds)[None, :] - s[:, None]) / tau))  # P(level below each bound)
+    return np.diff(np.hstack([np.zeros((len(s), 1)), cdf, np.ones((len(s), 1))]), axis=1)
+
+
 def level_probs(score: float, bounds: list[float], tau: float) -> dict[str, float]:
-    """P(level) for the five levels from a cumulative logistic of width `tau` around `score`."""
-    cdf = 1.0 / (1.0 + np.exp(-(np.asarray(bounds) - score) / tau))  # P(level below each bound), ascending
-    p = np.diff(np.concatenate([[0.0], cdf, [1.0]]))  # bad, poor, fair, good, excellent
+    """P(level) for the five levels of one score, by name."""
+    p = level_prob_matrix(np.array([score]), bounds, tau)[0]  # bad .. excellent
     return {name: float(v) for name, v in zip(reversed(LEVELS), p)}
 
 
