@@ -36,7 +36,8 @@ def load_model(name: str | None = None, *, max_pixels: int | None = None,
 
 
 def _cached(name: str | None, max_pixels: int | None = None) -> QualityModel:
-    key = (registry.get_spec(name).name, max_pixels)
+    spec = registry.get_spec(name)
+    key = (spec.path or spec.name, max_pixels)  # a user model by its folder: two folders may share a name
     if key not in _LOADED:
         _LOADED[key] = load_model(key[0], max_pixels=max_pixels)
     return _LOADED[key]

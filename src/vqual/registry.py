@@ -19,6 +19,7 @@ class ModelSpec:
     factory: str  # "module:Class" building the model (imported lazily so listing models stays fast)
     description: str  # one line for `vqual models`
     kinds: tuple[str, ...] = ("image", "video")  # media it scores
+    path: str | None = None  # a user model's folder (`vqual.models.user`); None for built-in models
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -38,9 +39,18 @@ def default_model_name() -> str:
     return _DEFAULT[0]
 
 
+def is_builtin(name: str) -> bool:
+    """Whether `name` is a built-in model's (user models may not take it)."""
+    return name in _REGISTRY
+
+
 def list_models(pattern: str = "*") -> list[ModelSpec]:
-    """Registered models whose name matches a shell-style pattern, default first, then by name."""
+    """Registered models whose name matches a shell-style pattern, default first, then by name; then the user models
+    of the models home (`vqual.models.user`)."""
+    from vqual.models.user import list_user_models
+
     specs = [s for s in _REGISTRY.values() if fnmatch.fnmatch(s.name, pattern)]
+    specs += [s for s in list_user_models() if fnmatch.fnmatch(s.name, pattern)]
     return sorted(specs, key=lambda s: (s.name != default_model_name(), s.name))
 
 
@@ -49,6 +59,11 @@ def get_spec(name: str | None = None) -> ModelSpec:
     name = default_model_name() if name is None else name
     if name in _REGISTRY:
         return _REGISTRY[name]
+    from vqual.models.user import find_user_model
+
+    user = find_user_model(name)  # a model folder's path, or a name in the models home; WeightsError if broken
+    if user is not None:
+        return user
     close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise ModelNotFoundError(f"unknown model {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})")
@@ -58,6 +73,8 @@ def create_model(name: str | None = None, **kwargs):
     """Build a registered model by name (the default when None)."""
     spec = get_spec(name)
     module, cls = spec.factory.split(":")
+    if spec.path is not None:
+        kwargs = {**kwargs, "path": spec.path}
     model = getattr(importlib.import_module(module), cls)(**kwargs)
     if model.name != spec.name or model.version != spec.version:
         raise RuntimeError(f"registry entry {spec.name} {spec.version} builds {model.name} {model.version}")

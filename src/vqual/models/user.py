@@ -1,0 +1,404 @@
+"""User models: heads trained by ``vqual train`` or ``vqual distill`` on a frozen shared encoder, saved as a folder
+and usable everywhere a registered model is (``vqual score --model``, `vqual.load_model`, ``vqual eval``,
+``vqual calibrate``).
+
+A model folder holds two files:
+
+- ``model.json``: schema, name, version, description, the encoder (a named preset and its full `SpatialConfig`, so
+  that the features are rebuilt exactly), the head type, the weights file and its sha256, the score map (a fitted
+  calibration map from the head's raw output to 1-5, or none), the level map (cumulative logistic of width ``tau``
+  around the score, as in vqual-lite), the datasets whose labels trained it (``trained_on``) and how it was made
+  (``provenance``: command, date, data, teacher, figures);
+- ``weights.npz``: the head's arrays (numpy, read with ``allow_pickle=False``).
+
+Names: a model is found by the path of its folder, or by its name when its folder is ``<models home>/<name>``, the
+models home being ``$VQUAL_HOME/models`` (default ``~/.cache/vqual/models``). Built-in names always win: a user
+model may not take one (refused when written, skipped with a note when listed). A folder that is not a valid model
+(no or unreadable ``model.json``, missing weights, sha256 mismatch) raises `WeightsError` with one line naming the
+file and the problem.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vqual import __version__
+from vqual.errors import ModelNotFoundError, WeightsError
+from vqual.media import Chunk
+from vqual.models.base import Prediction, QualityModel
+
+SCHEMA = "vqual.model/1"
+MODEL_FILE = "model.json"
+WEIGHTS_FILE = "weights.npz"
+LEVEL_BOUNDS = (1.5, 2.5, 3.5, 4.5)  # score bins of bad / poor / fair / good / excellent on 1-5
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+# --- encoders -----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EncoderPreset:
+    """A named frozen encoder a user head can sit on."""
+
+    whole_max_side: int  # the spatial encoder's whole view: native up to this many pixels squared
+    taps: tuple[str, ...]  # EfficientNet-Lite0 stages pooled (mean and std per channel)
+    measures: bool  # append the direct measures (sharpness, noise, blockiness, ...; `encoders.measures`)
+    description: str
+
+
+#: ``lite``: exactly vqual-lite's features (4096 + 59). ``lite-small``: a quarter of the pixels and no 1280-channel
+#: head stage, no measures: about 4x faster per image (BENCHMARKS.md, few-label adaptation), 1536 features.
+ENCODERS: dict[str, EncoderPreset] = {
+    "lite": EncoderPreset(512, ("s2", "s3", "s4", "s5", "s6", "s7", "head"), True,
+                          "vqual-lite's encoder: EfficientNet-Lite0 at up to 512x512 + 59 direct measures"),
+    "lite-small": EncoderPreset(256, ("s2", "s3", "s4", "s5", "s6", "s7"), False,
+                                "EfficientNet-Lite0 at up to 256x256, stages s2-s7 (no head stage), no measures"),
+}
+
+
+def encoder_config(name: str) -> dict[str, Any]:
+    """The ``encoder`` block of model.json for a preset; raises ValueError for an unknown preset."""
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r} (known: {', '.join(ENCODERS)})")
+    from vqual.encoders.spatial import LITE0_SHA256, SpatialConfig
+
+    e = ENCODERS[name]
+    spatial = asdict(SpatialConfig(whole_max_side=e.whole_max_side, whole_taps=e.taps))
+    return {"name": name, "spatial": {k: list(v) if isinstance(v, tuple) else v for k, v in spatial.items()},
+            "measures": e.measures, "backbone": "efficientnet-lite0", "backbone_sha256": LITE0_SHA256}
+
+
+class FeatureEncoder:
+    """The frozen features a user head reads: HxWx3 uint8 RGB -> (dim,) float64. Built from model.json's block."""
+
+    def __init__(self, config: dict[str, Any]):
+        from vqual.encoders.spatial import SpatialConfig, SpatialEncoder
+
+        spatial = {k: tuple(v) if isinstance(v, list) else v for k, v in config["spatial"].items()}
+        self.config = config
+        self.spatial = SpatialEncoder(SpatialConfig(**spatial))
+        self.measures = bool(config["measures"])
+
+    @property
+    def dim(self) -> int:
+        from vqual.encoders.measures import MEASURE_NAMES
+
+        return self.spatial.dim + (len(MEASURE_NAMES) if self.measures else 0)
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        x = self.spatial.encode(rgb)
+        if self.measures:
+            from vqual.encoders.measures import measures
+
+            x = np.concatenate([x, measures(rgb)])
+        return x.astype(np.float64)
+
+
+_ENCODER_CACHE: dict[str, FeatureEncoder] = {}
+
+
+def get_encoder(config: dict[str, Any]) -> FeatureEncoder:
+    """A shared `FeatureEncoder` per distinct config (the backbone is loaded once per process)."""
+    key = json.dumps(config, sort_keys=True)
+    if key not in _ENCODER_CACHE:
+        _ENCODER_CACHE[key] = FeatureEncoder(config)
+    return _ENCODER_CACHE[key]
+
+
+# --- heads --------------------------------------------------------------------------------------------------------
+
+class Head:
+    """A score head on standardised features: ``linear`` (z @ w + b) or ``mlp`` (relu(z @ w1 + b1) @ w2 + b2)."""
+
+    KINDS = ("linear", "mlp")
+
+    def __init__(self, kind: str, arrays: dict[str, np.ndarray]):
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown head type {kind!r} (known: {', '.join(self.KINDS)})")
+        need = ("mean", "scale", "w", "b") if kind == "linear" else ("mean", "scale", "w1", "b1", "w2", "b2")
+        missing = [k for k in need if k not in arrays]
+        if missing:
+            raise ValueError(f"{kind} head lacks arrays {', '.join(missing)}")
+        self.kind = kind
+        self.arrays = {k: np.asarray(arrays[k], dtype=np.float64) for k in need}
+        d = self.arrays["mean"].shape[0]
+        first = self.arrays["w" if kind == "linear" else "w1"]
+        if self.arrays["scale"].shape != (d,) or first.shape[0] != d:
+            raise ValueError(f"inconsistent head shapes: mean {self.arrays['mean'].shape}, first weight "
+                             f"{first.shape}")
+
+    @property
+    def dim(self) -> int:
+        return int(self.arrays["mean"].shape[0])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """(d,) -> scalar array, or (n, d) -> (n,) raw scores, float64."""
+        a = self.arrays
+        z = (np.asarray(x, dtype=np.float64) - a["mean"]) / a["scale"]
+        if self.kind == "linear":
+            return z @ a["w"] + a["b"][0]
+        return np.maximum(z @ a["w1"] + a["b1"], 0.0) @ a["w2"] + a["b2"][0]
+
+
+# --- the model card -------------------------------------------------------------------------------------------------
+
+@dataclass
+class ModelCard:
+    """What model.json says (see the module docstring)."""
+
+    name: str
+    version: str
+    encoder: dict[str, Any]
+    head: str  # "linear" or "mlp"
+    weights_sha256: str
+    description: str = ""
+    score_map: dict[str, Any] | None = None  # a `vqual.adapt.calibrate` map (to_dict form) from raw to 1-5
+    levels: dict[str, Any] = field(default_factory=lambda: {"bounds": list(LEVEL_BOUNDS), "tau": 0.5})
+    trained_on: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    weights_file: str = WEIGHTS_FILE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "name": self.name, "version": self.version, "description": self.description,
+                "encoder": self.encoder, "head": {"type": self.head},
+                "weights": {"file": self.weights_file, "sha256": self.weights_sha256},
+                "score_map": self.score_map, "levels": self.levels, "trained_on": list(self.trained_on),
+                "provenance": self.provenance}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> ModelCard:
+        """Raises WeightsError naming `where` when a field is missing or malformed."""
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            got = d.get("schema") if isinstance(d, dict) else type(d).__name__
+            raise WeightsError(f"{where}: not a vqual model card (schema {got!r}, expected {SCHEMA!r})")
+        try:
+            card = cls(name=str(d["name"]), version=str(d["version"]), encoder=dict(d["encoder"]),
+                       head=str(d["head"]["type"]), weights_sha256=str(d["weights"]["sha256"]),
+                       weights_file=str(d["weights"].get("file", WEIGHTS_FILE)),
+                       description=str(d.get("description", "")), score_map=d.get("score_map"),
+                       levels=dict(d.get("levels") or {"bounds": list(LEVEL_BOUNDS), "tau": 0.5}),
+                       trained_on=[str(t) for t in d.get("trained_on", [])],
+                       provenance=dict(d.get("provenance", {})))
+            _ = card.encoder["spatial"], card.encoder["measures"], float(card.levels["tau"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise WeightsError(f"{where}: malformed model card ({type(e).__name__}: {e})") from None
+        if Path(card.weights_file).name != card.weights_file:
+            raise WeightsError(f"{where}: weights file {card.weights_file!r} must be a file name in the model folder")
+        return card
+
+
+def models_home() -> Path:
+    """Where named user models live: ``$VQUAL_HOME/models``, default ``~/.cache/vqual/models``."""
+    home = os.environ.get("VQUAL_HOME")
+    return (Path(home).expanduser() if home else Path.home() / ".cache" / "vqual") / "models"
+
+
+def check_name(name: str) -> None:
+    """Raise ValueError unless `name` is a valid user model name that no built-in model has."""
+    from vqual import registry
+
+    if not NAME_RE.match(name):
+        raise ValueError(f"model name {name!r} must be 1-64 lower-case letters, digits, '.', '_' or '-'")
+    if registry.is_builtin(name):
+        raise ValueError(f"model name {name!r} is a built-in model's; choose another")
+
+
+def read_card(directory: str | Path) -> ModelCard:
+    """The card of a model folder; raises WeightsError naming the file when it is missing or unreadable."""
+    path = Path(directory) / MODEL_FILE
+    if not path.is_file():
+        raise WeightsError(f"{directory}: not a vqual model folder (no {MODEL_FILE})")
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WeightsError(f"{path}: unreadable model card ({e})") from None
+    return ModelCard.from_dict(d, str(path))
+
+
+def _looks_like_path(name: str) -> bool:
+    return "/" in name or os.sep in name or name.startswith((".", "~")) or name.endswith(MODEL_FILE)
+
+
+def _spec(directory: Path, card: ModelCard):
+    from vqual.registry import ModelSpec
+
+    try:
+        check_name(card.name)
+    except ValueError as e:
+        raise WeightsError(f"{directory / MODEL_FILE}: {e}") from None
+    desc = card.description or f"user model ({card.head} head on {card.encoder.get('name', '?')})"
+    return ModelSpec(name=card.name, version=card.version, factory="vqual.models.user:UserModel",
+                     description=f"{desc} [user: {directory}]", path=str(directory.resolve()))
+
+
+def find_user_model(name: str):
+    """The `ModelSpec` of a user model given by folder path or by name in `models_home()`; None when `name` is
+    neither. Raises WeightsError for a folder whose card is broken, ModelNotFoundError for a missing path."""
+    p = Path(name).expanduser()
+    if p.name == MODEL_FILE:
+        p = p.parent
+    if _looks_like_path(name) or p.is_dir():
+        if not p.is_dir():
+            raise ModelNotFoundError(f"{name}: no such model folder")
+        return _spec(p, read_card(p))
+    if not NAME_RE.match(name):
+        return None
+    d = models_home() / name
+    if not (d / MODEL_FILE).is_file():
+        return None
+    card = read_card(d)
+    if card.name != name:
+        raise WeightsError(f"{d / MODEL_FILE}: the card names {card.name!r} but its folder is {name!r}")
+    return _spec(d, card)
+
+
+def list_user_models() -> list:
+    """Specs of the valid models in `models_home()`, by name; broken or shadowing folders are skipped with a note."""
+    home = models_home()
+    if not home.is_dir():
+        return []
+    out = []
+    for d in sorted(home.iterdir()):
+        if not (d / MODEL_FILE).is_file():
+            continue
+        try:
+            spec = find_user_model(d.name)
+        except WeightsError as e:
+            print(f"vqual: skipped user model {d.name}: {e}", file=sys.stderr)
+            continue
+        if spec is not None:
+            out.append(spec)
+    return out
+
+
+# --- writing --------------------------------------------------------------------------------------------------------
+
+def write_model_dir(out: str | Path, card: ModelCard, arrays: dict[str, np.ndarray], *,
+                    overwrite: bool = False) -> Path:
+    """Write a model folder atomically: everything goes to a temporary sibling folder renamed into place, so a
+    crash never leaves a half-written model. The weights' sha256 goes into the card. Refuses (ValueError) a
+    built-in or malformed name, and an existing `out` unless `overwrite` and it is a model folder.
+    Returns the folder."""
+    from vqual.weights import sha256_file
+
+    check_name(card.name)
+    out = Path(out).expanduser()
+    if out.exists():
+        if not overwrite:
+            raise ValueError(f"{out} already exists (pass --overwrite to replace a model folder)")
+        if not (out / MODEL_FILE).is_file():
+            raise ValueError(f"{out} exists and is not a vqual model folder; not replaced")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        np.savez(tmp / card.weights_file, **{k: np.asarray(v) for k, v in arrays.items()})
+        card.weights_sha256 = sha256_file(tmp / card.weights_file)
+        (tmp / MODEL_FILE).write_text(json.dumps(card.to_dict(), indent=2) + "\n", encoding="utf-8")
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def provenance(made_by: str, command: str, **extra: Any) -> dict[str, Any]:
+    """The ``provenance`` block: what made the model, the command line, the date and vqual version, and more."""
+    return {"made_by": made_by, "command": command, "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
+            "vqual_version": __version__, **extra}
+
+
+# --- the model ------------------------------------------------------------------------------------------------------
+
+class UserModel(QualityModel):
+    """A user model folder as a `QualityModel`: encoder features -> head -> score map -> 1-5 score and levels.
+
+    Videos: each second is scored from its key frame; seconds are pooled by `pool_worst` (the mean of the worst
+    half), as vqual-lite does. There are no attribute or uncertainty heads: ``attributes`` is empty and
+    ``uncertainty`` 0.
+    """
+
+    decoder_version = SCHEMA
+    chunk_luma_size = None  # key frames only: no temporal encoder
+    worst_fraction = 0.5
+
+    def __init__(self, path: str | Path, max_pixels: int | None = None):
+        super().__init__(max_pixels=max_pixels)
+        from vqual.weights import resolve
+
+        self.path = Path(path)
+        card = read_card(self.path)
+        self.card = card
+        self.name, self.version = card.name, card.version
+        self.decoder = f"user-{card.head}-head"
+        self.trained_on = tuple(card.trained_on)
+        wpath = resolve("", card.weights_sha256, explicit=self.path / card.weights_file)  # WeightsError if bad
+        self.weights_sha256 = card.weights_sha256
+        try:
+            with np.load(wpath, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            self.head = Head(card.head, arrays)
+        except (OSError, ValueError) as e:
+            raise WeightsError(f"{wpath}: unreadable weights ({e})") from None
+        self.score_map = None
+        if card.score_map is not None:
+            from vqual.adapt.calibrate import map_from_dict
+            from vqual.errors import CalibrationError
+
+            try:
+                self.score_map = map_from_dict(card.score_map)
+            except (CalibrationError, KeyError, TypeError, ValueError) as e:
+                raise WeightsError(f"{self.path / MODEL_FILE}: malformed score map ({e})") from None
+        self.bounds = [float(b) for b in card.levels.get("bounds", LEVEL_BOUNDS)]
+        self.tau = float(card.levels["tau"])
+        self.encoder = get_encoder(card.encoder)
+        if self.encoder.dim != self.head.dim:
+            raise WeightsError(f"{wpath}: head expects {self.head.dim} features, encoder "
+                               f"{card.encoder.get('name')} gives {self.encoder.dim}")
+
+    def features(self, rgb: np.ndarray) -> np.ndarray:
+        """The head's input for one RGB image."""
+        return self.encoder(rgb)
+
+    def score_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, d) features -> (raw head outputs, 1-5 scores), both (n,)."""
+        raw = np.atleast_1d(self.head(np.atleast_2d(x)))
+        mapped = self.score_map.predict(raw) if self.score_map is not None else raw
+        return raw, np.clip(np.asarray(mapped, dtype=np.float64), 1.0, 5.0)
+
+    def _prediction(self, raw: float, score: float) -> Prediction:
+        from vqual.models.lite import level_probs
+
+        return Prediction(score=score, level_probs=level_probs(score, self.bounds, self.tau), raw=raw)
+
+    def predict_image(self, rgb: np.ndarray) -> Prediction:
+        raw, score = self.score_features(self.features(rgb))
+        return self._prediction(float(raw[0]), float(score[0]))
+
+    def predict_chunk(self, chunk: Chunk) -> Prediction:
+        return self.predict_image(chunk.key_frame)
+
+    def pool(self, seconds: list[Prediction]) -> Prediction:
+        from vqual.models.lite import level_probs
+        from vqual.models.pooling import pool_worst
+
+        pooled = pool_worst(seconds, self.worst_fraction)
+        pooled.level_probs = level_probs(pooled.score, self.bounds, self.tau)
+        return pooled
