@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     from vqual.eval.cli import add_eval_parser
 
     add_eval_parser(sub)
+
+    from vqual.adapt.cli import add_distill_parser, add_train_parser
+
+    add_train_parser(sub)
+    add_distill_parser(sub)
     return parser
 
 
@@ -277,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(args.dir, args.out, args.model, args.calibration)
         if args.command == "calibrate":
             return run_calibrate(args)
+        if args.command in ("train", "distill"):
+            from vqual.adapt import cli as adapt_cli
+
+            run = adapt_cli.run_train if args.command == "train" else adapt_cli.run_distill
+            return run(args, argv[1:] if argv is not None else None)
         if args.command == "eval":
             from vqual.eval.cli import run_eval
 
