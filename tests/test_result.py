@@ -44,7 +44,7 @@ def _result():
 def test_json_roundtrip_is_stable():
     r = _result()
     d = json.loads(r.to_json())
-    assert d["schema"] == SCHEMA_VERSION == 2
+    assert d["schema"] == SCHEMA_VERSION == 3
     assert list(d)[:4] == ["path", "kind", "score", "score_100"]
     back = QualityResult.from_dict(d)
     assert back == r

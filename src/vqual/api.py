@@ -94,3 +94,14 @@ def score(sources: Any, model: QualityModel | str | None = None, *,
     if isinstance(sources, (list, tuple)):
         return list(iter_score(sources, m))
     return m.score(sources)
+
+
+def explain(sources: Any, model: QualityModel | str | None = "vqual-lmm", *,
+            calibration: Calibration | str | Path | None = None) -> QualityResult | list[QualityResult | Failure]:
+    """Like `score`, with an explanation in words in each result (`explanation`, read back against the score and
+    the attributes in `explanation_check`). The model must be an explaining one (default ``vqual-lmm``); others
+    raise `VqualError`."""
+    m = _model(model, calibration).explaining()
+    if isinstance(sources, (list, tuple)):
+        return list(iter_score(sources, m))
+    return m.score(sources)

@@ -14,6 +14,7 @@ import traceback
 from vqual import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXPLAIN_MODEL = "vqual-lmm"  # default model of `vqual explain`
 
 
 def _add_score_args(p: argparse.ArgumentParser) -> None:
@@ -63,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score images and videos")
     _add_score_args(p)
 
+    p = sub.add_parser("explain", help="score images and videos and explain the result in words",
+                       description="Like `vqual score`, with an explanation per input from an explaining model "
+                                   "(default vqual-lmm), read back against the score and the attributes: a "
+                                   "contradiction is flagged in the result (explanation_check).")
+    _add_score_args(p)
+    p.set_defaults(model=EXPLAIN_MODEL)
+
     sub.add_parser("models", help="list registered models with versions")
 
     p = sub.add_parser("demo", help="generate the sample media, score it and write a report")
@@ -81,12 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub)
     add_distill_parser(sub)
+
+    from vqual.lmm.cli import add_instruct_parser
+
+    add_instruct_parser(sub)
     return parser
 
 
 def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | None, timeline: bool,
               max_pixels: int | None = None, progress: bool | None = None, calibration: str | None = None,
-              report: str | None = None) -> int:
+              report: str | None = None, explain: bool = False) -> int:
     """Score inputs and write them in `fmt` to `out` (or stdout), on the scale of `calibration` (a calibration
     file) if given; with `report`, the same results also go to that JSON file (each input is scored once).
     Returns the exit code."""
@@ -97,6 +109,12 @@ def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | Non
     from vqual.result import Failure
 
     model = load_model(model_name, max_pixels=max_pixels, calibration=calibration)
+    if explain:
+        if not model.can_explain:
+            print(f"vqual: error: model {model.name} does not explain its results; use an explaining model such as "
+                  f"{EXPLAIN_MODEL}", file=sys.stderr)
+            return EXIT_USAGE
+        model = model.explaining()
     items = expand_inputs(paths)
     if not items:
         print("vqual: error: no media files found in the given paths", file=sys.stderr)
@@ -276,6 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "score":
             return run_score(args.paths, args.model, args.format, args.out, args.timeline, args.max_pixels,
                              progress=False if args.no_progress else None, calibration=args.calibration)
+        if args.command == "explain":
+            return run_score(args.paths, args.model, args.format, args.out, args.timeline, args.max_pixels,
+                             progress=False if args.no_progress else None, calibration=args.calibration,
+                             explain=True)
+        if args.command == "instruct":
+            from vqual.lmm.cli import run_instruct
+
+            return run_instruct(args)
         if args.command == "models":
             return run_models()
         if args.command == "demo":

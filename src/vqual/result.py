@@ -12,14 +12,16 @@ LEVEL_CENTRES: dict[str, float] = {"excellent": 5.0, "good": 4.0, "fair": 3.0, "
 
 #: Version of the JSON form; bump when a field changes meaning or is removed.
 #: 2: `scale`, `uncalibrated_score` and `flags` (calibration to a user's scale); `score` is on `scale`.
-SCHEMA_VERSION = 2
+#: 3: `explanation_check` (an explanation read back against the score and attributes).
+SCHEMA_VERSION = 3
 #: Versions `QualityResult.from_dict` reads (fields added since are filled with their defaults).
-READABLE_SCHEMAS = (1, 2)
+READABLE_SCHEMAS = (1, 2, 3)
 
 #: Flags a result may carry (`QualityResult.flags`).
 FLAG_CLIPPED_INPUT = "clipped_to_calibrated_range"  # the model's score was outside the calibration's fitted range
 FLAG_CLIPPED_TIMELINE = "timeline_clipped_to_calibrated_range"  # the same for at least one second of the timeline
 FLAG_CLIPPED_SCALE = "clipped_to_scale"  # the calibrated value was outside the scale's range and was clipped
+FLAG_EXPLANATION_CONTRADICTS = "explanation_contradicts_result"  # see explanation_check["problems"]
 
 
 def score_to_100(score: float) -> float:
@@ -120,7 +122,10 @@ class QualityResult:
     flags: list[str] = field(default_factory=list)  # e.g. FLAG_CLIPPED_INPUT
     timeline: list[Moment] | None = None  # videos: one entry per second
     worst: list[Moment] | None = None  # videos: the lowest-scoring seconds, worst first
-    explanation: str | None = None  # filled by explaining models
+    explanation: str | None = None  # filled by explaining models (`vqual explain`)
+    #: How the explanation was read back against the score and attributes: {"consistent": bool, "mentioned":
+    #: [attributes it names], "problems": [contradictions found]} (None: no explanation).
+    explanation_check: dict[str, Any] | None = None
     width: int | None = None  # displayed width in pixels (after rotation / orientation)
     height: int | None = None  # displayed height
     duration: float | None = None  # videos: seconds
@@ -142,9 +147,10 @@ class QualityResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> QualityResult:
-        """Rebuild a result from `to_dict` output (schema 1 or 2); raises ValueError on an unknown schema version.
+        """Rebuild a result from `to_dict` output (schema 1, 2 or 3); raises ValueError on an unknown schema version.
 
-        Schema 1 results get the defaults of the fields added in 2 (the 1-5 scale, no flags, not calibrated).
+        Older results get the defaults of the fields added since (the 1-5 scale, no flags, not calibrated, no
+        explanation check).
         """
         d = dict(d)
         schema = d.pop("schema", SCHEMA_VERSION)

@@ -97,7 +97,7 @@ def test_score_with_calibration_is_on_the_users_scale(tmp_path, cal_file, capsys
     assert doc["calibration"]["id"] == d["id"] and doc["calibration"]["scale"]["max"] == 100.0
     plain = {r["path"]: r for r in json.loads(run(capsys, "score", img, "-m", "fake-grey", "-f", "json")[1])["results"]}
     for r in doc["results"]:
-        assert r["schema"] == 2 and r["provenance"]["calibration_id"] == d["id"]
+        assert r["schema"] == 3 and r["provenance"]["calibration_id"] == d["id"]
         assert r["scale"]["name"] == "my-scale" and 0 <= r["score"] <= 100
         assert r["uncalibrated_score"] == plain[r["path"]]["score"] and plain[r["path"]]["uncalibrated_score"] is None
     ranked = sorted(doc["results"], key=lambda r: r["uncalibrated_score"])

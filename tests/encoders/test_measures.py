@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import io
-import time
 from pathlib import Path
 
 import numpy as np
@@ -223,18 +222,3 @@ def test_rejects_bad_input():
         measures(np.zeros((10, 10, 2), np.uint8))
     with pytest.raises(ValueError):
         measures(np.zeros((0, 10, 3), np.uint8))
-
-
-def test_cost():
-    """Targets: <= 15 ms at 500x500 and <= 30 ms at 1920x1080 (about 11 ms each on the shared test machine); the
-    bounds here are 2x looser because the machine is shared."""
-    rgb = _load(SAMPLE)
-    for size, bound in (((500, 500), 0.030), ((1920, 1080), 0.060)):
-        im = np.asarray(Image.fromarray(rgb).resize(size, Image.BICUBIC))
-        measures(im)
-        best = float("inf")
-        for _ in range(5):
-            t0 = time.perf_counter()
-            measures(im)
-            best = min(best, time.perf_counter() - t0)
-        assert best < bound, f"{size}: {best * 1e3:.1f} ms"

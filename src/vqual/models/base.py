@@ -17,7 +17,16 @@ import numpy as np
 from vqual import __version__
 from vqual.errors import MediaError
 from vqual.media import Chunk, iter_chunks, load_image, media_kind, probe_video
-from vqual.result import LEVELS, Moment, Provenance, QualityResult, level_of, level_probs_from_score, score_to_100
+from vqual.result import (
+    FLAG_EXPLANATION_CONTRADICTS,
+    LEVELS,
+    Moment,
+    Provenance,
+    QualityResult,
+    level_of,
+    level_probs_from_score,
+    score_to_100,
+)
 
 if TYPE_CHECKING:
     from vqual.adapt.calibrate import Calibration
@@ -32,6 +41,8 @@ class Prediction:
     level_probs: dict[str, float] | None = None  # None: derived from the score
     attributes: dict[str, float] = field(default_factory=dict)  # distortion severities in [0, 1]
     raw: float | None = None  # the model's native value before mapping to 1-5
+    explanation: str | None = None  # explaining models, when asked (`QualityModel.explaining`)
+    explanation_check: dict[str, Any] | None = None  # see `vqual.lmm.explain.check`
 
 
 class QualityModel:
@@ -52,6 +63,9 @@ class QualityModel:
     min_side: int = 32
     #: Calibration to the user's scale applied to every result (None: the model's own 1-5); see `with_calibration`.
     calibration: Calibration | None = None
+    #: Whether the model can explain its results in words (`explaining`), and whether this copy does.
+    can_explain: bool = False
+    explain: bool = False
 
     def __init__(self, max_pixels: int | None = None):
         self.max_pixels = max_pixels
@@ -70,6 +84,19 @@ class QualityModel:
             cal.check_model(self)
         model = copy.copy(self)
         model.calibration = cal
+        return model
+
+    def explaining(self, explain: bool = True) -> QualityModel:
+        """A copy of this model (sharing its weights) that adds an explanation to every result.
+
+        Raises `vqual.errors.VqualError` if the model cannot explain."""
+        if explain and not self.can_explain:
+            from vqual.errors import VqualError
+
+            raise VqualError(f"model {self.name} does not explain its results; use an explaining model such as "
+                             "vqual-lmm (`vqual models` lists them)")
+        model = copy.copy(self)
+        model.explain = explain
         return model
 
     # --- hooks ---------------------------------------------------------------------------------------------------
@@ -140,5 +167,8 @@ class QualityModel:
         result = QualityResult(path=label, kind=kind, score=score, score_100=score_to_100(score),
                                level=level_of(probs), level_probs=probs, uncertainty=float(p.uncertainty),
                                attributes={k: float(v) for k, v in p.attributes.items()}, provenance=prov,
-                               raw_score=None if p.raw is None else float(p.raw), **extra)
+                               raw_score=None if p.raw is None else float(p.raw), explanation=p.explanation,
+                               explanation_check=p.explanation_check, **extra)
+        if p.explanation_check is not None and not p.explanation_check.get("consistent", True):
+            result.flags.append(FLAG_EXPLANATION_CONTRADICTS)
         return result if self.calibration is None else self.calibration.apply(result)

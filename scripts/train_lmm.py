@@ -1,0 +1,329 @@
+"""Reproduce the shipped `vqual-lmm` projectors: `python scripts/train_lmm.py` (frozen encoders, frozen SmolLM2-135M).
+
+Stage A (no human labels): explanation Q&A on graded synthetic distortions of the `vqual-lite` training contents
+(Kodak 24 + McMaster 1-12; McMaster 13-18 are held out for benchmarks/lmm.py): images with blur, noise, JPEG,
+H.264, exposure, colour and scaling, and 2-second panning videos with stutter, frame drops, shake and flicker. The
+answer names the injected distortion and how strong it is (`vqual.lmm.explain.compose`).
+Stage B (human labels): two-turn Q&A on ../shared/data/clive-fewlabel, the five-level score (soft target whose
+expectation is the MOS) and good/fair/poor by tertiles, with stage-A items replayed so explanations are kept.
+
+`--cv` first runs stage B on each of 5 folds (the folds of scripts/fit_lite.py's fold heads, seed 0) from the same
+stage-A projectors and writes the out-of-fold figures. Writes src/vqual/assets/lmm/projectors.safetensors and
+lmm.json. Features are cached under .cache/train_lmm/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import train_lite as T  # noqa: E402
+
+CACHE = ROOT / ".cache" / "train_lmm"
+ASSETS = ROOT / "src" / "vqual" / "assets" / "lmm"
+VIDEO_DISTORTIONS = ("stutter", "drops", "shake", "flicker")
+VIDEO_ATTRIBUTE = {"stutter": "stutter", "drops": "frame_drops", "shake": "shake", "flicker": "flicker"}
+IMAGE_ATTRIBUTE = {"blur": "blur", "noise": "noise", "jpeg": "compression", "h264": "compression",
+                   "underexposure": "underexposure", "overexposure": "overexposure", "colour": "colour",
+                   "scaling": "scaling"}
+LEVEL_SEVERITY = {1: 0.4, 2: 0.5, 3: 0.7, 4: 0.9, 5: 0.95}  # synthetic level -> severity word via compose()
+VIDEO_LEVELS = (2, 4)  # 1-based levels of each temporal distortion used for training clips
+VIDEO_SIZE = (216, 384)
+VIDEO_SECONDS = 2
+VIDEO_FPS = 24
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# features
+# ----------------------------------------------------------------------------------------------------------------
+def cached(tag: str, make) -> np.ndarray:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"{tag}.npy"
+    if not path.exists():
+        x = make()
+        np.save(CACHE / f"{tag}.tmp.npy", x)
+        (CACHE / f"{tag}.tmp.npy").replace(path)
+    return np.load(path)
+
+
+def grid_of(spatial, rgb: np.ndarray) -> np.ndarray:
+    import torch.nn.functional as F
+
+    from vqual.lmm.visual import GRID
+
+    last = spatial.feature_maps(rgb)["whole"][-1]
+    return F.adaptive_avg_pool2d(last, GRID)[0].flatten(1).T.numpy().astype(np.float32)
+
+
+def image_features(spatial) -> dict:
+    feats = T.extract_all()  # cached by scripts/train_lite.py
+    meta, makers = T.synthetic_set()
+    paths, mos = T.clive_set()
+    from vqual.media import load_image
+
+    def syn_grids():
+        out = []
+        for i, (rgb, name, level, seed) in enumerate(makers):
+            out.append(grid_of(spatial, rgb if name is None else T.distort(name, rgb, level, seed)))
+            if (i + 1) % 200 == 0:
+                log(f"synthetic grids {i + 1}/{len(makers)}")
+        return np.stack(out)
+
+    return {
+        "syn_global": np.hstack([feats["syn_spatial"], feats["syn_measures"]]).astype(np.float32),
+        "syn_grid": cached("syn_grid", syn_grids),
+        "syn_meta": meta,
+        "clive_global": np.hstack([feats["clive_spatial"], feats["clive_measures"]]).astype(np.float32),
+        "clive_grid": cached("clive_grid", lambda: np.stack([grid_of(spatial, load_image(p)) for p in paths])),
+        "mos": mos,
+    }
+
+
+def video_items() -> list[dict]:
+    """Per training content: a clean pan and each temporal distortion at VIDEO_LEVELS (name, level index)."""
+    out = []
+    for ci, (cid, _) in enumerate(T.training_contents()):
+        out.append({"content": cid, "ci": ci, "distortion": "clean", "level": 0})
+        for name in VIDEO_DISTORTIONS:
+            for li in VIDEO_LEVELS:
+                out.append({"content": cid, "ci": ci, "distortion": name, "level": li})
+    return out
+
+
+def make_clip(rgb: np.ndarray, name: str, li: int, path: Path, seed: int) -> None:
+    from vqual.data import synthetic as syn
+
+    n = VIDEO_SECONDS * VIDEO_FPS
+    frames = syn.pan_frames(rgb, n, VIDEO_SIZE, speed=2.0)
+    if name == "clean":
+        syn.write_video(path, frames, fps=VIDEO_FPS, crf=18)
+        return
+    level = syn.DISTORTIONS[name].levels[li - 1]
+    pairs = syn.apply_video(name, frames, level, seed=seed, fps=VIDEO_FPS)
+    frames2, ts = syn.split_timed(pairs)
+    syn.write_video(path, frames2, fps=VIDEO_FPS, crf=18, timestamps=ts if name == "drops" else None)
+
+
+def video_features(spatial, temporal) -> dict:
+    """Per clip: (VIDEO_SECONDS, ...) key-frame global + grid and chunk temporal features, through the same media
+    pipeline as inference (encode with x264 CRF 18, decode, 1-second chunks)."""
+    import tempfile
+
+    from vqual.encoders.measures import measures
+    from vqual.encoders.spatial import pool_mean_std
+    from vqual.media import iter_chunks
+
+    items = video_items()
+    contents = T.training_contents()
+
+    def make():
+        g, c, t = [], [], []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, it in enumerate(items):
+                p = Path(tmp) / f"clip{i}.mp4"
+                make_clip(contents[it["ci"]][1], it["distortion"], it["level"], p, seed=1000 + i)
+                gs, cs, ts = [], [], []
+                for chunk in iter_chunks(p, luma_size=256):
+                    maps = spatial.feature_maps(chunk.key_frame)
+                    with torch.inference_mode():
+                        stats = torch.cat([pool_mean_std(m) for m in maps["whole"]]).numpy()
+                    gs.append(np.concatenate([stats, measures(chunk.key_frame)]))
+                    cs.append(grid_of(spatial, chunk.key_frame))
+                    ts.append(temporal.encode(chunk).vector)
+                p.unlink()
+                k = VIDEO_SECONDS
+                g.append(np.stack(gs[:k]))
+                c.append(np.stack(cs[:k]))
+                t.append(np.stack(ts[:k]))
+                if (i + 1) % 50 == 0:
+                    log(f"video clips {i + 1}/{len(items)}")
+        return np.stack(g).astype(np.float32), np.stack(c).astype(np.float32), np.stack(t).astype(np.float32)
+
+    if not (CACHE / "vid_temporal.npy").exists():
+        g, c, t = make()
+        cached("vid_global", lambda: g)
+        cached("vid_grid", lambda: c)
+        cached("vid_temporal", lambda: t)
+    return {"vid_global": np.load(CACHE / "vid_global.npy"), "vid_grid": np.load(CACHE / "vid_grid.npy"),
+            "vid_temporal": np.load(CACHE / "vid_temporal.npy"), "vid_meta": items}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# instruction items
+# ----------------------------------------------------------------------------------------------------------------
+def explain_items(f: dict, rng: random.Random) -> list:
+    from vqual.lmm.explain import compose
+    from vqual.lmm.model import Visual
+    from vqual.lmm.prompts import Conversation, Turn, instruction
+
+    items = []
+    for i, m in enumerate(f["syn_meta"]):
+        attrs = {} if m["distortion"] == "clean" else {IMAGE_ATTRIBUTE[m["distortion"]]: LEVEL_SEVERITY[m["level"]]}
+        conv = Conversation("image", 1, [Turn("explain", instruction("explain", "image", rng), compose(attrs))])
+        items.append((conv, Visual(f["syn_global"][i:i + 1], f["syn_grid"][i:i + 1])))
+    for i, m in enumerate(f["vid_meta"]):
+        attrs = {} if m["distortion"] == "clean" else {VIDEO_ATTRIBUTE[m["distortion"]]: LEVEL_SEVERITY[m["level"]]}
+        conv = Conversation("video", VIDEO_SECONDS,
+                            [Turn("explain", instruction("explain", "video", rng), compose(attrs))])
+        items.append((conv, Visual(f["vid_global"][i], f["vid_grid"][i], f["vid_temporal"][i])))
+    return items
+
+
+def score_items(f: dict, idx: np.ndarray, tertiles: tuple[float, float], rng: random.Random) -> list:
+    from vqual.lmm.model import Visual
+    from vqual.lmm.prompts import Conversation, Turn, coarse_levels, instruction, soft_levels
+
+    y = 1.0 + 4.0 * f["mos"] / 100.0
+    items = []
+    for i in idx:
+        conv = Conversation("image", 1, [
+            Turn("score", instruction("score", "image", rng), soft_levels(y[i])),
+            Turn("coarse", instruction("coarse", "image", rng), coarse_levels(y[i], tertiles)),
+        ])
+        items.append((conv, Visual(f["clive_global"][i:i + 1], f["clive_grid"][i:i + 1])))
+    return items
+
+
+def predict(path, f: dict, idx: np.ndarray) -> np.ndarray:
+    from vqual.lmm.model import Visual, expected_score
+    from vqual.lmm.prompts import Conversation, Turn, instruction
+
+    out = []
+    for i in idx:
+        conv = Conversation("image", 1, [Turn("score", instruction("score", "image"))])
+        p, _ = path.level_probs(conv, Visual(f["clive_global"][i:i + 1], f["clive_grid"][i:i + 1]))
+        out.append(expected_score(p)[0])
+    return np.array(out)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+def build_path(decoder, f: dict):
+    from vqual.lmm.model import LanguagePath
+    from vqual.lmm.projectors import Projectors
+
+    torch.manual_seed(0)
+    emb_rms = float(decoder.model.get_input_embeddings().weight.pow(2).mean().sqrt())
+    proj = Projectors(f["syn_global"].shape[1], f["syn_grid"].shape[2], f["syn_grid"].shape[1],
+                      f["vid_temporal"].shape[2], decoder.hidden_size, out_scale=emb_rms)
+    proj.fit_standardisation(torch.from_numpy(f["syn_global"]), torch.from_numpy(f["syn_grid"]),
+                             torch.from_numpy(f["vid_temporal"]))
+    return LanguagePath(decoder, proj), emb_rms
+
+
+def stage_b(path, f, idx, replay, cfg_b, seed: int):
+    from vqual.lmm.tuning import TuneConfig, tune
+
+    y = 1.0 + 4.0 * f["mos"] / 100.0
+    tert = tuple(float(v) for v in np.quantile(y[idx], [1 / 3, 2 / 3]))
+    rng = random.Random(seed)
+    items = score_items(f, idx, tert, rng) + rng.sample(replay, min(len(replay), cfg_b["replay"]))
+    hist = tune(path, items, TuneConfig(epochs=cfg_b["epochs"], lr=cfg_b["lr"], batch=8, seed=seed), log=log)
+    return hist, tert
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cv", action="store_true", help="also run the 5-fold cross-validation of stage B")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--features-only", action="store_true")
+    ap.add_argument("--stage-a-epochs", type=int, default=2)
+    ap.add_argument("--stage-b-epochs", type=int, default=3)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from safetensors.torch import load_file, save_file
+
+    from vqual.encoders.spatial import SpatialEncoder
+    from vqual.encoders.temporal import TemporalEncoder
+    from vqual.eval.metrics import evaluate
+    from vqual.lmm.decoder import load_decoder
+    from vqual.lmm.tuning import TuneConfig, tune
+    from vqual.weights import sha256_file
+
+    t_start = time.time()
+    spatial = SpatialEncoder()
+    f = image_features(spatial)
+    f.update(video_features(spatial, TemporalEncoder()))
+    log(f"features: {len(f['syn_meta'])} synthetic images, {len(f['vid_meta'])} clips, {len(f['mos'])} MOS")
+    if args.features_only:
+        return 0
+    decoder = load_decoder()
+    path, emb_rms = build_path(decoder, f)
+    cfg_a = {"epochs": args.stage_a_epochs, "lr": 1e-3, "seed": 0}
+    cfg_b = {"epochs": args.stage_b_epochs, "lr": 5e-4, "replay": 120}
+    replay = explain_items(f, random.Random(1))
+    stage_a_file = CACHE / f"stage_a_e{cfg_a['epochs']}.safetensors"
+    if stage_a_file.exists():
+        path.projectors.load_state_dict(load_file(stage_a_file))
+        hist_a = json.loads(stage_a_file.with_suffix(".json").read_text())
+        log("stage A: loaded from cache")
+    else:
+        log(f"stage A: {len(replay)} explanation items")
+        hist_a = tune(path, replay, TuneConfig(epochs=cfg_a["epochs"], lr=cfg_a["lr"], batch=8, seed=0), log=log)
+        save_file(path.projectors.state_dict(), str(stage_a_file))
+        stage_a_file.with_suffix(".json").write_text(json.dumps(hist_a))
+    state_a = {k: v.clone() for k, v in path.projectors.state_dict().items()}
+    y = 1.0 + 4.0 * f["mos"] / 100.0
+    report: dict = {}
+    if args.cv:
+        from fit_lite import folds
+
+        fs = folds([str(i) for i in range(len(y))], 5, seed=0)
+        oof = np.zeros(len(y))
+        for k, te in enumerate(fs):
+            tr = np.setdiff1d(np.arange(len(y)), te)
+            path.projectors.load_state_dict(state_a)
+            log(f"CV fold {k + 1}/5: stage B on {len(tr)} images")
+            stage_b(path, f, tr, replay, cfg_b, seed=10 + k)
+            oof[te] = predict(path, f, te)
+            log(f"  fold SRCC {evaluate(oof[te], y[te])['srcc']:.3f}")
+        per_fold = [evaluate(oof[te], y[te]) for te in fs]
+        report = {"folds": "scripts/fit_lite.py folds(..., 5, seed=0)", "oof": oof.round(5).tolist(),
+                  **{m: {"mean": float(np.mean([p[m] for p in per_fold])),
+                         "std": float(np.std([p[m] for p in per_fold], ddof=1))} for m in ("srcc", "plcc", "krcc")},
+                  "pooled": evaluate(oof, y)}
+        log(f"5-fold CV SRCC {report['srcc']['mean']:.3f} ± {report['srcc']['std']:.3f}, "
+            f"PLCC {report['plcc']['mean']:.3f}")
+    path.projectors.load_state_dict(state_a)
+    log(f"stage B on all {len(y)} images")
+    hist_b, tert = stage_b(path, f, np.arange(len(y)), replay, cfg_b, seed=99)
+    ASSETS.mkdir(parents=True, exist_ok=True)
+    out = ASSETS / "projectors.safetensors"
+    state = {k: v.detach().contiguous() for k, v in path.projectors.state_dict().items()}
+    save_file(state, str(out), metadata={"model": "vqual-lmm", "version": "1.0.0"})
+    config = {
+        "model": "vqual-lmm", "version": "1.0.0",
+        "projectors_sha256": sha256_file(out),
+        "dims": path.projectors.dims, "out_scale_init": emb_rms,
+        "decoder": {"name": decoder.name, "sha256": decoder.sha256},
+        "tertiles": list(tert),
+        "training": {
+            "command": "python scripts/train_lmm.py" + (" --cv" if args.cv else ""),
+            "stage_a": {**cfg_a, "items": len(replay), "history": hist_a,
+                        "data": "synthetic distortions of Kodak 24 + McMaster 1-12 (images) and 2-s pans over them "
+                                "(videos); McMaster 13-18 held out"},
+            "stage_b": {**cfg_b, "items": len(y), "history": hist_b,
+                        "data": "../shared/data/clive-fewlabel (200 MOS): score + good/fair/poor turns"},
+            "minutes": round((time.time() - t_start) / 60, 1),
+        },
+        "cv": report,
+    }
+    (ASSETS / "lmm.json").write_text(json.dumps(config, indent=1) + "\n")
+    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, sha256 {config['projectors_sha256'][:12]}) and lmm.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

