@@ -33,7 +33,7 @@ from scipy import ndimage
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vqual.models.niqe import niqe
+from vqual.models.niqe import niqe  # noqa: E402  (after the sys.path line above)
 
 MAPPING = ROOT / "src" / "vqual" / "assets" / "niqe" / "mapping.json"
 LEVELS = {
