@@ -17,7 +17,17 @@ from vqual.errors import ModelNotFoundError, WeightsError
 from vqual.models import user
 from vqual.models.user import ModelCard, encoder_config, write_model_dir
 
-DIM = 1536  # lite-small features
+DIM = 1536 + 59  # lite-small features: spatial + measures
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny images: threads only add overhead (and contention on a busy machine)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(autouse=True)
