@@ -65,6 +65,16 @@ def test_load_by_path_and_provenance(tmp_path, image):
     assert abs(sum(r.level_probs.values()) - 1.0) < 1e-9 and r.level == "fair"
 
 
+def test_video_scored_per_second(tmp_path):
+    from mediagen import write_video
+
+    d = make_model(tmp_path / "m")
+    video = write_video(tmp_path / "v.mp4", moving_pattern(25, 64, 64), fps=10)
+    r = vqual.load_model(str(d)).score(video)
+    assert r.kind == "video" and len(r.timeline) == 3 and r.provenance.model == "mine"
+    assert r.attributes == {} and 2.9 < r.score < 3.1
+
+
 def test_name_in_models_home_listed_and_scored(tmp_path, image, capsys):
     make_model(user.models_home() / "mine")
     assert registry.get_spec("mine").path == str((user.models_home() / "mine").resolve())

@@ -83,8 +83,10 @@ def extract_features(encoder: Callable[[np.ndarray], np.ndarray], paths: Sequenc
                 rows.append(media_features(encoder, p))
                 ok[i] = True
             except MediaError as e:
-                if report is not None:
-                    bar.message(f"{label}: skipped {e}") if bar.enabled else report(f"skipped {e}")
+                if bar.enabled:  # a line that does not garble the bar
+                    bar.message(f"{label}: skipped {e}")
+                elif report is not None:
+                    report(f"skipped {e}")
             bar.update(failed=not ok[i], seconds=time.perf_counter() - t0)
     finally:
         bar.close()
