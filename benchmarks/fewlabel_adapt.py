@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -134,8 +135,10 @@ def features(tag: str, encoder_name: str, paths: list[str]) -> np.ndarray:
 
 def summarise(per: list[dict]) -> dict:
     out = {}
-    for k in ("srcc", "plcc", "plcc_l4", "rmse"):
+    for k in ("srcc", "plcc", "plcc_l4", "rmse", "teacher_srcc"):
         v = [p[k] for p in per if p.get(k) is not None]
+        if not v:
+            continue
         out[k] = {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "n": len(v)}
     return out
 
@@ -203,13 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     cfg = json.loads(asset_path("lite/lite.json").read_text())
     alpha, mu = cfg["score"]["alpha"], cfg["score"]["mu"]
 
+    z = (tscores - np.nanmean(tscores, axis=(1, 2), keepdims=True)) / np.nanstd(tscores, axis=(1, 2), keepdims=True)
+    ens = np.nanmean(z.reshape(-1, n_items), axis=0)  # the ensemble's point score (for the student's fidelity)
     sizes = [int(s) for s in args.sizes.split(",")]
     methods = ["(a) calibration only: lite-labelfree", "(a) calibration only: niqe",
                "(b) distillation + calibration: lite-labelfree,niqe",
                "(b) distillation + calibration: lite-labelfree,niqe, labels only calibrate",
                "(b) distillation + calibration: lite-recipe (per draw)",
                "(c) warmed-up head (vqual train, linear, lite encoder)",
-               "(teacher) lite-recipe (per draw), full size"]
+               "(teacher) lite-recipe (per draw), full size",
+               "(teacher) lite-labelfree,niqe ensemble point score, calibrated"]
     per: dict[tuple[str, int], list[dict]] = {(m, n): [] for m in methods for n in sizes}
     dcfg = DistillConfig()
     for d in range(args.draws):
@@ -219,13 +225,19 @@ def main(argv: list[str] | None = None) -> int:
             lab = pool[:n]
             yl = y[lab]
 
-            def record(method: str, pred: np.ndarray, n: int = n, test: np.ndarray = test) -> None:
-                per[(method, n)].append(evaluate(pred, y[test], mapped=(4,), levels=False))
+            def record(method: str, pred: np.ndarray, n: int = n, test: np.ndarray = test,
+                       teacher: np.ndarray | None = None) -> None:
+                ev = evaluate(pred, y[test], mapped=(4,), levels=False)
+                if teacher is not None:  # how closely the student follows its teacher on the test images
+                    ev["teacher_srcc"] = float(stats.spearmanr(pred, teacher[test]).statistic)
+                per[(method, n)].append(ev)
 
             for m, name in ((0, "lite-labelfree"), (1, "niqe")):
                 own = tscores[m, 0]  # the model's own 1-5 score, original view
                 smap, _ = fit_score_map(own[lab], yl, seed=d)
                 record(f"(a) calibration only: {name}", smap.predict(own[test]))
+            smap, _ = fit_score_map(ens[lab], yl, seed=d)
+            record("(teacher) lite-labelfree,niqe ensemble point score, calibrated", smap.predict(ens[test]))
             # distillation: signals over the pool only (test images excluded), labelled = first n of the pool
             sig = teacher_signals(tscores[:, :, pool], n_pairs=dcfg.pairs_per_item * len(pool), seed=d)
             labelled = np.arange(n)
@@ -233,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                                ("(b) distillation + calibration: lite-labelfree,niqe, labels only calibrate", 0.0)):
                 st = train_student(x_small[pool], sig, labelled, yl,
                                    config=DistillConfig(label_weight=lw, seed=d))
-                record(method, st.score_map.predict(Head("linear", st.arrays)(x_small[test])))
+                record(method, st.score_map.predict(Head("linear", st.arrays)(x_small[test])), teacher=ens)
             # per-draw teacher: the vqual-lite recipe on the n labels, distilled into the same student
             head = F.fit_joint(x_lite[lab], yl, xs, pairs, alpha * n / 200.0, mu)
             t_pool = head(x_lite[pool])[:, 0]
@@ -241,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             sig2 = teacher_signals(t_pool[None, None, :], n_pairs=dcfg.pairs_per_item * len(pool), seed=d)
             st = train_student(x_small[pool], sig2, labelled, yl, config=DistillConfig(seed=d))
             record("(b) distillation + calibration: lite-recipe (per draw)",
-                   st.score_map.predict(Head("linear", st.arrays)(x_small[test])))
+                   st.score_map.predict(Head("linear", st.arrays)(x_small[test])), teacher=head(x_lite)[:, 0])
             # warm-up head on the lite encoder, vqual train defaults
             wh = train_head(x_lite[lab], yl, config=TrainConfig(seed=d))
             record("(c) warmed-up head (vqual train, linear, lite encoder)", Head("linear", wh.arrays)(x_lite[test]))

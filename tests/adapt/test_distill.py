@@ -116,7 +116,7 @@ def test_distill_cli_end_to_end(tmp_path, capsys):
                  "--name", "student", "--no-progress"])
     stdout, err = capsys.readouterr()
     assert code == 0, err
-    assert "52 items" in stdout and "12 labels" in stdout and "wrote" in stdout
+    assert "52 items" in stdout and "12 labels" in stdout and "wrote" in stdout and "cross-fitted" in stdout
     model = vqual.load_model("student")
     card = model.card
     assert card.provenance["made_by"] == "vqual distill"
@@ -124,6 +124,7 @@ def test_distill_cli_end_to_end(tmp_path, capsys):
     assert card.provenance["n_unlabelled"] == 40 and card.provenance["views"] == ["orig", "hflip"]
     assert card.encoder["name"] == "lite-small" and card.score_map is not None
     assert card.trained_on == ["labels"]
+    assert card.provenance["student"]["cross_fitted"]["srcc"] > 0.8  # students that did not learn those labels
     rows = [r.split(",") for r in test.read_text().split()[1:]]
     scores = [model.score(str(tmp_path / "test" / p)).score for p, _ in rows]
     assert stats.spearmanr(scores, [float(m) for _, m in rows]).statistic > 0.9  # held-out images

@@ -124,6 +124,10 @@ def _destination(args: argparse.Namespace) -> tuple[Path, str]:
     return out, name
 
 
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
 def _command(cmd: str, argv: list[str] | None) -> str:
     return shlex.join(["vqual", cmd, *(argv if argv is not None else sys.argv[2:])])
 
@@ -318,12 +322,12 @@ def run_distill(args: argparse.Namespace, argv: list[str] | None = None, *, teac
         return code
     cal = student.info["calibration"]
     fig = cal["cv"][cal["method"]]
+    cross = student.info["cross_fitted"]
     t = signals.summary()
     print(f"{name} {args.model_version}: student of {'+'.join(t_.name for t_ in teachers)} ({len(views)} view(s)) "
           f"on {args.encoder}; {t['n_items']} items, {t['n_pairs']} pairs, {len(labelled)} labels")
     print(f"teacher reliability: points {t['mean_point_reliability']}, pairs {t['mean_pair_reliability']}")
-    srcc = fig["srcc"]
-    print(f"calibration: {cal['method']} ({cal['k']}-fold CV on the labels: SRCC "
-          f"{'-' if srcc is None else f'{srcc:.3f}'}, RMSE {fig['rmse']:.3f}; the labels also trained the student)")
+    print(f"student on labels it did not learn (cross-fitted): SRCC {_fmt(cross['srcc'])}, PLCC {_fmt(cross['plcc'])}")
+    print(f"calibration: {cal['method']} (on the cross-fitted outputs; {cal['k']}-fold RMSE {fig['rmse']:.3f})")
     print(f"wrote {out} (use --model {out if args.out else name})")
     return EXIT_FAILED if n_unreadable else EXIT_OK
