@@ -59,16 +59,7 @@ def cached(tag: str, make) -> np.ndarray:
     return np.load(path)
 
 
-def grid_of(spatial, rgb: np.ndarray) -> np.ndarray:
-    import torch.nn.functional as F
-
-    from vqual.lmm.visual import GRID
-
-    last = spatial.feature_maps(rgb)["whole"][-1]
-    return F.adaptive_avg_pool2d(last, GRID)[0].flatten(1).T.numpy().astype(np.float32)
-
-
-def image_features(spatial) -> dict:
+def image_features(frames) -> dict:
     feats = T.extract_all()  # cached by scripts/train_lite.py
     meta, makers = T.synthetic_set()
     paths, mos = T.clive_set()
@@ -77,7 +68,7 @@ def image_features(spatial) -> dict:
     def syn_grids():
         out = []
         for i, (rgb, name, level, seed) in enumerate(makers):
-            out.append(grid_of(spatial, rgb if name is None else T.distort(name, rgb, level, seed)))
+            out.append(frames(rgb if name is None else T.distort(name, rgb, level, seed)).grid)
             if (i + 1) % 200 == 0:
                 log(f"synthetic grids {i + 1}/{len(makers)}")
         return np.stack(out)
@@ -87,7 +78,7 @@ def image_features(spatial) -> dict:
         "syn_grid": cached("syn_grid", syn_grids),
         "syn_meta": meta,
         "clive_global": np.hstack([feats["clive_spatial"], feats["clive_measures"]]).astype(np.float32),
-        "clive_grid": cached("clive_grid", lambda: np.stack([grid_of(spatial, load_image(p)) for p in paths])),
+        "clive_grid": cached("clive_grid", lambda: np.stack([frames(load_image(p)).grid for p in paths])),
         "mos": mos,
     }
 
@@ -117,13 +108,11 @@ def make_clip(rgb: np.ndarray, name: str, li: int, path: Path, seed: int) -> Non
     syn.write_video(path, frames2, fps=VIDEO_FPS, crf=18, timestamps=ts if name == "drops" else None)
 
 
-def video_features(spatial, temporal) -> dict:
+def video_features(frames, temporal) -> dict:
     """Per clip: (VIDEO_SECONDS, ...) key-frame global + grid and chunk temporal features, through the same media
     pipeline as inference (encode with x264 CRF 18, decode, 1-second chunks)."""
     import tempfile
 
-    from vqual.encoders.measures import measures
-    from vqual.encoders.spatial import pool_mean_std
     from vqual.media import iter_chunks
 
     items = video_items()
@@ -137,11 +126,9 @@ def video_features(spatial, temporal) -> dict:
                 make_clip(contents[it["ci"]][1], it["distortion"], it["level"], p, seed=1000 + i)
                 gs, cs, ts = [], [], []
                 for chunk in iter_chunks(p, luma_size=256):
-                    maps = spatial.feature_maps(chunk.key_frame)
-                    with torch.inference_mode():
-                        stats = torch.cat([pool_mean_std(m) for m in maps["whole"]]).numpy()
-                    gs.append(np.concatenate([stats, measures(chunk.key_frame)]))
-                    cs.append(grid_of(spatial, chunk.key_frame))
+                    ff = frames(chunk.key_frame)
+                    gs.append(ff.global_feats)
+                    cs.append(ff.grid)
                     ts.append(temporal.encode(chunk).vector)
                 p.unlink()
                 k = VIDEO_SECONDS
@@ -239,23 +226,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cv", action="store_true", help="also run the 5-fold cross-validation of stage B")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--features-only", action="store_true")
-    ap.add_argument("--stage-a-epochs", type=int, default=2)
+    ap.add_argument("--cv-only", action="store_true",
+                    help="only run the cross-validation and write its figures into the existing lmm.json")
+    ap.add_argument("--stage-a-epochs", type=int, default=1)
     ap.add_argument("--stage-b-epochs", type=int, default=3)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from safetensors.torch import load_file, save_file
 
-    from vqual.encoders.spatial import SpatialEncoder
     from vqual.encoders.temporal import TemporalEncoder
     from vqual.eval.metrics import evaluate
     from vqual.lmm.decoder import load_decoder
     from vqual.lmm.tuning import TuneConfig, tune
+    from vqual.lmm.visual import FrameEncoder
     from vqual.weights import sha256_file
 
     t_start = time.time()
-    spatial = SpatialEncoder()
-    f = image_features(spatial)
-    f.update(video_features(spatial, TemporalEncoder()))
+    frames = FrameEncoder()
+    f = image_features(frames)
+    f.update(video_features(frames, TemporalEncoder()))
     log(f"features: {len(f['syn_meta'])} synthetic images, {len(f['vid_meta'])} clips, {len(f['mos'])} MOS")
     if args.features_only:
         return 0
@@ -277,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     state_a = {k: v.clone() for k, v in path.projectors.state_dict().items()}
     y = 1.0 + 4.0 * f["mos"] / 100.0
     report: dict = {}
-    if args.cv:
+    if args.cv or args.cv_only:
         from fit_lite import folds
 
         fs = folds([str(i) for i in range(len(y))], 5, seed=0)
@@ -296,6 +285,14 @@ def main(argv: list[str] | None = None) -> int:
                   "pooled": evaluate(oof, y)}
         log(f"5-fold CV SRCC {report['srcc']['mean']:.3f} ± {report['srcc']['std']:.3f}, "
             f"PLCC {report['plcc']['mean']:.3f}")
+    if args.cv_only:
+        cfg_path = ASSETS / "lmm.json"
+        config = json.loads(cfg_path.read_text())
+        config["cv"] = report
+        config["training"]["command"] = "python scripts/train_lmm.py --cv"
+        cfg_path.write_text(json.dumps(config, indent=1) + "\n")
+        log(f"wrote the CV figures into {cfg_path}")
+        return 0
     path.projectors.load_state_dict(state_a)
     log(f"stage B on all {len(y)} images")
     hist_b, tert = stage_b(path, f, np.arange(len(y)), replay, cfg_b, seed=99)

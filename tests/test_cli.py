@@ -106,3 +106,12 @@ def test_same_results_whatever_the_batch(media, capsys):
     by_path = {r["path"]: r for r in batch["results"]}
     for r in alone["results"]:
         assert r == by_path[r["path"]]
+
+
+def test_explain_needs_an_explaining_model(tmp_path, capsys):
+    from PIL import Image
+
+    img = tmp_path / "a.png"
+    Image.new("RGB", (64, 64), (120, 90, 60)).save(img)
+    assert main(["explain", str(img), "--model", "niqe"]) == 2
+    assert "does not explain" in capsys.readouterr().err

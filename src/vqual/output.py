@@ -58,6 +58,11 @@ class TableWriter:
         self.stream.write(f"{_short(r.path, self.w):<{self.w}}  {r.kind:<5}  {r.score:5.2f}  {r.score_100:5.1f}  "
                           f"{r.level:<9}  {r.uncertainty:4.2f}  {_top_attributes(r.attributes):<34}  "
                           f"{r.provenance.elapsed_ms:7.0f}{' *' if FLAG_CLIPPED_INPUT in r.flags else ''}\n")
+        if r.explanation:
+            check = r.explanation_check or {}
+            problems = "; ".join(check.get("problems", []))
+            note = "" if check.get("consistent", True) else f"  [contradicts the result: {problems}]"
+            self.stream.write(f"  {r.explanation}{note}\n")
         if self.timeline and r.timeline:
             for m in r.timeline:
                 label = f"  {m.start:6.1f}-{m.end:.1f}s"

@@ -60,3 +60,25 @@ def test_check_flags_contradictions_and_passes_agreement():
     assert check(CLEAN_SENTENCE, 4.6, {"blur": 0.1}).consistent
     assert not check("The main problem is severe blur.", 4.8, {"blur": 0.5}).consistent
     assert not check("Hmm, hard to say.", 1.5, {}).consistent
+
+
+def test_table_shows_the_explanation_and_any_contradiction():
+    import io
+
+    from vqual.output import TableWriter
+    from vqual.result import Provenance, QualityResult
+
+    def result(consistent: bool) -> QualityResult:
+        c = check("The main problem is strong noise." if not consistent else "The main problem is strong blur.",
+                  2.0, {"blur": 0.8, "noise": 0.0})
+        return QualityResult(path="a.png", kind="image", score=2.0, score_100=25.0, level="poor",
+                             level_probs={"excellent": 0, "good": 0, "fair": 0, "poor": 1, "bad": 0}, uncertainty=0.1,
+                             attributes={"blur": 0.8}, provenance=Provenance("m", "1", None),
+                             explanation="x", explanation_check=c.as_dict())
+
+    buf = io.StringIO()
+    w = TableWriter(buf, timeline=False)
+    w.write(result(True))
+    w.write(result(False))
+    lines = buf.getvalue().splitlines()
+    assert lines[2] == "  x" and lines[4].startswith("  x  [contradicts the result: names noise")

@@ -24,6 +24,7 @@ class TuneConfig:
     warmup: float = 0.1  # fraction of steps with a linear warm-up, then cosine decay
     explain_weight: float = 1.0
     seed: int = 0
+    log_every: int = 50  # steps between progress lines (0: per epoch only)
 
 
 def tune(path: LanguagePath, items: list[tuple[Conversation, Visual]], config: TuneConfig,
@@ -65,6 +66,9 @@ def tune(path: LanguagePath, items: list[tuple[Conversation, Visual]], config: T
                 n += 1
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + v
+                if log and config.log_every and step % config.log_every == 0:
+                    log(f"step {step}/{steps} ({time.perf_counter() - t0:.0f} s into epoch {epoch + 1}): "
+                        + ", ".join(f"{k} {v / n:.4f}" for k, v in sums.items()))
             row = {"epoch": epoch + 1, **{k: v / n for k, v in sums.items()},
                    "seconds": round(time.perf_counter() - t0, 1)}
             history.append(row)
