@@ -221,6 +221,10 @@ def stage_b(path, f, idx, replay, cfg_b, seed: int):
     return hist, tert
 
 
+def cfg_key(cfg_a: dict, cfg_b: dict) -> str:
+    return f"a{cfg_a['epochs']}-{cfg_a['lr']:g}_b{cfg_b['epochs']}-{cfg_b['lr']:g}-{cfg_b['replay']}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cv", action="store_true", help="also run the 5-fold cross-validation of stage B")
@@ -228,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--features-only", action="store_true")
     ap.add_argument("--cv-only", action="store_true",
                     help="only run the cross-validation and write its figures into the existing lmm.json")
+    ap.add_argument("--folds", default=None, help="CV: only these folds (comma-separated, 0-4), e.g. to run folds "
+                                                   "in parallel processes; figures are written when all are done")
     ap.add_argument("--stage-a-epochs", type=int, default=1)
     ap.add_argument("--stage-b-epochs", type=int, default=3)
     args = ap.parse_args(argv)
@@ -270,14 +276,26 @@ def main(argv: list[str] | None = None) -> int:
         from fit_lite import folds
 
         fs = folds([str(i) for i in range(len(y))], 5, seed=0)
-        oof = np.zeros(len(y))
-        for k, te in enumerate(fs):
+        todo = range(5) if args.folds is None else [int(k) for k in args.folds.split(",")]
+        for k in todo:  # each fold's out-of-fold scores are cached, so folds can run in separate processes
+            part = CACHE / f"cv_fold{k}_{cfg_key(cfg_a, cfg_b)}.npy"
+            if part.exists():
+                continue
+            te = fs[k]
             tr = np.setdiff1d(np.arange(len(y)), te)
             path.projectors.load_state_dict(state_a)
             log(f"CV fold {k + 1}/5: stage B on {len(tr)} images")
             stage_b(path, f, tr, replay, cfg_b, seed=10 + k)
-            oof[te] = predict(path, f, te)
-            log(f"  fold SRCC {evaluate(oof[te], y[te])['srcc']:.3f}")
+            pred = predict(path, f, te)
+            np.save(part, pred)
+            log(f"  fold SRCC {evaluate(pred, y[te])['srcc']:.3f}")
+        parts = [CACHE / f"cv_fold{k}_{cfg_key(cfg_a, cfg_b)}.npy" for k in range(5)]
+        if not all(p.exists() for p in parts):
+            log("not every fold is done yet (run the others with --folds); no figures written")
+            return 0
+        oof = np.zeros(len(y))
+        for te, p in zip(fs, parts):
+            oof[te] = np.load(p)
         per_fold = [evaluate(oof[te], y[te]) for te in fs]
         report = {"folds": "scripts/fit_lite.py folds(..., 5, seed=0)", "oof": oof.round(5).tolist(),
                   **{m: {"mean": float(np.mean([p[m] for p in per_fold])),
