@@ -20,20 +20,7 @@ from vqual.models.user import ModelCard, encoder_config, write_model_dir
 DIM = 1536 + 59  # lite-small features: spatial + measures
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny images: threads only add overhead (and contention on a busy machine)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("VQUAL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("VQUAL_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("one_thread", "isolated_home")
 
 
 def make_model(out, name="mine", bias=3.0, **card_kw):

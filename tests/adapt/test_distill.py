@@ -17,22 +17,12 @@ from vqual.cli import main
 from vqual.eval.cache import PredictionCache
 from vqual.models.user import Head
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny images: threads only add overhead (and contention on a busy machine)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread", "isolated_home")
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
+def _env(monkeypatch):
     monkeypatch.setitem(registry._REGISTRY, SPEC.name, SPEC)
-    monkeypatch.setenv("VQUAL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("VQUAL_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def test_signals_reliability_follows_agreement():

@@ -17,20 +17,7 @@ from vqual.models.user import Head
 FAST = ["--max-epochs", "150", "--patience", "30", "--no-progress"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny images: threads only add overhead (and contention on a busy machine)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("VQUAL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("VQUAL_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("one_thread", "isolated_home")
 
 
 def linear_data(n=80, d=30, noise=0.1, seed=0):

@@ -37,7 +37,8 @@ def add_instruct_parser(sub) -> argparse.ArgumentParser:
 
 def run_instruct(args: argparse.Namespace) -> int:
     from vqual.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-    from vqual.data import DatasetError, load_dataset, load_manifest
+    from vqual.data import DatasetError
+    from vqual.eval.cli import UsageError, _load  # the one dataset-or-manifest loader of the CLI
     from vqual.lmm.instruct import TASKS, make_instructions
     from vqual.output import AtomicOutput
 
@@ -49,17 +50,9 @@ def run_instruct(args: argparse.Namespace) -> int:
     bad = [t for t in tasks if t not in TASKS]
     if bad or not tasks:
         return err(f"--tasks: unknown task(s) {', '.join(bad) or '(none given)'} (choose from {', '.join(TASKS)})")
-    if bool(args.dataset) == bool(args.manifest):
-        return err("give exactly one of --dataset (with --root) or --manifest")
     try:
-        if args.dataset:
-            if not args.root:
-                return err(f"--dataset {args.dataset} needs --root DIR")
-            ds = load_dataset(args.dataset, args.root)
-        else:
-            mr = tuple(args.mos_range) if args.mos_range else None
-            ds = load_manifest(args.manifest, mos_range=mr, higher_is_better=not args.lower_better)
-    except DatasetError as e:
+        ds = _load(args.dataset, args.root, args.manifest, args, "", {})
+    except (DatasetError, UsageError) as e:
         return err(str(e))
     if not len(ds):
         return err(f"{ds.info.name}: no usable labelled items")
