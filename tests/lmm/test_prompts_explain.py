@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vqual.lmm import prompts as P
-from vqual.lmm.explain import CLEAN_SENTENCE, PHRASES, check, compose, mentioned
+from vqual.lmm.explain import ANSWERS, CLEAN_SENTENCE, PHRASES, check, compose, mentioned
 
 
 def test_at_least_twenty_instruction_templates_with_image_and_video_wording():
@@ -45,6 +45,22 @@ def test_compose_names_the_strongest_attributes_and_reads_back():
     assert compose({"blur": 0.2}) == CLEAN_SENTENCE
     for name in PHRASES:  # every attribute's own phrase is read back as that attribute
         assert name in mentioned(compose({name: 0.7})), name
+
+
+def test_the_constrained_answer_sets_hold_every_composed_sentence_once():
+    video, image = ANSWERS["video"], ANSWERS["image"]
+    assert len(video) == len(set(video)) == 1 + 33 + 33 * 30  # 11 attributes x 3 severity words
+    assert len(image) == len(set(image)) == 1 + 21 + 21 * 18  # 7 image attributes
+    rng = np.random.default_rng(0)
+    names = list(PHRASES)
+    temporal = ("stutter", "frame_drops", "shake", "flicker")
+    for _ in range(300):
+        attrs = {n: float(v) for n, v in zip(names, rng.uniform(0, 1, len(names)) ** 3)}
+        assert compose(attrs) in video
+        assert compose({k: v for k, v in attrs.items() if k not in temporal}) in image
+    for text in video[1:]:  # each names one or two different attributes, read back as such
+        assert len(mentioned(text)) == text.count(" along with ") + 1, text
+    assert not any(set(mentioned(t)) & set(temporal) for t in image)  # a still picture has no stutter
 
 
 def test_check_flags_contradictions_and_passes_agreement():

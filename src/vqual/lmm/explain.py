@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from vqual.encoders.temporal import ATTRIBUTES as TEMPORAL_ATTRIBUTES
+
 #: attribute -> (phrase used in answers, words that name it when reading text)
 PHRASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "blur": ("blur", ("blur", "blurry", "blurred", "out of focus", "soft focus")),
@@ -32,8 +34,11 @@ CONTRADICT_LOW = 0.15  # naming an attribute measured below this contradicts the
 CONTRADICT_HIGH = 0.6  # saying "clean" while an attribute is at least this severe contradicts it
 
 
+SEVERITY_WORDS = ("noticeable", "strong", "severe")
+
+
 def severity_word(v: float) -> str:
-    return "severe" if v >= 0.85 else ("strong" if v >= 0.6 else "noticeable")
+    return SEVERITY_WORDS[2] if v >= 0.85 else SEVERITY_WORDS[1 if v >= 0.6 else 0]
 
 
 def compose(attributes: dict[str, float], top: int = 2) -> str:
@@ -46,6 +51,23 @@ def compose(attributes: dict[str, float], top: int = 2) -> str:
     if len(parts) == 1:
         return f"The main problem is {parts[0]}."
     return f"The main problem is {parts[0]}, along with {parts[1]}."
+
+
+def answer_sentences(media: str = "video") -> list[str]:
+    """Every sentence `compose` can produce for `media`: the clean sentence, and one or two named problems at each
+    severity word (an image's answers never name a temporal distortion). Constrained decoding
+    (`LanguagePath.generate(..., allowed=...)`) keeps the decoder inside this set."""
+    out = [CLEAN_SENTENCE]
+    names = [k for k in PHRASES if media == "video" or k not in TEMPORAL_ATTRIBUTES]
+    parts = [(k, f"{w} {PHRASES[k][0]}") for k in names for w in SEVERITY_WORDS]
+    for k, a in parts:
+        out.append(f"The main problem is {a}.")
+        out += [f"The main problem is {a}, along with {b}." for k2, b in parts if k2 != k]
+    return out
+
+
+#: The constrained decoder's answer sets, per media kind.
+ANSWERS = {media: tuple(answer_sentences(media)) for media in ("image", "video")}
 
 
 def mentioned(text: str) -> list[str]:

@@ -38,12 +38,13 @@ _PIECE_RE = re.compile(f"({re.escape(IMAGE)}|{re.escape(MOTION)}|\u0001ANSWER\\d
 
 @dataclass
 class Visual:
-    """Encoder features of one item, in time order: key frames (global + grid) and, for videos, one temporal vector
-    per key frame."""
+    """Encoder features of one item, in time order: key frames (global + grid, and the frame's measured attribute
+    severities when the projectors have an attribute token) and, for videos, one temporal vector per key frame."""
 
     global_feats: np.ndarray  # (K, G)
     grid: np.ndarray  # (K, N, C)
     temporal: np.ndarray | None = None  # (K, F) for videos
+    attributes: np.ndarray | None = None  # (K, A) severities in [0, 1], in the projector's attribute order
 
 
 @dataclass
@@ -109,7 +110,8 @@ class LanguagePath:
         temporal token."""
         g = torch.as_tensor(visual.global_feats, dtype=torch.float32)
         c = torch.as_tensor(visual.grid, dtype=torch.float32)
-        spatial = self.projectors.spatial(g, c)  # (K, 1+N, H)
+        a = None if visual.attributes is None else torch.as_tensor(visual.attributes, dtype=torch.float32)
+        spatial = self.projectors.spatial(g, c, a)  # (K, 1+N[+1], H)
         out = []
         if visual.temporal is None:
             return [spatial[k] for k in range(len(spatial))]
@@ -234,22 +236,49 @@ class LanguagePath:
         p = full[ids]
         return (p / p.sum()).numpy(), float(p.sum())
 
+    def _trie(self, allowed: tuple[str, ...]) -> dict:
+        """Token trie of the allowed answers; the key `None` marks where an answer may end."""
+        key = ("trie", allowed)
+        if key not in self._text_cache:
+            root: dict = {}
+            for text in allowed:
+                node = root
+                for t in self._ids(text).tolist():
+                    node = node.setdefault(t, {})
+                node[None] = {}
+            self._text_cache[key] = root  # type: ignore[assignment]
+        return self._text_cache[key]  # type: ignore[return-value]
+
     @torch.inference_mode()
-    def generate(self, conv: Conversation, visual: Visual, max_new_tokens: int = 40) -> str:
-        """Greedy answer to the conversation's last turn."""
+    def generate(self, conv: Conversation, visual: Visual, max_new_tokens: int = 40,
+                 allowed: tuple[str, ...] | None = None) -> str:
+        """Greedy answer to the conversation's last turn. With `allowed`, constrained greedy decoding: at each step
+        the most probable token among those that continue one of the allowed answers (or end it), so the answer is
+        always one of them (the decoder chooses which, token by token)."""
         seq = self.embed(conv, visual, generation=True)
         model = self.decoder.model
+        node = self._trie(allowed) if allowed else None
+        stop = min(self.stop_ids) if self.stop_ids else None
+        if node is not None and stop is None:
+            raise ValueError(f"decoder {self.decoder.name} has no end-of-answer token for constrained decoding")
+
+        def pick(logits: torch.Tensor) -> int:
+            if node is None:
+                return int(torch.argmax(logits))
+            options = [t if t is not None else stop for t in node]
+            return options[int(torch.argmax(logits[options]))]
+
         out = model(inputs_embeds=seq.embeds[None], use_cache=True)
         past = out.past_key_values
         ids: list[int] = []
-        nxt = int(torch.argmax(out.logits[0, -1]))
-        for _ in range(max_new_tokens):
-            if nxt in self.stop_ids:
-                break
+        nxt = pick(out.logits[0, -1])
+        while nxt not in self.stop_ids and (node is not None or len(ids) < max_new_tokens):
             ids.append(nxt)
+            if node is not None:
+                node = node[nxt]  # the trie is finite and every path ends in an end mark
             out = model(input_ids=torch.tensor([[nxt]]), past_key_values=past, use_cache=True)
             past = out.past_key_values
-            nxt = int(torch.argmax(out.logits[0, -1]))
+            nxt = pick(out.logits[0, -1])
         return self.decoder.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
 

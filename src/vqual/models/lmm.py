@@ -1,11 +1,15 @@
 """`vqual-lmm`: the language path as a registered model. The `vqual-lite` encoders see the picture (one backbone pass
 per key frame gives the global features and the grid), projectors trained here (scripts/train_lmm.py) put them
-into SmolLM2-135M-Instruct, and
+into SmolLM2-135M-Instruct (with, per key frame, an attribute token: `vqual-lite`'s measured distortion severities
+mapped into the embedding space, and for videos per chunk a second temporal token from the stutter / frame-drop /
+shake / flicker severities, so the answers are grounded in the same attributes the result reports), and
 
 - the score is read from the decoder's probabilities of the five level words after "The quality of this image
   is" (weights 5..1): `level_probs` are those probabilities, `uncertainty` their spread;
 - `attributes` are `vqual-lite`'s (its attribute head on the same features, and the temporal severities);
-- with `explaining()`, the decoder answers "what is wrong with it" greedily, and the answer is read back against
+- with `explaining()`, the decoder answers "what is wrong with it" greedily, constrained to the sentences of the
+  trained answer form (`vqual.lmm.explain.answer_sentences`: the decoder picks, token by token, which distortions
+  and severities to name, but cannot drift into invented phrases or repetition), and the answer is read back against
   the score and the attributes (`vqual.lmm.explain.check`); a contradiction is flagged in the result, not hidden.
 
 Videos: each second is scored from its key frame and chunk (the timeline); the video score comes from one pass over
@@ -27,7 +31,7 @@ from vqual.weights import asset_path, resolve
 
 class VqualLMM(QualityModel):
     name = "vqual-lmm"
-    version = "1.0.0"
+    version = "1.2.0"
     chunk_luma_size = 256
     trained_on = ("clive-fewlabel",)
     can_explain = True
@@ -64,7 +68,20 @@ class VqualLMM(QualityModel):
         self.decoder_version = (decoder.sha256 or "unknown")[:12]
         d = self.config["dims"]
         projectors = Projectors(d["global_dim"], d["grid_dim"], d["n_grid"], d["temporal_dim"], d["hidden"],
-                                d["width"], d["heads"])
+                                d["width"], d["heads"], attr_dim=d.get("attr_dim", 0),
+                                temporal_attr_dim=d.get("temporal_attr_dim", 0))
+        self._with_attributes = bool(d.get("attr_dim", 0))
+        if self._with_attributes and self.config["attributes"] != list(self.lite.heads["attributes"].names):
+            raise RuntimeError(f"projectors were trained on attributes {self.config['attributes']}, vqual-lite "
+                               f"reports {list(self.lite.heads['attributes'].names)}")
+        if d.get("temporal_attr_dim", 0):
+            from vqual.encoders.temporal import ATTRIBUTES, FEATURE_NAMES
+
+            tail = [n.removeprefix("sev_") for n in FEATURE_NAMES[-d["temporal_attr_dim"]:]]
+            trained = self.config["temporal_attributes"]
+            if trained != tail or tail != list(ATTRIBUTES):
+                raise RuntimeError(f"projectors were trained on temporal attributes {trained}, the temporal encoder's "
+                                   f"features end with {tail}")
         projectors.load_state_dict(load_file(str(path)))
         projectors.eval()
         self.path = LanguagePath(decoder, projectors)
@@ -72,7 +89,7 @@ class VqualLMM(QualityModel):
 
     # --- helpers ---------------------------------------------------------------------------------------------------
     def _ask(self, media: str, visual, attributes: dict[str, float]) -> Prediction:
-        from vqual.lmm.explain import check
+        from vqual.lmm.explain import ANSWERS, check
         from vqual.lmm.model import expected_score
         from vqual.lmm.prompts import LEVEL_WORDS, Conversation, Turn, instruction
 
@@ -85,31 +102,34 @@ class VqualLMM(QualityModel):
                               level_probs={w: float(p) for w, p in zip(LEVEL_WORDS, probs)})
             if self.explain:
                 text = self.path.generate(Conversation(media, n, [Turn("explain", instruction("explain", media))]),
-                                          visual)
+                                          visual, allowed=ANSWERS[media])
                 pred.explanation = text
                 pred.explanation_check = check(text, score, attributes).as_dict()
         return pred
 
-    def _attributes(self, global_feats: np.ndarray) -> dict[str, float]:
+    def _attributes(self, global_feats: np.ndarray) -> tuple[dict[str, float], np.ndarray | None]:
+        """The lite attribute head's severities by name, and as the attribute token's (1, A) input (or None)."""
         head = self.lite.heads["attributes"]
         vals = np.clip(head(global_feats.astype(np.float64)), 0.0, 1.0)
-        return {n: float(v) for n, v in zip(head.names, vals)}
+        token = vals[None].astype(np.float32) if self._with_attributes else None
+        return {n: float(v) for n, v in zip(head.names, vals)}, token
 
     # --- hooks -----------------------------------------------------------------------------------------------------
     def predict_image(self, rgb: np.ndarray) -> Prediction:
         from vqual.lmm.model import Visual
 
         f = self.frames(rgb)
-        visual = Visual(f.global_feats[None], f.grid[None])
-        return self._ask("image", visual, self._attributes(f.global_feats))
+        attrs, token = self._attributes(f.global_feats)
+        return self._ask("image", Visual(f.global_feats[None], f.grid[None], attributes=token), attrs)
 
     def predict_chunk(self, chunk: Chunk) -> Prediction:
         from vqual.lmm.model import Visual
 
         f = self.frames(chunk.key_frame)
         tf = self.lite.temporal.encode(chunk)
-        attrs = {**self._attributes(f.global_feats), **{k: float(v) for k, v in tf.severities.items()}}
-        visual = Visual(f.global_feats[None], f.grid[None], tf.vector[None].astype(np.float32))
+        image_attrs, token = self._attributes(f.global_feats)
+        attrs = {**image_attrs, **{k: float(v) for k, v in tf.severities.items()}}
+        visual = Visual(f.global_feats[None], f.grid[None], tf.vector[None].astype(np.float32), token)
         pred = self._ask("video", visual, attrs)
         pred.explanation = pred.explanation_check = None  # per-second explanations are not kept
         pred._visual = visual  # type: ignore[attr-defined]  # for `pool`
@@ -122,6 +142,7 @@ class VqualLMM(QualityModel):
         idx = sorted(set(np.linspace(0, k - 1, min(k, self.max_key_frames)).round().astype(int).tolist()))
         parts = [seconds[i]._visual for i in idx]  # type: ignore[attr-defined]
         visual = Visual(np.concatenate([p.global_feats for p in parts]), np.concatenate([p.grid for p in parts]),
-                        np.concatenate([p.temporal for p in parts]))
+                        np.concatenate([p.temporal for p in parts]),
+                        None if parts[0].attributes is None else np.concatenate([p.attributes for p in parts]))
         attrs = pool_worst(seconds, self.lite.worst_fraction).attributes
         return self._ask("video", visual, attrs)
