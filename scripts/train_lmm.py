@@ -161,7 +161,6 @@ def add_attributes(f: dict) -> list[str]:
     from vqual.heads.linear import load_heads
     from vqual.weights import asset_path
 
-    lite = json.loads(asset_path("lite/lite.json").read_text())
     heads, _ = load_heads(asset_path("lite/heads.npz"), ("attributes",))
     head = heads["attributes"]
 
@@ -169,7 +168,6 @@ def add_attributes(f: dict) -> list[str]:
         flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
         return np.clip(head(flat), 0.0, 1.0).astype(np.float32).reshape(*x.shape[:-1], -1)
 
-    assert lite["model"] == "vqual-lite"
     f["syn_attr"] = sev(f["syn_global"])
     f["clive_attr"] = sev(f["clive_global"])
     f["vid_attr"] = sev(f["vid_global"])
@@ -248,12 +246,10 @@ def build_path(decoder, f: dict, attr_names: list[str]):
     proj.fit_standardisation(torch.from_numpy(f["syn_global"]), torch.from_numpy(f["syn_grid"]),
                              torch.from_numpy(f["vid_temporal"]))
     with torch.no_grad():  # each attribute's column starts as the embedding of its name
-        for a, name in enumerate(attr_names):
-            ids = decoder.tokenizer.encode(ATTRIBUTE_WORDS[name], add_special_tokens=False)
-            proj.spatial.attr_in.weight[:, a] = emb[ids].mean(0)
-        for a, name in enumerate(TEMPORAL_ATTRIBUTES):
-            ids = decoder.tokenizer.encode(ATTRIBUTE_WORDS[name], add_special_tokens=False)
-            proj.temporal.attr_in.weight[:, a] = emb[ids].mean(0)
+        for layer, names in ((proj.spatial.attr_in, attr_names), (proj.temporal.attr_in, TEMPORAL_ATTRIBUTES)):
+            for a, name in enumerate(names):
+                ids = decoder.tokenizer.encode(ATTRIBUTE_WORDS[name], add_special_tokens=False)
+                layer.weight[:, a] = emb[ids].mean(0)
     return LanguagePath(decoder, proj), emb_rms
 
 

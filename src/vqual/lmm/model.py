@@ -72,8 +72,10 @@ class LanguagePath:
         self._body = decoder.model.base_model
         self._head = decoder.model.get_output_embeddings()
         self._text_cache: dict[str, torch.Tensor] = {}
+        self._tries: dict[tuple[str, ...], dict] = {}
         end = tok.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tok.get_vocab() else None
         self.stop_ids = {i for i in (end, tok.eos_token_id) if i is not None}
+        self.end_id = end if end is not None else tok.eos_token_id  # the end of answer that training teaches
 
     # --- tokens ----------------------------------------------------------------------------------------------------
     def _word_ids(self, words) -> list[int]:
@@ -238,16 +240,15 @@ class LanguagePath:
 
     def _trie(self, allowed: tuple[str, ...]) -> dict:
         """Token trie of the allowed answers; the key `None` marks where an answer may end."""
-        key = ("trie", allowed)
-        if key not in self._text_cache:
+        if allowed not in self._tries:
             root: dict = {}
             for text in allowed:
                 node = root
                 for t in self._ids(text).tolist():
                     node = node.setdefault(t, {})
                 node[None] = {}
-            self._text_cache[key] = root  # type: ignore[assignment]
-        return self._text_cache[key]  # type: ignore[return-value]
+            self._tries[allowed] = root
+        return self._tries[allowed]
 
     @torch.inference_mode()
     def generate(self, conv: Conversation, visual: Visual, max_new_tokens: int = 40,
@@ -258,14 +259,13 @@ class LanguagePath:
         seq = self.embed(conv, visual, generation=True)
         model = self.decoder.model
         node = self._trie(allowed) if allowed else None
-        stop = min(self.stop_ids) if self.stop_ids else None
-        if node is not None and stop is None:
+        if node is not None and self.end_id is None:
             raise ValueError(f"decoder {self.decoder.name} has no end-of-answer token for constrained decoding")
 
         def pick(logits: torch.Tensor) -> int:
             if node is None:
                 return int(torch.argmax(logits))
-            options = [t if t is not None else stop for t in node]
+            options = [t if t is not None else self.end_id for t in node]
             return options[int(torch.argmax(logits[options]))]
 
         out = model(inputs_embeds=seq.embeds[None], use_cache=True)
