@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vqual.lmm import prompts as P
-from vqual.lmm.explain import ANSWERS, CLEAN_SENTENCE, PHRASES, check, compose, mentioned
+from vqual.lmm.explain import ANSWERS, CLEAN_SENTENCE, PHRASES, check, compose, display, mentioned
 
 
 def test_at_least_twenty_instruction_templates_with_image_and_video_wording():
@@ -61,6 +61,19 @@ def test_the_constrained_answer_sets_hold_every_composed_sentence_once():
     for text in video[1:]:  # each names one or two different attributes, read back as such
         assert len(mentioned(text)) == text.count(" along with ") + 1, text
     assert not any(set(mentioned(t)) & set(temporal) for t in image)  # a still picture has no stutter
+
+
+def test_display_puts_the_article_before_the_severity_and_keeps_the_meaning():
+    assert display("The main problem is noticeable a colour cast.") == "The main problem is a noticeable colour cast."
+    assert (display("The main problem is severe blur, along with strong a colour cast.")
+            == "The main problem is severe blur, along with a strong colour cast.")
+    for media, answers in ANSWERS.items():
+        for sentence in answers:
+            shown = display(sentence)
+            assert not any(f"{w} a " in shown or f"{w} an " in shown for w in ("noticeable", "strong", "severe"))
+            assert mentioned(shown) == mentioned(sentence), (media, sentence)
+            assert sorted(shown.split()) == sorted(sentence.split())  # word order only
+    assert display(CLEAN_SENTENCE) == CLEAN_SENTENCE
 
 
 def test_check_flags_contradictions_and_passes_agreement():

@@ -69,6 +69,15 @@ def answer_sentences(media: str = "video") -> list[str]:
 #: The constrained decoder's answer sets, per media kind.
 ANSWERS = {media: tuple(answer_sentences(media)) for media in ("image", "video")}
 
+_ARTICLE_AFTER_SEVERITY = re.compile(r"\b(" + "|".join(SEVERITY_WORDS) + r") (a|an) ")
+
+
+def display(sentence: str) -> str:
+    """The sentence as shown to people. Answers are trained as "<severity> <phrase>", which puts a countable
+    phrase's article after the severity word ("noticeable a colour cast"); this moves it in front ("a noticeable
+    colour cast"). Only word order changes, so the decoder's choice and what `mentioned` reads are the same."""
+    return _ARTICLE_AFTER_SEVERITY.sub(lambda m: f"{m.group(2)} {m.group(1)} ", sentence)
+
 
 def mentioned(text: str) -> list[str]:
     """Attributes an explanation names, in PHRASES order (the longest matching words win over their prefixes:

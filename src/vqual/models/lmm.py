@@ -89,7 +89,7 @@ class VqualLMM(QualityModel):
 
     # --- helpers ---------------------------------------------------------------------------------------------------
     def _ask(self, media: str, visual, attributes: dict[str, float]) -> Prediction:
-        from vqual.lmm.explain import ANSWERS, check
+        from vqual.lmm.explain import ANSWERS, check, display
         from vqual.lmm.model import expected_score
         from vqual.lmm.prompts import LEVEL_WORDS, Conversation, Turn, instruction
 
@@ -103,6 +103,7 @@ class VqualLMM(QualityModel):
             if self.explain:
                 text = self.path.generate(Conversation(media, n, [Turn("explain", instruction("explain", media))]),
                                           visual, allowed=ANSWERS[media])
+                text = display(text)  # article order only: "noticeable a colour cast" -> "a noticeable colour cast"
                 pred.explanation = text
                 pred.explanation_check = check(text, score, attributes).as_dict()
         return pred
