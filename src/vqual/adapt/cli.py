@@ -65,6 +65,10 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--max-epochs", type=int, default=d.max_epochs, help="default %(default)s")
     g.add_argument("--patience", type=int, default=d.patience, help="default %(default)s")
     g.add_argument("--weight-decay", type=float, default=d.weight_decay, help="default %(default)s")
+    g.add_argument("--synthetic-pairs", action=argparse.BooleanOptionalAction, default=None,
+                   help="also learn from vqual-lite's 1440 synthetic ranking pairs (same picture, stronger distortion "
+                        "= worse), with the ridge strength chosen on the validation folds; default: on for a linear "
+                        "head on the lite encoder, which is the only combination it applies to")
     _add_output_args(p)
     p.set_defaults(encoder="lite")
     return p
@@ -179,6 +183,16 @@ def run_train(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     config = TrainConfig(head=args.head, hidden=args.hidden, weight_decay=args.weight_decay,
                          max_epochs=args.max_epochs, patience=args.patience, val_folds=args.val_folds,
                          val_fraction=args.val_fraction, seed=args.seed)
+    from vqual.adapt.pairs import load_pair_prior
+
+    prior = load_pair_prior()
+    fits = args.head == "linear" and args.encoder == prior.encoder
+    if args.synthetic_pairs and not fits:
+        _err(cmd, f"--synthetic-pairs needs --head linear and --encoder {prior.encoder} (got --head {args.head} "
+                  f"--encoder {args.encoder})")
+        return EXIT_USAGE
+    if not (args.synthetic_pairs if args.synthetic_pairs is not None else fits):
+        prior = None
     enc_cfg = encoder_config(args.encoder)
     failures: list[str] = []
     try:
@@ -193,7 +207,7 @@ def run_train(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     used = [it for it, k in zip(items, ok) if k]
     y = np.array([ds.info.to_1_5(it.mos) for it in used])
     try:
-        head = train_head(x, y, [it.content_id for it in used], config)
+        head = train_head(x, y, [it.content_id for it in used], config, pairs=prior)
     except TrainError as e:
         _err(cmd, f"{ds.info.name}: {e}")
         return EXIT_USAGE
@@ -213,8 +227,11 @@ def run_train(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     if code is not None:
         return code
     srcc = info["validation_srcc"]
+    how = (f"with {info['synthetic_pairs']['n_pairs']} synthetic pairs, ridge {head.alpha:g} chosen on "
+           f"{head.n_folds} validation fold(s)" if head.pairs is not None else
+           f"{info['best_epoch']} steps (early stopping on {head.n_folds} validation fold(s))")
     print(f"{name} {args.model_version}: {args.head} head on {args.encoder}, {len(used)} labels of {ds.info.name}, "
-          f"{info['best_epoch']} steps (early stopping on {head.n_folds} validation fold(s))")
+          f"{how}")
     print(f"validation (out of fold): RMSE {head.val_rmse:.3f}, SRCC {'-' if srcc is None else f'{srcc:.3f}'}")
     print(f"wrote {out} (use --model {out if args.out else name})")
     return EXIT_FAILED if failures else EXIT_OK

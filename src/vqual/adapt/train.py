@@ -11,6 +11,11 @@ the mean validation curve is kept, which is far less noisy than one split of a f
 fitted on every labelled item for that number of steps from the same initial weights, so that no label is wasted;
 the validation figures reported are those of the early-stopped heads on items they did not train on, and the level
 width ``tau`` is fitted on those out-of-fold predictions.
+
+With a synthetic pair prior (`vqual.adapt.pairs`, the default of ``vqual train`` for a linear head on the ``lite``
+encoder) the linear head is instead fitted jointly to the labels and vqual-lite's synthetic ranking pairs (ridge +
+pair hinge, solved exactly), and the validation folds choose its ridge strength from the prior's grid (lowest mean
+validation error) instead of a step count.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vqual.errors import MediaError, VqualError
 from vqual.progress import Progress
+
+if TYPE_CHECKING:
+    from vqual.adapt.pairs import PairPrior
 
 #: Fewest labelled items a head is trained on (training + validation).
 MIN_TRAIN_LABELS = 10
@@ -230,22 +238,56 @@ class TrainedHead:
     val_y: np.ndarray  # those items' labels
     n_folds: int  # validation folds (1: one split)
     config: TrainConfig
+    alpha: float | None = None  # with synthetic pairs: the ridge strength chosen (best_epoch is then 0)
+    pairs: dict[str, Any] | None = None  # with synthetic pairs: the prior's identity and weight
 
     def info(self) -> dict[str, Any]:
         """Figures for the model card's provenance."""
         from scipy import stats
 
         ok = np.ptp(self.val_y) > 0 and np.ptp(self.val_pred) > 0
-        return {"config": asdict(self.config), "best_epoch": self.best_epoch, "validation_folds": self.n_folds,
+        extra = {} if self.pairs is None else {"synthetic_pairs": self.pairs, "ridge_alpha": self.alpha}
+        return {"config": asdict(self.config), **extra, "best_epoch": self.best_epoch, "validation_folds": self.n_folds,
                 "n_validation": int(len(self.val_y)), "validation_rmse": round(self.val_rmse, 4),
                 "validation_srcc": round(float(stats.spearmanr(self.val_pred, self.val_y).statistic), 4) if ok
                 else None}
 
 
+def _train_with_pairs(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], cfg: TrainConfig,
+                      prior: PairPrior) -> TrainedHead:
+    """The linear head fitted jointly with the pair prior; its ridge strength chosen on the validation splits."""
+    from vqual.adapt.pairs import fit_with_pairs
+    from vqual.models.user import Head
+
+    if cfg.head != "linear":
+        raise TrainError(f"synthetic pairs need a linear head, not {cfg.head!r} (turn them off for an mlp head)")
+    if x.shape[1] != prior.dim:
+        raise TrainError(f"the synthetic pair prior is for the {prior.encoder!r} encoder ({prior.dim} features); "
+                         f"these features have {x.shape[1]} (turn synthetic pairs off for this encoder)")
+    best: tuple[float, float, np.ndarray] | None = None
+    for per_label in prior.alphas_per_label:
+        pred = np.empty(len(y))
+        errs = []
+        for tr, va in splits:
+            pred[va] = Head("linear", fit_with_pairs(x[tr], y[tr], prior, per_label * len(tr)))(x[va])
+            errs.append(float(np.mean((pred[va] - y[va]) ** 2)))
+        if best is None or np.mean(errs) < best[0] - 1e-12:
+            best = (float(np.mean(errs)), per_label, pred.copy())
+    assert best is not None  # the grid is not empty (pairs.json)
+    _, per_label, val_pred = best
+    arrays = fit_with_pairs(x, y, prior, per_label * len(y))
+    val_idx = np.sort(np.concatenate([va for _, va in splits]))
+    vp, vy = val_pred[val_idx], y[val_idx]
+    return TrainedHead(kind="linear", arrays=arrays, best_epoch=0, val_rmse=float(np.sqrt(np.mean((vp - vy) ** 2))),
+                       val_pred=vp, val_y=vy, n_folds=len(splits), config=cfg, alpha=per_label * len(y),
+                       pairs={**prior.info(), "alpha_per_label": per_label})
+
+
 def train_head(x: np.ndarray, y: np.ndarray, groups: Sequence[str] | None = None,
-               config: TrainConfig | None = None) -> TrainedHead:
-    """Warm up a score head on features `x` (n, d) for labels `y` (n,) on 1-5; see the module docstring.
-    Raises TrainError for too few or constant labels."""
+               config: TrainConfig | None = None, pairs: PairPrior | None = None) -> TrainedHead:
+    """Warm up a score head on features `x` (n, d) for labels `y` (n,) on 1-5; see the module docstring. With
+    `pairs` (`vqual.adapt.pairs.load_pair_prior`), a linear head learns from vqual-lite's synthetic pairs too.
+    Raises TrainError for too few or constant labels, or pairs with an mlp head or other features."""
     import torch
 
     from vqual.heads.linear import standardiser
@@ -262,6 +304,8 @@ def train_head(x: np.ndarray, y: np.ndarray, groups: Sequence[str] | None = None
         raise TrainError(f"all {len(y)} labels are equal ({y[0]:g}); nothing to learn")
     g = list(groups) if groups is not None else [str(i) for i in range(len(y))]
     splits = validation_splits(g, cfg)
+    if pairs is not None:
+        return _train_with_pairs(x, y, splits, cfg, pairs)
     torch.manual_seed(cfg.seed)
     mean, scale = standardiser(x)
     z = torch.from_numpy((x - mean) / scale).float()

@@ -1,0 +1,96 @@
+"""The synthetic pair prior of `vqual train`: vqual-lite's 1440 synthetic ranking pairs, usable by any linear head
+on the ``lite`` encoder, so that a head learnt from a few labels also respects "same picture, stronger
+distortion = worse", as vqual-lite's own score head does.
+
+The asset (`scripts/make_pair_prior.py`) holds each pair's feature difference (better minus worse), whitened by
+the synthetic set's feature scale and reduced to its top singular directions: D ~= coef @ basis, (P, d).
+`fit_with_pairs` fits w, b (on features standardised with the user's mean and the prior's scale) minimising
+
+    sum_i (z_i w + b - y_i)^2 + alpha |w|^2 + weight * n * mean_p(margin * softplus(-(D_p w) / margin))
+
+the loss of scripts/fit_lite.py `fit_joint`. The minimiser lies in the span of the labelled rows and the basis
+rows, so it is found exactly in that (n + rank)-dimensional space (L-BFGS, float64, deterministic).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from vqual.errors import VqualError
+
+
+@dataclass(frozen=True)
+class PairPrior:
+    """Synthetic pair differences in a low-rank form, and how `vqual train` weighs them."""
+
+    coef: np.ndarray  # (P, k) float64: U S
+    basis: np.ndarray  # (k, d) float64: V^T (whitened feature space)
+    scale: np.ndarray  # (d,) the synthetic set's feature scale: features are divided by it
+    weight: float  # pair weight (mu) relative to the labels
+    margin: float  # smooth-hinge margin in score units (1-5)
+    alphas_per_label: tuple[float, ...]  # ridge strengths (x number of labels) chosen from on validation folds
+    sha256: str
+    encoder: str  # the encoder preset whose features the differences are in
+
+    @property
+    def dim(self) -> int:
+        return int(self.basis.shape[1])
+
+    def info(self) -> dict:
+        return {"sha256": self.sha256, "n_pairs": int(self.coef.shape[0]), "rank": int(self.coef.shape[1]),
+                "weight": self.weight, "margin": self.margin}
+
+
+def load_pair_prior() -> PairPrior:
+    """The packaged prior (sha256 checked). Raises `vqual.errors.WeightsError` if the file is missing or altered."""
+    from vqual.weights import asset_path, resolve
+
+    meta = json.loads(asset_path("lite/pairs.json").read_text())
+    path = resolve("lite/pairs.npz", meta["sha256"])
+    with np.load(path) as z:
+        coef, basis, scale = (z[k].astype(np.float64) for k in ("coef", "basis", "scale"))
+    return PairPrior(coef=coef, basis=basis, scale=scale, weight=float(meta["pair_weight"]),
+                     margin=float(meta["margin"]), alphas_per_label=tuple(float(a) for a in meta["alphas_per_label"]),
+                     sha256=meta["sha256"], encoder=meta["encoder"])
+
+
+def fit_with_pairs(x: np.ndarray, y: np.ndarray, prior: PairPrior, alpha: float,
+                   weight: float | None = None) -> dict[str, np.ndarray]:
+    """A linear head (arrays of `vqual.models.user.Head` "linear": mean, scale, w, b) fitted to features `x` (n, d)
+    and labels `y` (n,) jointly with the prior's pairs. Raises VqualError if `x` is not in the prior's feature space."""
+    import torch
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != prior.dim:
+        raise VqualError(f"the synthetic pair prior is for the {prior.encoder!r} encoder's {prior.dim} features; "
+                         f"got {x.shape[-1]}")
+    mu = prior.weight if weight is None else float(weight)
+    mean = x.mean(axis=0)
+    z = (x - mean) / prior.scale
+    q, _ = np.linalg.qr(np.vstack([z, prior.basis]).T)  # (d, r): orthonormal basis of the solution's span
+    a = torch.from_numpy(z @ q)  # (n, r)
+    p = torch.from_numpy(prior.coef @ (prior.basis @ q))  # (P, r)
+    yt = torch.from_numpy(y)
+    v = torch.zeros(q.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor([float(y.mean())], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([v, b], lr=1.0, max_iter=500, line_search_fn="strong_wolfe", tolerance_grad=1e-9,
+                            tolerance_change=1e-12)
+    margin = prior.margin
+
+    def closure():
+        opt.zero_grad()
+        r = a @ v + b - yt
+        loss = (r * r).sum() + alpha * (v * v).sum()
+        if mu > 0:
+            loss = loss + mu * len(y) * (margin * torch.nn.functional.softplus(-(p @ v) / margin)).mean()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    w = q @ v.detach().numpy()
+    return {"mean": mean, "scale": prior.scale.copy(), "w": w, "b": b.detach().numpy().copy()}
+
