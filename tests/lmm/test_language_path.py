@@ -128,6 +128,18 @@ def test_constrained_generation_answers_with_one_of_the_allowed_sentences(arch, 
     assert path.generate(conv, visual(), allowed=pair) in pair
 
 
+def test_answer_tries_are_cached_but_bounded(llama_dir):
+    from vqual.lmm.explain import ANSWERS
+
+    path = make_path(llama_dir)
+    path.projectors.eval()
+    conv = Conversation("image", 1, [Turn("explain", instruction("explain", "image"))])
+    sets = [ANSWERS["image"][i:i + 3] for i in range(path.MAX_TRIES + 5)]
+    for allowed in sets:
+        assert path.generate(conv, visual(), allowed=allowed) in allowed
+    assert len(path._tries) == path.MAX_TRIES and sets[-1] in path._tries and sets[0] not in path._tries
+
+
 def test_explanation_training_targets_include_the_end_of_turn(llama_dir):
     path = make_path(llama_dir)
     conv = Conversation("image", 1, [Turn("explain", instruction("explain", "image"), "It looks clean.")])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vqual.lmm import prompts as P
-from vqual.lmm.explain import ANSWERS, CLEAN_SENTENCE, PHRASES, check, compose, display, mentioned
+from vqual.lmm.explain import ANSWERS, CLEAN_SENTENCE, PHRASES, check, compose, display, grounded, mentioned
 
 
 def test_at_least_twenty_instruction_templates_with_image_and_video_wording():
@@ -74,6 +74,32 @@ def test_display_puts_the_article_before_the_severity_and_keeps_the_meaning():
             assert mentioned(shown) == mentioned(sentence), (media, sentence)
             assert sorted(shown.split()) == sorted(sentence.split())  # word order only
     assert display(CLEAN_SENTENCE) == CLEAN_SENTENCE
+
+
+def test_grounded_answers_never_contradict_the_measurements():
+    rng = np.random.default_rng(1)
+    names = [k for k in PHRASES if k not in ("stutter", "frame_drops", "shake", "flicker")]
+    for _ in range(20):
+        attrs = {n: float(v) for n, v in zip(names, rng.uniform(0, 1, len(names)) ** 2)}
+        score = float(rng.uniform(1, 5))
+        ok = grounded("image", score, attrs)
+        assert ok and set(ok) <= set(ANSWERS["image"])
+        if len(ok) < len(ANSWERS["image"]):
+            assert all(check(a, score, attrs).consistent for a in ok)
+            low = {n for n, v in attrs.items() if v < 0.15}
+            assert not any(set(mentioned(a)) & low for a in ok)
+    quiet = {n: 0.05 for n in names}
+    assert grounded("image", 4.0, quiet) == (CLEAN_SENTENCE,)  # nothing measured, a fine score: only "clean"
+    assert CLEAN_SENTENCE not in grounded("image", 2.0, {**quiet, "blur": 0.7})  # clearly blurred and poor
+    assert grounded("image", 1.5, quiet) == ANSWERS["image"]  # nothing fits: all, and the check flags the choice
+
+
+def test_grounded_video_answers_keep_temporal_names_but_not_a_clean_claim_over_strong_stutter():
+    video_attrs = {n: 0.05 for n in PHRASES}
+    ok = grounded("video", 4.0, video_attrs)
+    assert "The main problem is noticeable camera shake." in ok  # measured low, still allowed (module docstring)
+    assert CLEAN_SENTENCE in ok and not any("blur" in a for a in ok)  # spatial names measured absent are not
+    assert CLEAN_SENTENCE not in grounded("video", 4.0, {**video_attrs, "stutter": 0.7})
 
 
 def test_check_flags_contradictions_and_passes_agreement():

@@ -69,6 +69,27 @@ def answer_sentences(media: str = "video") -> list[str]:
 #: The constrained decoder's answer sets, per media kind.
 ANSWERS = {media: tuple(answer_sentences(media)) for media in ("image", "video")}
 
+def grounded(media: str, score: float, attributes: dict[str, float]) -> tuple[str, ...]:
+    """The answers for `media` that do not contradict this score and these measured attributes, in `ANSWERS`
+    order: what the constrained decoder chooses from. An answer is left out when `check` finds it contradicts the
+    score or the image attributes (it names a spatial distortion measured as absent, calls a poorly scored picture
+    clean, ...), or when it calls a video clean while a temporal distortion is measured at `CONTRADICT_HIGH` or more.
+    Temporal distortions are never ruled out by their measurement: the video-level stutter and shake severities
+    miss mild cases that the decoder's per-second tokens catch (benchmarks/lmm.py: vetoing them cost 12 of 30
+    shake hits). If no answer is left (a poor score with nothing measured), every answer, and the check flags
+    the one chosen."""
+    spatial = {k: v for k, v in attributes.items() if k not in TEMPORAL_ATTRIBUTES}
+    temporal_worst = max((v for k, v in attributes.items() if k in TEMPORAL_ATTRIBUTES), default=0.0)
+
+    def fits(answer: str) -> bool:
+        if says_clean(answer) and temporal_worst >= CONTRADICT_HIGH:
+            return False
+        return check(answer, score, spatial).consistent
+
+    ok = tuple(a for a in ANSWERS[media] if fits(a))
+    return ok or ANSWERS[media]
+
+
 _ARTICLE_AFTER_SEVERITY = re.compile(r"\b(" + "|".join(SEVERITY_WORDS) + r") (a|an) ")
 
 

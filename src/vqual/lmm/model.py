@@ -238,6 +238,9 @@ class LanguagePath:
         p = full[ids]
         return (p / p.sum()).numpy(), float(p.sum())
 
+    #: Tries kept (the answer sets differ per input when grounded in its measurements; see `explain.grounded`).
+    MAX_TRIES = 32
+
     def _trie(self, allowed: tuple[str, ...]) -> dict:
         """Token trie of the allowed answers; the key `None` marks where an answer may end."""
         if allowed not in self._tries:
@@ -247,6 +250,8 @@ class LanguagePath:
                 for t in self._ids(text).tolist():
                     node = node.setdefault(t, {})
                 node[None] = {}
+            if len(self._tries) >= self.MAX_TRIES:
+                self._tries.pop(next(iter(self._tries)))  # the oldest
             self._tries[allowed] = root
         return self._tries[allowed]
 

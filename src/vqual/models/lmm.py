@@ -9,8 +9,10 @@ shake / flicker severities, so the answers are grounded in the same attributes t
 - `attributes` are `vqual-lite`'s (its attribute head on the same features, and the temporal severities);
 - with `explaining()`, the decoder answers "what is wrong with it" greedily, constrained to the sentences of the
   trained answer form (`vqual.lmm.explain.answer_sentences`: the decoder picks, token by token, which distortions
-  and severities to name, but cannot drift into invented phrases or repetition), and the answer is read back against
-  the score and the attributes (`vqual.lmm.explain.check`); a contradiction is flagged in the result, not hidden.
+  and severities to name, but cannot drift into invented phrases or repetition) that do not contradict the score
+  and the measured attributes (`vqual.lmm.explain.grounded`: no distortion measured as absent, no "clean" for a
+  poorly scored or clearly distorted picture); the answer is read back (`vqual.lmm.explain.check`) and a
+  contradiction, possible only when no answer fits, is flagged in the result, not hidden.
 
 Videos: each second is scored from its key frame and chunk (the timeline); the video score comes from one pass over
 at most `max_key_frames` seconds spread evenly over the video, key frame and chunk tokens in time order.
@@ -89,7 +91,7 @@ class VqualLMM(QualityModel):
 
     # --- helpers ---------------------------------------------------------------------------------------------------
     def _ask(self, media: str, visual, attributes: dict[str, float]) -> Prediction:
-        from vqual.lmm.explain import ANSWERS, check, display
+        from vqual.lmm.explain import check, display, grounded
         from vqual.lmm.model import expected_score
         from vqual.lmm.prompts import LEVEL_WORDS, Conversation, Turn, instruction
 
@@ -102,7 +104,7 @@ class VqualLMM(QualityModel):
                               level_probs={w: float(p) for w, p in zip(LEVEL_WORDS, probs)})
             if self.explain:
                 text = self.path.generate(Conversation(media, n, [Turn("explain", instruction("explain", media))]),
-                                          visual, allowed=ANSWERS[media])
+                                          visual, allowed=grounded(media, score, attributes))
                 text = display(text)  # article order only: "noticeable a colour cast" -> "a noticeable colour cast"
                 pred.explanation = text
                 pred.explanation_check = check(text, score, attributes).as_dict()
