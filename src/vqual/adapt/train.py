@@ -264,17 +264,14 @@ def _train_with_pairs(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarra
     if x.shape[1] != prior.dim:
         raise TrainError(f"the synthetic pair prior is for the {prior.encoder!r} encoder ({prior.dim} features); "
                          f"these features have {x.shape[1]} (turn synthetic pairs off for this encoder)")
-    best: tuple[float, float, np.ndarray] | None = None
+    trials = []  # (mean validation error, ridge per label, out-of-fold predictions) per grid value
     for per_label in prior.alphas_per_label:
         pred = np.empty(len(y))
-        errs = []
         for tr, va in splits:
             pred[va] = Head("linear", fit_with_pairs(x[tr], y[tr], prior, per_label * len(tr)))(x[va])
-            errs.append(float(np.mean((pred[va] - y[va]) ** 2)))
-        if best is None or np.mean(errs) < best[0] - 1e-12:
-            best = (float(np.mean(errs)), per_label, pred.copy())
-    assert best is not None  # the grid is not empty (pairs.json)
-    _, per_label, val_pred = best
+        errs = [float(np.mean((pred[va] - y[va]) ** 2)) for _, va in splits]
+        trials.append((float(np.mean(errs)), per_label, pred))
+    _, per_label, val_pred = min(trials, key=lambda t: t[0])  # the first of equal errors: the smaller ridge
     arrays = fit_with_pairs(x, y, prior, per_label * len(y))
     val_idx = np.sort(np.concatenate([va for _, va in splits]))
     vp, vy = val_pred[val_idx], y[val_idx]
