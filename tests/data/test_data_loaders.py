@@ -105,7 +105,7 @@ def by_name(ds) -> dict:
 def test_every_dataset_declares_range_and_direction():
     names = {i.name for i in list_datasets()}
     assert {"konvid-1k", "live-vqc", "youtube-ugc", "lsvq", "live-yt-gaming", "cvd2014", "clive", "koniq-10k", "spaq",
-            "live", "csiq", "tid2013", "kadid-10k", "agiqa-3k", "ava", "clive-fewlabel"} <= names
+            "biq2021", "live", "csiq", "tid2013", "kadid-10k", "agiqa-3k", "ava", "clive-fewlabel"} <= names
     for info in list_datasets():
         assert info.mos_range[1] > info.mos_range[0]
         assert info.kind in ("image", "video")
@@ -417,3 +417,26 @@ def test_read_xlsx_values_and_errors(tmp_path):
         read_xlsx(tmp_path / "bad.xlsx")
     with pytest.raises(DatasetError, match="no sheet 'nope'"):
         read_xlsx(p, sheet="nope")
+
+
+def test_biq2021_official_split(tmp_path):
+    write(tmp_path, "Train (Images and MOS).csv",
+          "Image Name,MOS,,\nss03 (3753).jpg,0.8471,,\nss01 (1726).jpg,0.2874,,\n,,,\n")
+    write(tmp_path, "Test (Images and MOS).csv", "Image Name,MOS,,\nss02 (7).jpg,0.5,,\n")
+    touch(tmp_path, "Images/ss03 (3753).jpg", "Images/ss01 (1726).jpg", "Images/ss02 (7).jpg")
+    ds = load_dataset("biq2021", tmp_path)
+    assert [(it.name, it.split) for it in ds.items] == [("ss03 (3753).jpg", "train"), ("ss01 (1726).jpg", "train"),
+                                                        ("ss02 (7).jpg", "test")]
+    assert ds.items[0].mos == pytest.approx(0.8471)
+    assert dataset_info("biq").to_1_5(0.5) == pytest.approx(3.0)  # 0-1 stored, 1-5 ACR collected
+    assert ds.items[2].path == tmp_path / "Images" / "ss02 (7).jpg"
+
+
+def test_biq2021_leak_and_missing(tmp_path):
+    with pytest.raises(DatasetError, match="neither"):
+        load_dataset("biq2021", tmp_path)
+    write(tmp_path, "Train (Images and MOS).csv", "Image Name,MOS\na.jpg,0.1\n")
+    write(tmp_path, "Test (Images and MOS).csv", "Image Name,MOS\na.jpg,0.2\n")
+    touch(tmp_path, "Images/a.jpg")
+    with pytest.raises(DatasetError, match="in both train and test"):
+        load_dataset("biq2021", tmp_path)

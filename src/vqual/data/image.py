@@ -1,4 +1,4 @@
-"""Loaders of the image benchmarks: CLIVE, KonIQ-10k, SPAQ, LIVE, CSIQ, TID2013, KADID-10k, AGIQA-3K, AVA.
+"""Loaders of the image benchmarks: CLIVE, KonIQ-10k, BIQ2021, SPAQ, LIVE, CSIQ, TID2013, KADID-10k, AGIQA-3K, AVA.
 
 Content id: for the synthetic-distortion sets (LIVE, CSIQ, TID2013, KADID-10k) the reference image, so that the
 distorted versions of one picture never land on both sides of a split; for AGIQA-3K the prompt; otherwise the
@@ -111,6 +111,49 @@ def load_koniq(ctx: LoadContext, *, resolution: str = "1024x768") -> Iterator[Ra
                                   lambda n: idx.resolve(n, prefixes=prefixes),
                                   split=(lambda n, r: sets.get(n)) if sets else None,
                                   extra_cols=("SD", "MOS_zscore"))
+
+
+# --- BIQ2021 -------------------------------------------------------------------------------------------------------
+
+BIQ2021 = DatasetInfo(
+    name="biq2021", title="BIQ2021", kind="image", mos_range=(0.0, 1.0), label="MOS",
+    label_files=("Train (Images and MOS).csv", "Test (Images and MOS).csv"), splits=("train", "test"),
+    url="https://github.com/nisarahmedrana/BIQ2021",
+    notes="12,000 photographs (512x512 JPEG), MOS of 30 observers on a 1-5 ACR scale stored as 0-1; official split "
+          "10,000 train / 2,000 test (one CSV each). Cite N. Ahmed, H. Asad, J. Electronic Imaging 2022.")
+
+
+@register(BIQ2021, aliases=("biq", "biq2021"))
+def load_biq2021(ctx: LoadContext) -> Iterator[RawLabel]:
+    """BIQ2021: ``Train (Images and MOS).csv`` and ``Test (Images and MOS).csv`` (``Image Name``, ``MOS`` in 0-1;
+    the files carry two empty trailing columns), one per official split. Images: ``Images/<Image Name>`` (names
+    like ``ss03 (7805).jpg``), else anywhere below the root. At least one of the two CSVs must exist; an image
+    listed in both is an error (the split would leak).
+    """
+    idx = ctx.index(IMAGE_EXTS)
+    seen: dict[str, str] = {}
+    found = False
+    for split, fname in (("train", BIQ2021.label_files[0]), ("test", BIQ2021.label_files[1])):
+        path = find_label_file(ctx.root, (fname,), ctx.name, required=False)
+        if path is None:
+            ctx.note(f"{fname} not found: no {split} items")
+            continue
+        found = True
+        rows = read_table(path, ctx.name, header_hint=("Image Name",))
+        head = list(rows[0]) if rows else []
+        name_col = pick_column(head, ("Image Name",), path, ctx.name)
+        mos_col = pick_column(head, ("MOS",), path, ctx.name)
+        for label in _labels_from_table(ctx, path, rows, name_col, mos_col,
+                                        lambda n: idx.resolve(n, prefixes=("Images", "")),
+                                        split=lambda n, r, s=split: s):
+            if label.name in seen:
+                raise DatasetError(f"{ctx.name}: {label.name!r} is in both {seen[label.name]} and {split} "
+                                   f"({path.name})")
+            seen[label.name] = split
+            yield label
+    if not found:
+        raise DatasetError(f"{ctx.name}: neither {BIQ2021.label_files[0]!r} nor {BIQ2021.label_files[1]!r} "
+                           f"found under {ctx.root}")
 
 
 # --- SPAQ ---------------------------------------------------------------------------------------------------------
