@@ -91,3 +91,24 @@ def test_bad_input(enc):
         enc.encode(np.zeros((10, 10), np.uint8))
     with pytest.raises(ValueError):
         enc.encode(np.zeros((10, 10, 3), np.float32))
+
+
+def test_tuned_weights_replace_only_named_parameters():
+    import numpy as np
+    import pytest
+
+    from vqual.encoders.spatial import SpatialEncoder
+
+    rgb = (np.random.default_rng(0).random((96, 128, 3)) * 255).astype(np.uint8)
+    base = SpatialEncoder()
+    v0 = base.encode(rgb)
+    head = dict(base.backbone.named_parameters())["head.bias"].detach().numpy()
+    tuned = SpatialEncoder(tuned={"head.bias": (head + 1.0).astype(np.float16)})
+    v1 = tuned.encode(rgb)
+    n_low = 2 * (24 + 40 + 80 + 112 + 192 + 320)
+    assert np.array_equal(v0[:n_low], v1[:n_low])  # stages below the head are untouched
+    assert not np.allclose(v0[n_low:], v1[n_low:])
+    with pytest.raises(ValueError, match="unknown backbone parameter 'nope'"):
+        SpatialEncoder(tuned={"nope": np.zeros(3)})
+    with pytest.raises(ValueError, match="has shape"):
+        SpatialEncoder(tuned={"head.bias": np.zeros(3)})

@@ -294,7 +294,9 @@ class SpatialEncoder:
     """
 
     def __init__(self, config: SpatialConfig | None = None, weights_path: str | Path | None = None,
-                 check_sha256: bool = True):
+                 check_sha256: bool = True, tuned: dict[str, np.ndarray] | None = None):
+        """``tuned``: replacement weights for part of the trunk (vqual-lite 2's fine-tuned upper half), named as
+        the backbone's parameters (``blocks.8.expand.weight``, ``head.bias``, ...); see `load_tuned`."""
         self.config = config or SpatialConfig()
         explicit = Path(weights_path) if weights_path is not None else lite0_weights_path()
         path = resolve("", LITE0_SHA256 if check_sha256 else None, explicit=explicit)  # WeightsError if wrong
@@ -311,6 +313,8 @@ class SpatialEncoder:
         wanted = {t for _, taps in self._views for t in taps}
         self._taps = tuple(t for t, *_ in TAPS if t in wanted)
         self.backbone = Lite0Backbone(path, self._taps)
+        if tuned is not None:
+            load_tuned(self.backbone, tuned)
 
     @property
     def dim(self) -> int:
@@ -355,6 +359,23 @@ class SpatialEncoder:
             parts = [pool_mean_std(m) for view, _ in self._views for m in maps[view]]
             v = torch.cat(parts).numpy().astype(np.float32, copy=True)  # (dim,)
         return v
+
+
+def load_tuned(backbone: Lite0Backbone, tuned: dict[str, np.ndarray]) -> None:
+    """Overwrite backbone parameters with `tuned` arrays (any float dtype; stored as float32).
+
+    Raises ValueError naming the first unknown parameter or shape mismatch: a weight file for another architecture
+    must never load partly."""
+    params = dict(backbone.named_parameters())
+    for name, arr in tuned.items():
+        if name not in params:
+            raise ValueError(f"tuned weights name an unknown backbone parameter {name!r}")
+        if tuple(arr.shape) != tuple(params[name].shape):
+            raise ValueError(f"tuned weight {name!r} has shape {tuple(arr.shape)}, the backbone's is "
+                             f"{tuple(params[name].shape)}")
+    with torch.no_grad():
+        for name, arr in tuned.items():
+            params[name].copy_(torch.from_numpy(np.asarray(arr, dtype=np.float32)))
 
 
 def _check_rgb(rgb: np.ndarray) -> None:

@@ -50,26 +50,33 @@ class VqualLite(QualityModel):
     decoder_version = "1.0.0"
     chunk_luma_size = 256
     trained_on = ("clive-fewlabel",)
+    #: asset folder holding the model card (``card``), ``heads.npz`` and, for a fine-tuned encoder, ``encoder.npz``
+    assets = "lite"
+    card = "lite.json"
 
     def __init__(self, max_pixels: int | None = None):
         super().__init__(max_pixels=max_pixels)
-        from vqual.encoders.spatial import SpatialEncoder
         from vqual.encoders.temporal import TemporalEncoder
 
-        self.config = json.loads(asset_path("lite/lite.json").read_text())
-        if self.config["model"] != self.name or self.config["version"] != self.version:
-            raise RuntimeError(f"lite.json is for {self.config['model']} {self.config['version']}")
-        path = resolve("lite/heads.npz", self.config["heads_sha256"])
+        self.config = json.loads(asset_path(f"{self.assets}/{self.card}").read_text())
+        if self.config["model"] != self.name.split("@")[0] or self.config["version"] != self.version:
+            raise RuntimeError(f"{self.card} is for {self.config['model']} {self.config['version']}")
+        path = resolve(f"{self.assets}/heads.npz", self.config["heads_sha256"])
         self.weights_sha256 = self.config["heads_sha256"]
         prefixes = ("score", "attributes", *(f"fold{k}" for k in range(N_FOLDS)))
         self.heads, _ = load_heads(path, prefixes)
-        self.spatial = SpatialEncoder()
+        self.spatial = self._spatial_encoder()
         self.temporal = TemporalEncoder()
         self.bounds = self.config["levels"]["bounds"]
         self.tau = float(self.config["levels"]["tau"])
         self.penalty = self.config["temporal"]["penalty"]
         self.worst_fraction = float(self.config["temporal"]["pool_worst_fraction"])
         self.attribute_names = self.heads["attributes"].names
+
+    def _spatial_encoder(self):
+        from vqual.encoders.spatial import SpatialEncoder
+
+        return SpatialEncoder()
 
     def features(self, rgb: np.ndarray) -> np.ndarray:
         """Spatial encoder features and direct measures of one RGB image: the heads' input."""
@@ -98,3 +105,23 @@ class VqualLite(QualityModel):
         pooled = pool_worst(seconds, self.worst_fraction)
         pooled.level_probs = level_probs(pooled.score, self.bounds, self.tau)  # consistent with the pooled score
         return pooled
+
+
+class VqualLite2(VqualLite):
+    """vqual-lite 2: the same design with the upper half of the spatial encoder (stages s5-s7 and the head conv)
+    fine-tuned on 9,000 BIQ2021 photographs and synthetic ranking pairs (scripts/train_lite2.py), and a score head
+    trained with it. Attribute heads are refitted on the new features; the temporal part is 1.0's."""
+
+    version = "2.0.0"
+    decoder_version = "2.0.0"
+    trained_on = ("biq2021",)
+    assets = "lite2"
+    card = "lite2.json"
+
+    def _spatial_encoder(self):
+        from vqual.encoders.spatial import SpatialEncoder
+
+        path = resolve(f"{self.assets}/encoder.npz", self.config["encoder_sha256"])
+        with np.load(path, allow_pickle=False) as z:
+            tuned = {k: z[k] for k in z.files}
+        return SpatialEncoder(tuned=tuned)

