@@ -115,3 +115,76 @@ def test_explain_needs_an_explaining_model(tmp_path, capsys):
     Image.new("RGB", (64, 64), (120, 90, 60)).save(img)
     assert main(["explain", str(img), "--model", "niqe"]) == 2
     assert "does not explain" in capsys.readouterr().err
+
+
+# --- issue 14: a new user's rough edges ----------------------------------------------------------------------------
+
+def _partials(d):
+    return [p for p in os.listdir(d) if p.endswith(".partial")]
+
+
+def _no_scoring(monkeypatch):
+    import vqual.api
+
+    def fail(*a, **k):
+        raise AssertionError("scored although the destination is unusable")
+
+    monkeypatch.setattr(vqual.api, "score_one", fail)
+    monkeypatch.setattr(vqual.api, "load_model", fail)
+
+
+@pytest.mark.parametrize("case", ["folder", "trailing_slash", "parent_is_a_file", "read_only_folder"])
+def test_unusable_out_is_a_usage_error_before_scoring(media, tmp_path, capsys, monkeypatch, case):
+    _no_scoring(monkeypatch)
+    if case == "folder":
+        out = tmp_path / "clips"
+        out.mkdir()
+    elif case == "trailing_slash":
+        out = f"{tmp_path / 'new'}/"
+    elif case == "parent_is_a_file":
+        (tmp_path / "file.txt").write_text("x")
+        out = tmp_path / "file.txt" / "scores.json"
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        if os.access(ro, os.W_OK):  # root writes anywhere: make the folder refuse as it would for a user
+            import tempfile
+
+            real = tempfile.mkstemp
+
+            def mkstemp(*a, dir=None, **k):
+                if os.path.abspath(dir) == str(ro):
+                    raise PermissionError(13, "Permission denied")
+                return real(*a, dir=dir, **k)
+
+            monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+        out = ro / "scores.json"
+    code, stdout, err = run(capsys, "score", str(media), "--out", str(out))
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and str(out).rstrip("/") in err and "internal error" not in err
+    assert stdout == "" and not _partials(tmp_path)
+
+
+def test_read_only_out_file_is_refused(media, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "scores.json"
+    out.write_text("{}")
+    out.chmod(0o444)
+    if os.access(out, os.W_OK):
+        pytest.skip("running as root: a read-only file is writable")
+    _no_scoring(monkeypatch)
+    code, _, err = run(capsys, "score", str(media), "--out", str(out))
+    assert code == 2 and "read-only" in err and str(out) in err
+
+
+def test_results_are_kept_if_the_final_rename_fails(media, tmp_path, capsys, monkeypatch):
+    import vqual.output
+
+    def replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(vqual.output.os, "replace", replace)
+    code, _, err = run(capsys, "score", str(media / "a.png"), "--format", "jsonl", "--out", str(tmp_path / "s.jsonl"))
+    (kept,) = _partials(tmp_path)
+    assert code == 1 and kept in err and "No space left" in err
+    assert json.loads((tmp_path / kept).read_text())["path"] == str(media / "a.png")

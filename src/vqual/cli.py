@@ -1,8 +1,8 @@
 """`vqual`: one console script with sub-commands, a thin layer over the Python API.
 
 Exit codes: 0 every input scored, 1 some inputs failed (each reported on one line), 2 usage error (including a
-calibration that cannot be used or fitted: wrong model, too few labels), 130 interrupted (results so far are
-written).
+calibration that cannot be used or fitted: wrong model, too few labels, an --out that is a folder or cannot be
+written), 130 interrupted (results so far are written).
 """
 
 from __future__ import annotations
@@ -101,69 +101,89 @@ def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | Non
               report: str | None = None, explain: bool = False) -> int:
     """Score inputs and write them in `fmt` to `out` (or stdout), on the scale of `calibration` (a calibration
     file) if given; with `report`, the same results also go to that JSON file (each input is scored once).
-    Returns the exit code."""
+
+    Destinations are checked before anything is scored. Returns the exit code.
+    """
     from vqual.api import load_model, score_one
+    from vqual.errors import OutputError
     from vqual.inputs import expand_inputs
     from vqual.output import AtomicOutput, make_writer
     from vqual.progress import Progress
     from vqual.result import Failure
 
-    model = load_model(model_name, max_pixels=max_pixels, calibration=calibration)
-    if explain:
-        if not model.can_explain:
-            print(f"vqual: error: model {model.name} does not explain its results; use an explaining model such as "
-                  f"{EXPLAIN_MODEL}", file=sys.stderr)
-            return EXIT_USAGE
-        model = model.explaining()
-    items = expand_inputs(paths)
-    if not items:
-        print("vqual: error: no media files found in the given paths", file=sys.stderr)
+    def usage(msg: str) -> int:
+        print(f"vqual: error: {msg}", file=sys.stderr)
         return EXIT_USAGE
-    sink = AtomicOutput(out) if out else None
-    stream = sink.stream if sink else sys.stdout
-    meta = {"vqual_version": __version__, "model": model.name, "model_version": model.version}
-    if model.calibration is not None:
-        cal = model.calibration
-        meta["calibration"] = {"id": cal.id, "file": calibration, "method": cal.method,
-                               "scale": {"name": cal.scale.name, "min": cal.scale.min, "max": cal.scale.max,
-                                         "higher_is_better": cal.scale.higher_is_better}}
-    writers = [make_writer(fmt, stream, timeline, meta)]
-    report_sink = AtomicOutput(report) if report else None
-    if report_sink:
-        writers.append(make_writer("json", report_sink.stream, timeline, meta))
-    bar = Progress(len(items), enabled=False if progress is False else (None if len(items) > 1 else False))
-    n_ok = n_failed = 0
-    code = EXIT_OK
+
+    sink = report_sink = None
     try:
-        for path in items:
-            item = score_one(model, path)
-            bar.update(failed=isinstance(item, Failure), seconds=getattr(getattr(item, "provenance", None),
-                                                                         "elapsed_ms", 0.0) / 1000.0)
-            if isinstance(item, Failure):
-                n_failed += 1
-                if fmt != "table" or sink:  # the table on stdout shows failures itself
-                    bar.message(f"vqual: error: {item.message}")
-            else:
-                n_ok += 1
-            for writer in writers:
-                writer.write(item)
-            if not sink:
-                stream.flush()
-    except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED
-    bar.close()
-    summary = f"{n_ok} scored, {n_failed} failed" + (", interrupted" if code == EXIT_INTERRUPTED else "")
-    for writer in writers:
-        writer.close(summary)
-    for done, name in ((sink, out), (report_sink, report)):
-        if done:
-            done.commit()
+        try:  # before any work: a folder or an unwritable place is refused now, not after scoring the batch
+            sink = AtomicOutput(out) if out else None
+            report_sink = AtomicOutput(report) if report else None
+        except OutputError as e:
+            return usage(str(e))
+        model = load_model(model_name, max_pixels=max_pixels, calibration=calibration)
+        if explain:
+            if not model.can_explain:
+                return usage(f"model {model.name} does not explain its results; use an explaining model such as "
+                             f"{EXPLAIN_MODEL}")
+            model = model.explaining()
+        items = expand_inputs(paths)
+        if not items:
+            return usage("no media files found in the given paths")
+        stream = sink.stream if sink else sys.stdout
+        meta = {"vqual_version": __version__, "model": model.name, "model_version": model.version}
+        if model.calibration is not None:
+            cal = model.calibration
+            meta["calibration"] = {"id": cal.id, "file": calibration, "method": cal.method,
+                                   "scale": {"name": cal.scale.name, "min": cal.scale.min, "max": cal.scale.max,
+                                             "higher_is_better": cal.scale.higher_is_better}}
+        writers = [make_writer(fmt, stream, timeline, meta)]
+        if report_sink:
+            writers.append(make_writer("json", report_sink.stream, timeline, meta))
+        bar = Progress(len(items), enabled=False if progress is False else (None if len(items) > 1 else False))
+        n_ok = n_failed = 0
+        code = EXIT_OK
+        try:
+            for path in items:
+                item = score_one(model, path)
+                bar.update(failed=isinstance(item, Failure), seconds=getattr(getattr(item, "provenance", None),
+                                                                             "elapsed_ms", 0.0) / 1000.0)
+                if isinstance(item, Failure):
+                    n_failed += 1
+                    if fmt != "table" or sink:  # the table on stdout shows failures itself
+                        bar.message(f"vqual: error: {item.message}")
+                else:
+                    n_ok += 1
+                for writer in writers:
+                    writer.write(item)
+                if not sink:
+                    stream.flush()
+        except KeyboardInterrupt:
+            code = EXIT_INTERRUPTED
+        bar.close()
+        summary = f"{n_ok} scored, {n_failed} failed" + (", interrupted" if code == EXIT_INTERRUPTED else "")
+        for writer in writers:
+            writer.close(summary)
+        if code == EXIT_OK and n_failed:
+            code = EXIT_FAILED
+        for done, name in ((sink, out), (report_sink, report)):
+            if not done:
+                continue
+            try:
+                done.commit()
+            except OutputError as e:
+                print(f"vqual: error: {e}", file=sys.stderr)
+                code = EXIT_FAILED if code == EXIT_OK else code
+                continue
             print(f"vqual: {summary}; wrote {name}", file=sys.stderr)
-    if not sink and fmt != "table":
-        print(f"vqual: {summary}", file=sys.stderr)
-    if code == EXIT_OK and n_failed:
-        code = EXIT_FAILED
-    return code
+        if not sink and fmt != "table":
+            print(f"vqual: {summary}", file=sys.stderr)
+        return code
+    finally:  # temporary files never outlive the command (committed ones are left alone)
+        for done in (sink, report_sink):
+            if done is not None:
+                done.abort()
 
 
 def run_models() -> int:
@@ -209,6 +229,14 @@ def run_calibrate(args: argparse.Namespace, *, model=None) -> int:
     def err(msg: str) -> None:
         print(f"vqual calibrate: error: {msg}", file=sys.stderr)
 
+    from vqual.errors import OutputError
+    from vqual.output import check_output_path
+
+    try:
+        check_output_path(args.out)  # refused now rather than after scoring every labelled file
+    except OutputError as e:
+        err(str(e))
+        return EXIT_USAGE
     try:
         ds = load_manifest(args.labels, mos_range=tuple(args.mos_range) if args.mos_range else None,
                            higher_is_better=not args.lower_better)

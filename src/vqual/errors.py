@@ -47,3 +47,8 @@ class WeightsError(VqualError):
 class CalibrationError(VqualError):
     """A score calibration cannot be fitted, read or applied: too few or degenerate labels, an unreadable or edited
     file, or a calibration made for another model, version or weights. The message is one line naming the file."""
+
+
+class OutputError(VqualError):
+    """An output file cannot be written where asked: the path is a folder, its folder cannot be created, or the
+    place is not writable. The message is one line naming the path."""

@@ -8,6 +8,7 @@ import os
 import tempfile
 from typing import IO
 
+from vqual.errors import OutputError
 from vqual.result import FLAG_CLIPPED_INPUT, Failure, QualityResult
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -153,23 +154,66 @@ def make_writer(fmt: str, stream: IO[str], timeline: bool, meta: dict):
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
+def check_output_path(path: str) -> str:
+    """Make sure a file can be written at `path` (creating its folder if needed) and return that folder.
+
+    Raises `OutputError`, one line naming `path`, when it is a folder, its folder cannot be created, or nothing can
+    be written there; so that a command can refuse before any work rather than fail after it.
+    """
+    if not path:
+        raise OutputError("--out: empty file name")
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise OutputError(f"{path}: is a folder; give a file name, e.g. {os.path.join(path, 'scores.json')}")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot create its folder {directory} ({e.strerror or e})") from None
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise OutputError(f"{path}: the file exists and is read-only")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".vqual-", suffix=".partial", dir=directory)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write in {directory} ({e.strerror or e})") from None
+    os.close(fd)
+    os.remove(tmp)
+    return directory
+
+
 class AtomicOutput:
-    """A text file that appears under its final name only when complete (written to a temp file, then renamed)."""
+    """A text file that appears under its final name only when complete (written to a temp file, then renamed).
+
+    The destination is checked when this is made (`check_output_path`: `OutputError` if unusable).
+    """
 
     def __init__(self, path: str):
         self.path = path
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=".vqual-", suffix=".partial", dir=directory)
+        directory = check_output_path(path)
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=".vqual-", suffix=".partial", dir=directory)
+        except OSError as e:
+            raise OutputError(f"{path}: cannot write in {directory} ({e.strerror or e})") from None
         self.stream = open(fd, "w", encoding="utf-8", newline="")
+        self.done = False
 
     def commit(self) -> None:
+        """Rename the complete file into place. If that fails the data is kept: `OutputError` names where."""
         self.stream.flush()
         os.fsync(self.stream.fileno())
         self.stream.close()
-        os.replace(self.tmp, self.path)
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.done = True  # never delete the only copy of the results
+            raise OutputError(f"{self.path}: cannot write it ({e.strerror or e}); the results are kept in "
+                              f"{self.tmp}") from None
+        self.done = True
 
     def abort(self) -> None:
+        """Drop the temporary file (nothing if already committed)."""
+        if self.done:
+            return
+        self.done = True
         self.stream.close()
         if os.path.exists(self.tmp):
             os.remove(self.tmp)
