@@ -188,3 +188,45 @@ def test_results_are_kept_if_the_final_rename_fails(media, tmp_path, capsys, mon
     (kept,) = _partials(tmp_path)
     assert code == 1 and kept in err and "No space left" in err
     assert json.loads((tmp_path / kept).read_text())["path"] == str(media / "a.png")
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def screen(text: str) -> list[str]:
+    """The lines a terminal shows after printing `text` (handles \\r and erase-to-end-of-line)."""
+    lines, cur, col, i = [], [], 0, 0
+    while i < len(text):
+        if text.startswith("\x1b[K", i):
+            del cur[col:]
+            i += 3
+            continue
+        c, i = text[i], i + 1
+        if c == "\r":
+            col = 0
+        elif c == "\n":
+            lines.append("".join(cur))
+            cur, col = [], 0
+        else:
+            cur[col:col + 1] = [c]
+            col += 1
+    if cur:
+        lines.append("".join(cur))
+    return lines
+
+
+def test_progress_bar_never_shares_a_line_with_table_rows(media, monkeypatch):
+    import sys
+
+    tty = FakeTTY()  # stdout and stderr on one terminal
+    monkeypatch.setattr(sys, "stdout", tty)
+    monkeypatch.setattr(sys, "stderr", tty)
+    code = main(["score", str(media / "a.png"), str(media / "b.jpg"), str(media / "c.mp4"), str(media / "empty.jpg")])
+    assert code == 1
+    assert "it/s" in tty.getvalue()  # the bar was drawn ...
+    lines = screen(tty.getvalue())
+    assert not [ln for ln in lines if "it/s" in ln or "[#" in ln], lines  # ... and is gone from every line
+    assert lines[0].startswith("path ") and lines[-1] == "3 scored, 1 failed"
+    assert [os.path.basename(ln.split()[0]) for ln in lines[1:-1]] == ["a.png", "b.jpg", "c.mp4", "empty.jpg"]

@@ -141,24 +141,25 @@ def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | Non
         writers = [make_writer(fmt, stream, timeline, meta)]
         if report_sink:
             writers.append(make_writer("json", report_sink.stream, timeline, meta))
-        bar = Progress(len(items), enabled=False if progress is False else (None if len(items) > 1 else False))
+        bar = Progress(len(items), enabled=False if progress is False else (None if len(items) > 1 else False),
+                       leave=False)
         n_ok = n_failed = 0
         code = EXIT_OK
         try:
             for path in items:
                 item = score_one(model, path)
-                bar.update(failed=isinstance(item, Failure), seconds=getattr(getattr(item, "provenance", None),
-                                                                             "elapsed_ms", 0.0) / 1000.0)
-                if isinstance(item, Failure):
-                    n_failed += 1
-                    if fmt != "table" or sink:  # the table on stdout shows failures itself
-                        bar.message(f"vqual: error: {item.message}")
-                else:
-                    n_ok += 1
+                failed = isinstance(item, Failure)
+                if not sink:
+                    bar.clear()  # stdout may share the terminal with the bar: never on the bar's line
                 for writer in writers:
                     writer.write(item)
                 if not sink:
                     stream.flush()
+                n_ok, n_failed = n_ok + (not failed), n_failed + failed
+                if failed and (fmt != "table" or sink):  # the table on stdout shows failures itself
+                    bar.message(f"vqual: error: {item.message}")
+                bar.update(failed=failed, seconds=getattr(getattr(item, "provenance", None), "elapsed_ms",
+                                                          0.0) / 1000.0)
         except KeyboardInterrupt:
             code = EXIT_INTERRUPTED
         bar.close()

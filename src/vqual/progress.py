@@ -18,11 +18,13 @@ class Progress:
     """``[#####.....] 120/1162 10% 3.4 it/s ETA 05:06 (80 cached, 1 failed)``, redrawn at most 10 times a second.
 
     `enabled` defaults to ``stream.isatty()``. The ETA is computed from the items actually scored (cache hits are
-    nearly free and would make it optimistic).
+    nearly free and would make it optimistic). Anything else printed to the same terminal (another stream
+    included) must go between `clear()` and the next draw, or through `message()`. With ``leave=False`` the bar
+    is erased by `close()` instead of being left as the last line.
     """
 
     def __init__(self, total: int, *, label: str = "", stream: TextIO | None = None, enabled: bool | None = None,
-                 width: int = 28):
+                 width: int = 28, leave: bool = True):
         self.total = max(0, int(total))
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
@@ -33,6 +35,8 @@ class Progress:
                 enabled = False
         self.enabled = enabled
         self.width = width
+        self.leave = leave
+        self._shown = False  # the bar is on screen (drawn and not cleared)
         self.done = 0
         self.cached = 0
         self.failed = 0
@@ -84,18 +88,31 @@ class Progress:
         self._last_draw = now
         self.stream.write("\r" + self.line() + "\x1b[K")
         self.stream.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        """Erase the bar (the cursor goes back to the start of its line); the next `draw` or `update` redraws it."""
+        if self.enabled and self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+        self._shown = False
+        self._last_draw = 0.0
 
     def message(self, text: str) -> None:
         """Print one line on the progress bar's stream without garbling the bar."""
-        if self.enabled:
-            self.stream.write("\r\x1b[K")
+        self.clear()
         self.stream.write(text + "\n")
         self.stream.flush()
-        self._last_draw = 0.0
         self.draw()
 
     def close(self) -> None:
-        if self.enabled:
+        """Leave the final bar on its own line (``leave=True``) or erase it."""
+        if not self.enabled:
+            return
+        if self.leave:
             self.draw(force=True)
             self.stream.write("\n")
             self.stream.flush()
+            self._shown = False
+        else:
+            self.clear()
