@@ -56,3 +56,13 @@ def test_too_small_to_assess_is_an_error_not_a_score(tmp_path):
     Image.fromarray(tiny).save(p)
     (out,) = vqual.score([str(p)])
     assert isinstance(out, Failure) and out.reason == "too_small" and str(p) in out.message
+
+
+def test_explain_is_exported_and_import_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, vqual; heavy = [m for m in ('numpy', 'torch', 'PIL', 'vqual.api') if m in sys.modules]; "
+            "assert not heavy, heavy; assert 'explain' in vqual.__all__; "
+            "from vqual.api import explain; assert vqual.explain is explain")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -3,11 +3,12 @@
     import vqual
     model = vqual.load_model()        # the default model
     result = model.score("photo.jpg")  # a QualityResult
+    vqual.explain("photo.jpg")         # the same with an explanation in words (vqual-lmm)
 """
 
 __version__ = "0.1.0"
 
-_API = ("load_model", "score", "iter_score", "list_models")
+_API = ("load_model", "score", "iter_score", "explain", "list_models")
 
 
 def __getattr__(name: str):
