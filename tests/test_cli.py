@@ -230,3 +230,17 @@ def test_progress_bar_never_shares_a_line_with_table_rows(media, monkeypatch):
     assert not [ln for ln in lines if "it/s" in ln or "[#" in ln], lines  # ... and is gone from every line
     assert lines[0].startswith("path ") and lines[-1] == "3 scored, 1 failed"
     assert [os.path.basename(ln.split()[0]) for ln in lines[1:-1]] == ["a.png", "b.jpg", "c.mp4", "empty.jpg"]
+
+
+@pytest.mark.parametrize("umask,existing,want", [(0o022, None, 0o644), (0o002, None, 0o664), (0o022, 0o640, 0o640)])
+def test_out_file_gets_the_mode_of_a_normal_file(media, tmp_path, capsys, umask, existing, want):
+    out = tmp_path / "scores.csv"
+    if existing is not None:
+        out.write_text("old")
+        out.chmod(existing)
+    old = os.umask(umask)
+    try:
+        code, _, _ = run(capsys, "score", str(media / "a.png"), "--out", str(out))
+    finally:
+        os.umask(old)
+    assert code == 0 and (os.stat(out).st_mode & 0o777) == want

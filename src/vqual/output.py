@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import stat
 import tempfile
 from typing import IO
 
@@ -154,6 +155,20 @@ def make_writer(fmt: str, stream: IO[str], timeline: bool, meta: dict):
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _new_file_mode(path: str) -> int:
+    """The mode `open(path, "w")` would leave: an existing file's own, else 0666 minus the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def check_output_path(path: str) -> str:
     """Make sure a file can be written at `path` (creating its folder if needed) and return that folder.
 
@@ -183,7 +198,8 @@ def check_output_path(path: str) -> str:
 class AtomicOutput:
     """A text file that appears under its final name only when complete (written to a temp file, then renamed).
 
-    The destination is checked when this is made (`check_output_path`: `OutputError` if unusable).
+    The destination is checked when this is made (`check_output_path`: `OutputError` if unusable). The file gets
+    the mode a plain ``open(path, "w")`` would give it (the umask's, or that of the file it replaces).
     """
 
     def __init__(self, path: str):
@@ -193,6 +209,7 @@ class AtomicOutput:
             fd, self.tmp = tempfile.mkstemp(prefix=".vqual-", suffix=".partial", dir=directory)
         except OSError as e:
             raise OutputError(f"{path}: cannot write in {directory} ({e.strerror or e})") from None
+        os.fchmod(fd, _new_file_mode(path))
         self.stream = open(fd, "w", encoding="utf-8", newline="")
         self.done = False
 
