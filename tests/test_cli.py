@@ -244,3 +244,33 @@ def test_out_file_gets_the_mode_of_a_normal_file(media, tmp_path, capsys, umask,
     finally:
         os.umask(old)
     assert code == 0 and (os.stat(out).st_mode & 0o777) == want
+
+
+@pytest.mark.parametrize("sig,want", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_signal_writes_what_was_scored(tmp_path, sig, want):
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "0-empty.jpg").write_bytes(b"")
+    rng = np.random.default_rng(0)
+    paths = [str(tmp_path / "0-empty.jpg")]
+    for i in range(40):
+        img = (rng.random((256, 256, 3)) * 255).astype(np.uint8)
+        paths.append(str(write_image(tmp_path / f"{i + 1:02d}.png", img)))
+    out = tmp_path / "out" / "scores.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "vqual.cli", "score", *paths, "--format", "json", "--out", str(out)],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = proc.stderr.readline()  # the empty file fails first: scoring has begun
+        assert "0-empty.jpg" in first, first
+        proc.send_signal(getattr(signal, sig))
+        err = first + proc.stderr.read()
+        assert proc.wait(timeout=120) == want, err
+    finally:
+        proc.kill()
+    doc = json.loads(out.read_text())
+    assert len(doc["failures"]) == 1 and len(doc["results"]) < 40
+    assert ("terminated" if sig == "SIGTERM" else "interrupted") in doc["summary"]
+    assert not _partials(out.parent) and "Traceback" not in err

@@ -2,7 +2,7 @@
 
 Exit codes: 0 every input scored, 1 some inputs failed (each reported on one line), 2 usage error (including a
 calibration that cannot be used or fitted: wrong model, too few labels, an --out that is a folder or cannot be
-written), 130 interrupted (results so far are written).
+written), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (in both cases the results so far are written).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import traceback
 
 from vqual import __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 EXPLAIN_MODEL = "vqual-lmm"  # default model of `vqual explain`
 
 
@@ -107,6 +107,7 @@ def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | Non
     from vqual.api import load_model, score_one
     from vqual.errors import OutputError
     from vqual.inputs import expand_inputs
+    from vqual.interrupts import Terminated, deferred
     from vqual.output import AtomicOutput, make_writer
     from vqual.progress import Progress
     from vqual.result import Failure
@@ -149,37 +150,40 @@ def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | Non
             for path in items:
                 item = score_one(model, path)
                 failed = isinstance(item, Failure)
-                if not sink:
-                    bar.clear()  # stdout may share the terminal with the bar: never on the bar's line
-                for writer in writers:
-                    writer.write(item)
-                if not sink:
-                    stream.flush()
-                n_ok, n_failed = n_ok + (not failed), n_failed + failed
-                if failed and (fmt != "table" or sink):  # the table on stdout shows failures itself
-                    bar.message(f"vqual: error: {item.message}")
+                with deferred():  # a row is written whole, even if Ctrl-C or SIGTERM arrives meanwhile
+                    if not sink:
+                        bar.clear()  # stdout may share the terminal with the bar: never on the bar's line
+                    for writer in writers:
+                        writer.write(item)
+                    if not sink:
+                        stream.flush()
+                    n_ok, n_failed = n_ok + (not failed), n_failed + failed
+                    if failed and (fmt != "table" or sink):  # the table on stdout shows failures itself
+                        bar.message(f"vqual: error: {item.message}")
                 bar.update(failed=failed, seconds=getattr(getattr(item, "provenance", None), "elapsed_ms",
                                                           0.0) / 1000.0)
-        except KeyboardInterrupt:
-            code = EXIT_INTERRUPTED
-        bar.close()
-        summary = f"{n_ok} scored, {n_failed} failed" + (", interrupted" if code == EXIT_INTERRUPTED else "")
-        for writer in writers:
-            writer.close(summary)
-        if code == EXIT_OK and n_failed:
-            code = EXIT_FAILED
-        for done, name in ((sink, out), (report_sink, report)):
-            if not done:
-                continue
-            try:
-                done.commit()
-            except OutputError as e:
-                print(f"vqual: error: {e}", file=sys.stderr)
-                code = EXIT_FAILED if code == EXIT_OK else code
-                continue
-            print(f"vqual: {summary}; wrote {name}", file=sys.stderr)
-        if not sink and fmt != "table":
-            print(f"vqual: {summary}", file=sys.stderr)
+        except KeyboardInterrupt as e:
+            code = EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
+        with deferred():  # what was scored is written, whatever arrives now
+            bar.close()
+            stop = {EXIT_INTERRUPTED: ", interrupted", EXIT_TERMINATED: ", terminated (SIGTERM)"}.get(code, "")
+            summary = f"{n_ok} scored, {n_failed} failed{stop}"
+            for writer in writers:
+                writer.close(summary)
+            if code == EXIT_OK and n_failed:
+                code = EXIT_FAILED
+            for done, name in ((sink, out), (report_sink, report)):
+                if not done:
+                    continue
+                try:
+                    done.commit()
+                except OutputError as e:
+                    print(f"vqual: error: {e}", file=sys.stderr)
+                    code = EXIT_FAILED if code == EXIT_OK else code
+                    continue
+                print(f"vqual: {summary}; wrote {name}", file=sys.stderr)
+            if not sink and fmt != "table":
+                print(f"vqual: {summary}", file=sys.stderr)
         return code
     finally:  # temporary files never outlive the command (committed ones are left alone)
         for done in (sink, report_sink):
@@ -309,6 +313,19 @@ def run_calibrate(args: argparse.Namespace, *, model=None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the `vqual` command; returns its exit code. SIGTERM is handled like Ctrl-C (results so far are
+    written, temporary files removed), with exit code 143 instead of 130."""
+    from vqual.interrupts import Terminated, handle_signals, terminated
+
+    try:
+        with handle_signals():
+            code = _main(argv)
+    except KeyboardInterrupt as e:
+        code = EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
+    return EXIT_TERMINATED if code == EXIT_INTERRUPTED and terminated() else code
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
