@@ -274,3 +274,10 @@ def test_signal_writes_what_was_scored(tmp_path, sig, want):
     assert len(doc["failures"]) == 1 and len(doc["results"]) < 40
     assert ("terminated" if sig == "SIGTERM" else "interrupted") in doc["summary"]
     assert not _partials(out.parent) and "Traceback" not in err
+
+
+def test_debug_is_accepted_after_the_subcommand(media, capsys):
+    code, out, err = run(capsys, "score", str(media / "a.png"), "--debug")
+    assert code == 0 and "1 scored, 0 failed" in out, err
+    assert run(capsys, "--debug", "models")[0] == 0
+    assert run(capsys, "models", "--debug")[0] == 0

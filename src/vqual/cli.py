@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     from vqual.lmm.cli import add_instruct_parser
 
     add_instruct_parser(sub)
+    for p in {id(p): p for p in sub.choices.values()}.values():  # `vqual score x --debug` works too
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     return parser
 
 
@@ -358,7 +360,7 @@ def _main(argv: list[str] | None) -> int:
             from vqual.adapt import cli as adapt_cli
 
             run = adapt_cli.run_train if args.command == "train" else adapt_cli.run_distill
-            return run(args, argv[1:] if argv is not None else None)
+            return run(args, argv[argv.index(args.command) + 1:] if argv is not None else None)
         if args.command == "eval":
             from vqual.eval.cli import run_eval
 
