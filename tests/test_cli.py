@@ -281,3 +281,15 @@ def test_debug_is_accepted_after_the_subcommand(media, capsys):
     assert code == 0 and "1 scored, 0 failed" in out, err
     assert run(capsys, "--debug", "models")[0] == 0
     assert run(capsys, "models", "--debug")[0] == 0
+
+
+def test_format_follows_the_out_extension(media, tmp_path, capsys):
+    for ext, check in (("json", lambda t: json.loads(t)["results"]), ("jsonl", lambda t: json.loads(t)["path"]),
+                       ("csv", lambda t: list(csv.DictReader(io.StringIO(t)))[0]["score"])):
+        out = tmp_path / f"s.{ext}"
+        code, _, err = run(capsys, "score", str(media / "a.png"), "--out", str(out))
+        assert code == 0 and check(out.read_text()), err
+    code, _, err = run(capsys, "score", str(media / "a.png"), "--out", str(tmp_path / "t.txt"))
+    assert code == 0 and (tmp_path / "t.txt").read_text().startswith("path ")
+    code, _, err = run(capsys, "score", str(media / "a.png"), "--format", "csv", "--out", str(tmp_path / "x.json"))
+    assert code == 2 and "x.json" in err and not (tmp_path / "x.json").exists()

@@ -22,7 +22,8 @@ def _add_score_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("paths", nargs="+", metavar="PATH", help="image/video files, folders (recursive) or glob patterns")
     p.add_argument("--model", "-m", default=None, help="registered model name (default: the default model)")
-    p.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format (default: table)")
+    p.add_argument("--format", "-f", choices=FORMATS, default=None,
+                   help="output format (default: from the --out extension .json, .jsonl or .csv, else table)")
     p.add_argument("--out", "-o", default=None, help="write results to this file (atomically) instead of stdout")
     p.add_argument("--timeline", action="store_true", help="include per-second scores for videos")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images/videos with more pixels per frame")
@@ -98,19 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | None, timeline: bool,
+def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: str | None, timeline: bool,
               max_pixels: int | None = None, progress: bool | None = None, calibration: str | None = None,
               report: str | None = None, explain: bool = False) -> int:
     """Score inputs and write them in `fmt` to `out` (or stdout), on the scale of `calibration` (a calibration
     file) if given; with `report`, the same results also go to that JSON file (each input is scored once).
 
-    Destinations are checked before anything is scored. Returns the exit code.
+    `fmt` None: the format `out`'s extension names (.json, .jsonl, .csv), else a table. Destinations are checked
+    before anything is scored. Returns the exit code.
     """
     from vqual.api import load_model, score_one
     from vqual.errors import OutputError
     from vqual.inputs import expand_inputs
     from vqual.interrupts import Terminated, deferred
-    from vqual.output import AtomicOutput, make_writer
+    from vqual.output import AtomicOutput, make_writer, output_format
     from vqual.progress import Progress
     from vqual.result import Failure
 
@@ -118,6 +120,10 @@ def run_score(paths: list[str], model_name: str | None, fmt: str, out: str | Non
         print(f"vqual: error: {msg}", file=sys.stderr)
         return EXIT_USAGE
 
+    try:
+        fmt = output_format(fmt, out)
+    except ValueError as e:
+        return usage(str(e))
     sink = report_sink = None
     try:
         try:  # before any work: a folder or an unwritable place is refused now, not after scoring the batch

@@ -13,6 +13,7 @@ from vqual.errors import OutputError
 from vqual.result import FLAG_CLIPPED_INPUT, Failure, QualityResult
 
 FORMATS = ("table", "json", "jsonl", "csv")
+EXTENSION_FORMATS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 CSV_FIELDS = ("path", "kind", "second", "start", "end", "score", "score_100", "level", "uncertainty", "raw_score",
               "uncalibrated_score", "attributes", "model", "model_version", "calibration_id", "flags", "elapsed_ms",
               "error_reason", "error_message")
@@ -141,6 +142,20 @@ class CsvWriter:
 
     def close(self, summary: str) -> None:
         pass
+
+
+def output_format(fmt: str | None, out: str | None) -> str:
+    """The format to write: `fmt` if given, else the one `out`'s extension names (.json, .jsonl, .csv), else table.
+
+    Raises ValueError (one line naming the file) when `fmt` and the extension of `out` disagree.
+    """
+    implied = EXTENSION_FORMATS.get(os.path.splitext(out)[1].lower()) if out else None
+    if fmt is None:
+        return implied or "table"
+    if implied is not None and implied != fmt:
+        raise ValueError(f"--out {out} names a {implied} file but --format is {fmt}; drop --format or make them "
+                         "agree")
+    return fmt
 
 
 def make_writer(fmt: str, stream: IO[str], timeline: bool, meta: dict):
