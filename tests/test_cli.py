@@ -293,3 +293,19 @@ def test_format_follows_the_out_extension(media, tmp_path, capsys):
     assert code == 0 and (tmp_path / "t.txt").read_text().startswith("path ")
     code, _, err = run(capsys, "score", str(media / "a.png"), "--format", "csv", "--out", str(tmp_path / "x.json"))
     assert code == 2 and "x.json" in err and not (tmp_path / "x.json").exists()
+
+
+def test_same_file_spelled_twice_is_scored_once(media, capsys, monkeypatch):
+    monkeypatch.chdir(media)
+    code, out, _ = run(capsys, "score", "./a.png", "a.png", str(media / "a.png"))
+    assert code == 0 and "1 scored, 0 failed" in out and "./a.png" in out
+
+
+def test_empty_folder_glob_and_no_media_are_named(media, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, out, err = run(capsys, "score", str(tmp_path / "empty"), str(media / "a.png"))
+    assert code == 0 and f"{tmp_path / 'empty'}: no image or video files" in err
+    code, out, err = run(capsys, "score", str(tmp_path / "empty"))
+    assert code == 2 and f"no media files found in {tmp_path / 'empty'}" in err
+    code, out, err = run(capsys, "score", str(media / "*.gif"))
+    assert code == 1 and "matched nothing" in out and "no such file" not in out.lower()

@@ -110,7 +110,7 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
     """
     from vqual.api import load_model, score_one
     from vqual.errors import OutputError
-    from vqual.inputs import expand_inputs
+    from vqual.inputs import expand_inputs, is_unmatched_pattern
     from vqual.interrupts import Terminated, deferred
     from vqual.output import AtomicOutput, make_writer, output_format
     from vqual.progress import Progress
@@ -137,9 +137,12 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
                 return usage(f"model {model.name} does not explain its results; use an explaining model such as "
                              f"{EXPLAIN_MODEL}")
             model = model.explaining()
-        items = expand_inputs(paths)
+        notes: list[str] = []
+        items = expand_inputs(paths, notes)
         if not items:
-            return usage("no media files found in the given paths")
+            return usage(f"no media files found in {', '.join(paths)}")
+        for note in notes:
+            print(f"vqual: {note}", file=sys.stderr)
         stream = sink.stream if sink else sys.stdout
         meta = {"vqual_version": __version__, "model": model.name, "model_version": model.version}
         if model.calibration is not None:
@@ -156,7 +159,10 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
         code = EXIT_OK
         try:
             for path in items:
-                item = score_one(model, path)
+                if is_unmatched_pattern(path):
+                    item = Failure(path=path, reason="missing", message=f"{path}: pattern matched nothing")
+                else:
+                    item = score_one(model, path)
                 failed = isinstance(item, Failure)
                 with deferred():  # a row is written whole, even if Ctrl-C or SIGTERM arrives meanwhile
                     if not sink:
