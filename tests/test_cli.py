@@ -309,3 +309,26 @@ def test_empty_folder_glob_and_no_media_are_named(media, tmp_path, capsys):
     assert code == 2 and f"no media files found in {tmp_path / 'empty'}" in err
     code, out, err = run(capsys, "score", str(media / "*.gif"))
     assert code == 1 and "matched nothing" in out and "no such file" not in out.lower()
+
+
+def test_failure_rows_name_the_path_once(media, capsys):
+    _, out, _ = run(capsys, "score", str(media / "empty.jpg"))
+    (row,) = [ln for ln in out.splitlines() if "FAILED" in ln]
+    assert row.count("empty.jpg") == 1 and "FAILED (empty)" in row
+
+
+def test_wide_characters_keep_the_table_aligned(media, tmp_path, capsys):
+    import shutil
+    import unicodedata
+
+    names = ["画像.png", "plain.png"]
+    for n in names:
+        shutil.copy(media / "a.png", tmp_path / n)
+    _, out, _ = run(capsys, "score", *(str(tmp_path / n) for n in names))
+
+    def col(line, text):  # display column where `text` starts
+        i = line.index(text)
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line[:i])
+
+    rows = [ln for ln in out.splitlines() if "image" in ln]
+    assert len(rows) == 2 and col(rows[0], " image ") == col(rows[1], " image ") == col(out, " kind ")

@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import tempfile
+import unicodedata
 from typing import IO
 
 from vqual.errors import OutputError
@@ -24,8 +25,28 @@ def _top_attributes(attrs: dict[str, float], n: int = 2, floor: float = 0.05) ->
     return ", ".join(f"{k} {v:.2f}" for v, k in top) or "-"
 
 
+def _char_width(c: str) -> int:
+    if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+
+
+def display_width(s: str) -> int:
+    """Columns `s` takes on a terminal: wide (CJK) characters 2, combining marks 0, others 1."""
+    return sum(_char_width(c) for c in s)
+
+
 def _short(path: str, width: int) -> str:
-    return path if len(path) <= width else "..." + path[-(width - 3):]
+    """`path` padded to `width` terminal columns, or its end after "..." if longer."""
+    if display_width(path) > width:
+        tail, used = [], 3
+        for c in reversed(path):
+            if used + _char_width(c) > width:
+                break
+            tail.append(c)
+            used += _char_width(c)
+        path = "..." + "".join(reversed(tail))
+    return path + " " * (width - display_width(path))
 
 
 def scale_note(calibration: dict | None) -> str | None:
@@ -55,10 +76,11 @@ class TableWriter:
 
     def write(self, item: QualityResult | Failure) -> None:
         if isinstance(item, Failure):
-            self.stream.write(f"{_short(item.path, self.w):<{self.w}}  FAILED ({item.reason}): {item.message}\n")
+            message = item.message.removeprefix(f"{item.path}: ")  # the row already starts with the path
+            self.stream.write(f"{_short(item.path, self.w)}  FAILED ({item.reason}): {message}\n")
             return
         r = item
-        self.stream.write(f"{_short(r.path, self.w):<{self.w}}  {r.kind:<5}  {r.score:5.2f}  {r.score_100:5.1f}  "
+        self.stream.write(f"{_short(r.path, self.w)}  {r.kind:<5}  {r.score:5.2f}  {r.score_100:5.1f}  "
                           f"{r.level:<9}  {r.uncertainty:4.2f}  {_top_attributes(r.attributes):<34}  "
                           f"{r.provenance.elapsed_ms:7.0f}{' *' if FLAG_CLIPPED_INPUT in r.flags else ''}\n")
         if r.explanation:
