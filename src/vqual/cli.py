@@ -184,6 +184,7 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
             summary = f"{n_ok} scored, {n_failed} failed{stop}"
             for writer in writers:
                 writer.close(summary)
+            shown = fmt == "table" and not sink  # the table on stdout ends with the summary
             if code == EXIT_OK and n_failed:
                 code = EXIT_FAILED
             for done, name in ((sink, out), (report_sink, report)):
@@ -195,8 +196,9 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
                     print(f"vqual: error: {e}", file=sys.stderr)
                     code = EXIT_FAILED if code == EXIT_OK else code
                     continue
-                print(f"vqual: {summary}; wrote {name}", file=sys.stderr)
-            if not sink and fmt != "table":
+                print(f"vqual: wrote {name}" if shown else f"vqual: {summary}; wrote {name}", file=sys.stderr)
+                shown = True
+            if not shown:
                 print(f"vqual: {summary}", file=sys.stderr)
         return code
     finally:  # temporary files never outlive the command (committed ones are left alone)
