@@ -357,3 +357,8 @@ def test_make_demo_writes_into_an_ignored_folder():
         pytest.skip("needs git and the repository")
     for path in written:
         assert subprocess.run(["git", "check-ignore", "-q", path], cwd=root).returncode == 0, f"{path} not ignored"
+
+
+def test_explain_help_names_its_default_model(capsys):
+    assert main(["explain", "--help"]) == 0
+    assert "default: vqual-lmm" in " ".join(capsys.readouterr().out.split())

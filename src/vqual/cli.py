@@ -17,11 +17,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 1
 EXPLAIN_MODEL = "vqual-lmm"  # default model of `vqual explain`
 
 
-def _add_score_args(p: argparse.ArgumentParser) -> None:
+def _add_score_args(p: argparse.ArgumentParser, default_model: str = "the default model") -> None:
     from vqual.output import FORMATS
 
     p.add_argument("paths", nargs="+", metavar="PATH", help="image/video files, folders (recursive) or glob patterns")
-    p.add_argument("--model", "-m", default=None, help="registered model name (default: the default model)")
+    p.add_argument("--model", "-m", default=None, help=f"registered model name (default: {default_model})")
     p.add_argument("--format", "-f", choices=FORMATS, default=None,
                    help="output format (default: from the --out extension .json, .jsonl or .csv, else table)")
     p.add_argument("--out", "-o", default=None, help="write results to this file (atomically) instead of stdout")
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Like `vqual score`, with an explanation per input from an explaining model "
                                    "(default vqual-lmm), read back against the score and the attributes: a "
                                    "contradiction is flagged in the result (explanation_check).")
-    _add_score_args(p)
+    _add_score_args(p, default_model=EXPLAIN_MODEL)
     p.set_defaults(model=EXPLAIN_MODEL)
 
     sub.add_parser("models", help="list registered models with versions")
