@@ -362,3 +362,11 @@ def test_make_demo_writes_into_an_ignored_folder():
 def test_explain_help_names_its_default_model(capsys):
     assert main(["explain", "--help"]) == 0
     assert "default: vqual-lmm" in " ".join(capsys.readouterr().out.split())
+
+
+def test_calibrate_names_the_first_bad_label(tmp_path, capsys):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,score\na.jpg,good\nb.jpg,bad\n")
+    code, _, err = run(capsys, "calibrate", "--labels", str(labels), "--out", str(tmp_path / "c.json"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "has no usable labels" in err and "row 1 (a.jpg): score 'good' is not a number" in err

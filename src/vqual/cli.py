@@ -231,6 +231,35 @@ def _fmt(v: float | None, digits: int = 3) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
+def _first_bad_label(path: str) -> str | None:
+    """Why the first unusable row of a label file is unusable, e.g. ``row 1 (a.jpg): mos 'good' is not a number``
+    (rows counted from 1 after the header); None if that cannot be told."""
+    from pathlib import Path
+
+    from vqual.data import DatasetError
+    from vqual.data.base import parse_float
+    from vqual.data.formats import pick_column
+    from vqual.data.manifest import MOS_COLUMNS, PATH_COLUMNS, read_manifest_rows
+
+    p = Path(path).expanduser()
+    try:
+        rows = read_manifest_rows(p, p.stem)
+        head = list({k: None for r in rows for k in r})
+        pcol = pick_column(head, PATH_COLUMNS, p, p.stem)
+        mcol = pick_column(head, MOS_COLUMNS, p, p.stem)
+    except (DatasetError, OSError, ValueError):
+        return None
+    for i, row in enumerate(rows, 1):
+        rel = str(row.get(pcol) or "").strip()
+        if not rel:
+            return f"row {i}: empty {pcol}"
+        try:
+            parse_float(row.get(mcol), mcol)
+        except ValueError as e:
+            return f"row {i} ({rel}): {e}"
+    return None
+
+
 def run_calibrate(args: argparse.Namespace, *, model=None) -> int:
     """``vqual calibrate``: score the labelled files (prediction cache shared with ``vqual eval``), fit, save.
 
@@ -262,7 +291,8 @@ def run_calibrate(args: argparse.Namespace, *, model=None) -> int:
         ds = load_manifest(args.labels, mos_range=tuple(args.mos_range) if args.mos_range else None,
                            higher_is_better=not args.lower_better)
     except DatasetError as e:
-        err(str(e))
+        why = _first_bad_label(args.labels) if "no usable labels" in str(e) else None
+        err(f"{e}: {why}" if why else str(e))
         return EXIT_USAGE
     for note in ds.notes:
         print(f"vqual calibrate: {note}", file=sys.stderr)
