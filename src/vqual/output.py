@@ -198,7 +198,7 @@ def _umask() -> int:
     return mask
 
 
-def _new_file_mode(path: str) -> int:
+def new_file_mode(path: str) -> int:
     """The mode `open(path, "w")` would leave: an existing file's own, else 0666 minus the umask."""
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
@@ -246,7 +246,7 @@ class AtomicOutput:
             fd, self.tmp = tempfile.mkstemp(prefix=".vqual-", suffix=".partial", dir=directory)
         except OSError as e:
             raise OutputError(f"{path}: cannot write in {directory} ({e.strerror or e})") from None
-        os.fchmod(fd, _new_file_mode(path))
+        os.fchmod(fd, new_file_mode(path))
         self.stream = open(fd, "w", encoding="utf-8", newline="")
         self.done = False
 

@@ -148,3 +148,14 @@ def test_training_data_is_flagged_not_reported_as_a_test(tmp_path, model, capsys
     assert "WARNING: fake-brightness was trained on clive-fewlabel" in capsys.readouterr().out
     rep = json.loads((tmp_path / "o" / "clive-fewlabel_fake-brightness.json").read_text())
     assert rep["in_sample"] is True and "not a test" in rep["warning"]
+
+
+def test_reports_get_the_mode_of_a_normal_file(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = rpt.write_atomic(tmp_path / "r.json", "{}\n")
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644

@@ -48,3 +48,10 @@ def test_bad_arguments_are_usage_errors(manifest, tmp_path, capsys):
     assert run("--out", tmp_path / "x.jsonl") == 2
     assert run("--manifest", tmp_path / "missing.csv", "--out", tmp_path / "x.jsonl") == 2
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_out_folder_is_refused_before_any_work(manifest, tmp_path, capsys):
+    (tmp_path / "qa").mkdir()
+    assert run("--manifest", manifest, "--mos-range", 0, 100, "--out", tmp_path / "qa") == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and str(tmp_path / "qa") in err

@@ -108,11 +108,15 @@ def build_report(*, model: Any, dataset: Any, records: Sequence[Any], results: S
 
 
 def write_atomic(path: str | Path, text: str) -> Path:
-    """Write `text` to `path` through a temporary file and ``os.replace`` (never a half-written file)."""
+    """Write `text` to `path` through a temporary file and ``os.replace`` (never a half-written file), with the
+    mode ``open(path, "w")`` would give it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        from vqual.output import new_file_mode
+
+        os.fchmod(fd, new_file_mode(str(path)))  # mkstemp's 0600 would make reports private whatever the umask
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)

@@ -46,6 +46,13 @@ def run_instruct(args: argparse.Namespace) -> int:
         print(f"vqual instruct: error: {msg}", file=sys.stderr)
         return code
 
+    from vqual.errors import OutputError
+    from vqual.output import check_output_path
+
+    try:
+        check_output_path(args.out)  # refused now rather than after measuring every item
+    except OutputError as e:
+        return err(str(e))
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
     bad = [t for t in tasks if t not in TASKS]
     if bad or not tasks:
