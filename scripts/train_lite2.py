@@ -66,11 +66,12 @@ def biq_split(root: Path, which: str) -> tuple[list[Path], np.ndarray]:
     """(paths, MOS on 1-5) of BIQ2021's official split `which` ('train' or 'test'), in file order."""
     name = {"train": "Train (Images and MOS).csv", "test": "Test (Images and MOS).csv"}[which]
     paths, mos = [], []
+    files = {p.name.lower(): p for p in (root / "Images").iterdir()}  # one file is named 'ss02 (1014).JPG'
     with open(root / name, newline="", encoding="utf-8-sig") as f:
         for row in csv.DictReader(f):
             if not (row.get("Image Name") or "").strip():
                 continue
-            paths.append(root / "Images" / row["Image Name"].strip())
+            paths.append(files[row["Image Name"].strip().lower()])
             mos.append(1.0 + 4.0 * float(row["MOS"]))
     return paths, np.array(mos)
 
