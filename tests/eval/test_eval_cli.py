@@ -4,8 +4,10 @@ import argparse
 import json
 from xml.etree import ElementTree as ET
 
+import numpy as np
 import pytest
 from evalfakes import BrightnessModel, make_image_set
+from PIL import Image
 
 from vqual.eval import cli, runner
 from vqual.eval import report as rpt
@@ -159,3 +161,85 @@ def test_reports_get_the_mode_of_a_normal_file(tmp_path):
     finally:
         os.umask(old)
     assert os.stat(path).st_mode & 0o777 == 0o644
+
+
+# --- issue 14: the whole set by default ----------------------------------------------------------------------------
+
+def _printed(text: str, label: str) -> tuple[float, float, float]:
+    """Value and interval of `label` in the printed whole-set block, e.g. ``  SRCC  0.9123  [0.8712, 0.9431]``."""
+    import re
+
+    m = re.search(rf"^  {re.escape(label)}\s+(-?\d\.\d{{4}})\s+\[(-?\d\.\d{{4}}), (-?\d\.\d{{4}})\]", text, re.M)
+    assert m, text
+    return float(m[1]), float(m[2]), float(m[3])
+
+
+def test_whole_set_is_the_default_and_its_srcc_is_scipys(tmp_path, image_set, model, capsys):
+    import csv
+
+    from scipy import stats
+
+    code = run(["--manifest", str(image_set), "--mos-range", "0", "100", "--bootstrap", "200",
+                "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html")])
+    out = capsys.readouterr().out
+    assert code == 0
+    # the same items scored independently of vqual eval, the labels read with the csv module
+    rows = list(csv.DictReader(open(image_set)))
+    scores = [BrightnessModel().score(image_set.parent / r["path"]).score for r in rows]
+    want = stats.spearmanr(scores, [float(r["mos"]) for r in rows]).statistic
+    srcc, lo, hi = _printed(out, "SRCC")
+    assert srcc == round(want, 4) and lo < srcc < hi
+    assert f"on all {len(rows)} scored items" in out and "200 resamples of items" in out
+    plcc_l4, _, _ = _printed(out, "PLCC-l4")
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert [(r["protocol"], r["calibration"]) for r in rep["results"]] == [("whole", "model")]
+    whole = rep["results"][0]
+    assert whole["summary"]["srcc"]["mean"] == want  # exactly scipy's, not a fold mean
+    assert whole["summary"]["plcc_l4"]["mean"] == pytest.approx(plcc_l4, abs=5e-5)
+    assert whole["ci"]["intervals"]["krcc"]["low"] < whole["summary"]["krcc"]["mean"]
+    assert "--protocol whole --calibration both --seed 0 --bootstrap 200" in rep["command"]
+    assert "Whole set (nothing fitted)" in (tmp_path / "r.html").read_text()
+
+
+def test_training_makes_kfold_the_default_and_whole_refuses_fitting(tmp_path, image_set, model, capsys):
+    assert run(["--manifest", str(image_set), "--calibration", "fitted", "--json", str(tmp_path / "r.json"),
+                "--html", str(tmp_path / "r.html"), "--quiet"]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert [(r["protocol"], r["calibration"]) for r in rep["results"]] == [("kfold", "fitted")]
+    assert run(["--manifest", str(image_set), "--protocol", "whole", "--calibration", "fitted", "--no-report"]) == 2
+    assert "fits nothing" in capsys.readouterr().err
+    assert run(["--manifest", str(image_set), "--protocol", "all", "--sizes", "10", "--repeats", "2",
+                "--bootstrap", "20", "--no-report", "--quiet"]) == 0
+
+
+def test_whole_set_works_where_kfold_cannot(tmp_path, model, capsys):
+    labels = make_image_set(tmp_path / "s", n=8, groups=3)  # 3 contents: too few for 5 folds
+    assert run(["--manifest", str(labels), "--bootstrap", "50", "--no-report"]) == 0
+    out = capsys.readouterr().out
+    assert "whole set" in out and "resamples of contents" in out
+
+
+def test_whole_set_with_the_real_model_agrees_with_scipy(tmp_path, capsys, one_thread):
+    """vqual-lite itself: the printed SRCC is scipy's on the model's own scores of the same files."""
+    from scipy import stats
+
+    import vqual
+    from vqual.data import synthetic as syn
+
+    rng = np.random.default_rng(0)
+    base = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+    rows = ["path,mos"]
+    (tmp_path / "img").mkdir()
+    for i in range(10):
+        img = syn.gaussian_blur(base, 0.5 * (1 + i % 5)) if i % 2 else syn.gaussian_noise(base, 6.0 * (1 + i % 5))
+        Image.fromarray(img).save(tmp_path / "img" / f"{i}.png")
+        rows.append(f"img/{i}.png,{5 - (i % 5) * 0.8 + rng.normal(0, 0.3):.3f}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    code = cli.run_eval(_args(["--manifest", str(tmp_path / "labels.csv"), "--mos-range", "1", "5", "--bootstrap",
+                               "100", "--no-report", "--no-cache"]))
+    out = capsys.readouterr().out
+    assert code == 0
+    model = vqual.load_model()
+    scores = [model.score(str(tmp_path / "img" / f"{i}.png")).score for i in range(10)]
+    mos = [float(r.split(",")[1]) for r in rows[1:]]
+    assert _printed(out, "SRCC")[0] == round(stats.spearmanr(scores, mos).statistic, 4)

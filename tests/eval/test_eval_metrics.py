@@ -131,3 +131,19 @@ def test_mean_std():
     assert metrics.mean_std([1.0, 2.0, 3.0]) == {"mean": 2.0, "std": 1.0, "n": 3}
     assert metrics.mean_std([0.5, None, float("nan")]) == {"mean": 0.5, "std": 0.0, "n": 1}
     assert metrics.mean_std([]) == {"mean": None, "std": None, "n": 0}
+
+
+def test_bootstrap_intervals_cover_the_value_and_narrow_with_more_items():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (30, 300):
+        mos = rng.uniform(1, 5, n)
+        pred = mos + rng.normal(0, 0.8, n)
+        ci = metrics.bootstrap_ci(pred, mos, n_boot=150, seed=0)
+        iv = ci["intervals"]["srcc"]
+        assert iv["low"] < metrics.srcc(pred, mos) < iv["high"]
+        widths.append(iv["high"] - iv["low"])
+        assert ci["unit"] == "item" and ci["level"] == 0.95
+    assert widths[1] < widths[0] / 2
+    with pytest.raises(MetricError, match="predictions are constant"):
+        metrics.bootstrap_ci([2.0] * 5, [1, 2, 3, 4, 5])

@@ -160,3 +160,40 @@ def test_logistic_calibrator_falls_back_to_a_line():
     assert const.method == "constant" and const.predict([9.0]) == pytest.approx([2.0])
     with pytest.raises(RuntimeError):
         LogisticCalibrator().predict([1.0])
+
+
+# --- the whole-set protocol (issue 14) ------------------------------------------------------------------------------
+
+def test_whole_set_is_the_model_score_on_every_item_with_intervals():
+    from scipy import stats
+
+    from vqual.eval.protocols import run_whole
+
+    d = synthetic(80, seed=3)
+    res = run_whole(d, n_boot=100, seed=1)
+    assert (res.protocol, res.calibration) == ("whole", "model")
+    assert res.summary["srcc"]["mean"] == stats.spearmanr(d.score, d.mos).statistic  # nothing fitted, nothing left out
+    assert res.summary["krcc"]["mean"] == stats.kendalltau(d.score, d.mos).statistic
+    assert res.summary["plcc"]["mean"] == stats.pearsonr(d.score, d.mos).statistic
+    assert res.summary["plcc_l4"]["mean"] is not None and len(res.predictions) == 80
+    assert res.ci["unit"] == "item" and res.ci["n_boot"] == 100
+    for k in ("srcc", "krcc", "plcc", "plcc_l4", "rmse"):
+        s = res.summary[k]
+        assert s["ci_low"] < s["mean"] < s["ci_high"], k
+        assert res.ci["intervals"][k]["n_valid"] == 100
+    again = run_whole(d, n_boot=100, seed=1)
+    assert again.ci == res.ci  # seeded
+    assert run_whole(d, n_boot=100, seed=2).ci != res.ci
+    assert run_protocol("whole", d, "model", n_boot=0).ci is None
+
+
+def test_whole_set_resamples_contents_when_they_repeat_and_refuses_fitting():
+    from vqual.eval.protocols import run_whole
+
+    d = synthetic(60, groups=15)
+    res = run_whole(d, n_boot=50)
+    assert res.ci["unit"] == "content" and any("contents" in n for n in res.notes)
+    with pytest.raises(ProtocolError, match="nothing is fitted"):
+        run_whole(d, "fitted")
+    with pytest.raises(ProtocolError, match="at least 3"):
+        run_whole(d.take(np.arange(2)))

@@ -25,6 +25,7 @@ from vqual.eval import runner
 from vqual.eval.cache import PredictionCache, default_cache_dir
 from vqual.eval.protocols import (
     CALIBRATIONS,
+    DEFAULT_BOOTSTRAP,
     DEFAULT_SIZES,
     PROTOCOLS,
     EvalSet,
@@ -41,7 +42,8 @@ examples:
   vqual eval --dataset clive --root ~/data/ChallengeDB_release
   vqual eval --dataset koniq --root ~/data/koniq10k --protocol split --protocol fewlabel
   vqual eval --dataset clive-fewlabel --root ../shared/data/clive-fewlabel --model NAME
-  vqual eval --manifest my_labels.csv --mos-range 0 100
+  vqual eval --manifest my_labels.csv --mos-range 0 100                # whole set: SRCC/KRCC/PLCC with 95% CIs
+  vqual eval --manifest my_labels.csv --protocol kfold --calibration fitted
   vqual eval --manifest held_out.csv --calibration my-scale.json     # your calibration as the 'model' score
   vqual eval --dataset live-vqc --root DIR --protocol cross --train-dataset konvid --train-root DIR2
   vqual eval --list-datasets
@@ -76,13 +78,19 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="NAME", help="registered model (default: the default model)")
     g = p.add_argument_group("protocol")
     g.add_argument("--protocol", action="append", choices=PROTOCOLS + ("all",), metavar="NAME",
-                   help="split | kfold | cross | fewlabel | all; repeatable (default: kfold)")
+                   help="whole | split | kfold | cross | fewlabel | all; repeatable (default: whole, the model's own "
+                        "score on every item with bootstrap CIs; kfold when training is involved: --calibration "
+                        "fitted or a training set)")
     g.add_argument("--calibration", action="append", default=None, metavar="MODE|FILE",
                    help="MODE: model (the model's own score), fitted (logistic fitted on each training part) or "
                         "both (default); FILE: a calibration from `vqual calibrate`, used as the model's own score "
                         "in 'model' rows (mapped from its scale to 1-5). Repeat to give a mode and a file")
     g.add_argument("--folds", type=int, default=5, metavar="K", help="k-fold: number of folds (default 5)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the folds and few-label draws (default 0)")
+    g.add_argument("--seed", type=int, default=0,
+                   help="seed of the folds, few-label draws and bootstrap resamples (default 0)")
+    g.add_argument("--bootstrap", type=int, default=DEFAULT_BOOTSTRAP, metavar="N",
+                   help="whole set: bootstrap resamples of the 95%% confidence intervals (default %(default)s; "
+                        "0: none)")
     g.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), metavar="N,N,...",
                    help="few-label: labelled-set sizes (default %(default)s)")
     g.add_argument("--repeats", type=int, default=10, help="few-label: draws per size (default 10)")
@@ -154,12 +162,19 @@ def _load(dataset: str | None, root: str | None, manifest: str | None, args: arg
     return load_manifest(manifest, mos_range=mr, higher_is_better=not args.lower_better)
 
 
+def _default_protocol(args: argparse.Namespace, has_train: bool) -> str:
+    """``whole`` (no fitting) unless training is involved: a fitted calibration asked for, or a training set."""
+    return "kfold" if (has_train or _calibration_args(args)[0] == "fitted") else "whole"
+
+
 def _protocols(args: argparse.Namespace, ds: Dataset, has_train: bool) -> list[str]:
-    chosen = args.protocol or ["kfold"]
+    chosen = args.protocol or [_default_protocol(args, has_train)]
     if "all" in chosen:
         auto = ["kfold", "fewlabel"]
         if any(it.split == args.test_split for it in ds.items):
             auto.insert(0, "split")
+        if _calibration_args(args)[0] != "fitted":
+            auto.insert(0, "whole")
         if has_train:
             auto.append("cross")
         chosen = [c for c in chosen if c != "all"] + auto
@@ -172,6 +187,11 @@ def _precheck(protocols: list[str], args: argparse.Namespace, ds: Dataset, has_t
         have = sorted({it.split for it in ds.items if it.split})
         raise UsageError(f"--protocol split: {ds.info.name} has no {args.test_split!r} split "
                          f"(splits: {', '.join(have) or 'none'}); use --protocol kfold")
+    if "whole" in protocols and _calibration_args(args)[0] == "fitted":
+        raise UsageError("--protocol whole fits nothing (it compares the model's own score with the labels); drop "
+                         "--calibration fitted or choose another protocol")
+    if args.bootstrap < 0:
+        raise UsageError("--bootstrap must be 0 or more")
     if "cross" in protocols and not has_train:
         raise UsageError("--protocol cross needs --train-dataset NAME --train-root DIR (or --train-manifest FILE)")
     if "kfold" in protocols:
@@ -185,7 +205,7 @@ def _slug(s: str) -> str:
     return re.sub(r"[^0-9A-Za-z._-]+", "-", s).strip("-") or "x"
 
 
-def _command_line(args: argparse.Namespace) -> str:
+def _command_line(args: argparse.Namespace, protocols: list[str]) -> str:
     parts = ["vqual", "eval"]
     for flag, val in (("--dataset", args.dataset), ("--root", args.root), ("--manifest", args.manifest),
                       ("--model", args.model)):
@@ -197,14 +217,17 @@ def _command_line(args: argparse.Namespace) -> str:
         parts.append("--lower-better")
     for o in args.option:
         parts += ["--option", o]
-    for pr in args.protocol or ["kfold"]:
+    for pr in protocols:
         parts += ["--protocol", pr]
     mode, cal_file = _calibration_args(args)
     parts += ["--calibration", mode]
     if cal_file:
         parts += ["--calibration", cal_file]
-    parts += ["--folds", str(args.folds), "--seed", str(args.seed),
-              "--sizes", args.sizes, "--repeats", str(args.repeats)]
+    parts += ["--seed", str(args.seed)]
+    if "whole" in protocols:
+        parts += ["--bootstrap", str(args.bootstrap)]
+    if set(protocols) - {"whole"}:
+        parts += ["--folds", str(args.folds), "--sizes", args.sizes, "--repeats", str(args.repeats)]
     for flag, val in (("--train-dataset", args.train_dataset), ("--train-root", args.train_root),
                       ("--train-manifest", args.train_manifest), ("--limit", args.limit)):
         if val:
@@ -321,7 +344,9 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
     problems = 0
     for proto in protocols:
         params: dict[str, Any] = {}
-        if proto == "kfold":
+        if proto == "whole":
+            params = {"n_boot": args.bootstrap, "seed": args.seed}
+        elif proto == "kfold":
             params = {"k": args.folds, "seed": args.seed}
         elif proto == "fewlabel":
             params = {"sizes": sizes, "repeats": args.repeats, "seed": args.seed}
@@ -329,7 +354,7 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
             params = {"train_split": args.train_split, "test_split": args.test_split}
         elif proto == "cross" and train_ds is not None:
             params = {"train_name": train_ds.info.name, "test_name": ds.info.name}
-        for cal in calibrations:
+        for cal in calibrations if proto != "whole" else ["model"]:  # the whole set fits nothing
             try:
                 results.append(run_protocol(proto, data, cal, train=train_data, **params))
             except ProtocolError as e:
@@ -341,8 +366,8 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
         cal_block = {**user_cal.to_dict(), "file": cal_file or user_cal.path,
                      "note": f"'model' rows use calibration {user_cal.id}: its score on {user_cal.scale.name} "
                              f"({user_cal.scale.min:g}-{user_cal.scale.max:g}), mapped linearly to 1-5"}
-    rep = rpt.build_report(model=model, dataset=ds, records=records, results=results, command=_command_line(args),
-                           train_dataset=train_ds, train_records=train_records,
+    rep = rpt.build_report(model=model, dataset=ds, records=records, results=results,
+                           command=_command_line(args, protocols), train_dataset=train_ds, train_records=train_records,
                            elapsed_s=round(time.monotonic() - t0, 3), calibration=cal_block)
     if not args.quiet:
         print(rpt.summary_text(rep))

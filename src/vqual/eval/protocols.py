@@ -25,11 +25,13 @@ import numpy as np
 from vqual.adapt.calibrate import LogisticMap as LogisticCalibrator
 from vqual.adapt.calibrate import MapFactory as CalibratorFactory
 from vqual.errors import VqualError
-from vqual.eval.metrics import METRIC_KEYS, MetricError, evaluate, flat, mean_std
+from vqual.eval.metrics import METRIC_KEYS, MetricError, bootstrap_ci, evaluate, flat, mean_std
 
-PROTOCOLS = ("split", "cross", "kfold", "fewlabel")
+PROTOCOLS = ("whole", "split", "cross", "kfold", "fewlabel")
 CALIBRATIONS = ("model", "fitted")
 DEFAULT_SIZES = (25, 50, 100, 200)
+#: Bootstrap resamples of the whole-set protocol's confidence intervals.
+DEFAULT_BOOTSTRAP = 1000
 
 
 class ProtocolError(VqualError, ValueError):
@@ -92,6 +94,7 @@ class ProtocolResult:
     predictions: list[dict[str, Any]] = field(default_factory=list)  # {id, prediction, fold} for each test item
     curve: list[dict[str, Any]] = field(default_factory=list)  # few-label: one point per N
     notes: list[str] = field(default_factory=list)
+    ci: dict[str, Any] | None = None  # whole set: bootstrap confidence intervals (`metrics.bootstrap_ci`)
 
     @property
     def label(self) -> str:
@@ -100,7 +103,7 @@ class ProtocolResult:
     def to_dict(self) -> dict[str, Any]:
         return {"protocol": self.protocol, "calibration": self.calibration, "params": self.params,
                 "summary": self.summary, "pooled": self.pooled, "folds": self.folds, "curve": self.curve,
-                "predictions": self.predictions, "notes": self.notes}
+                "predictions": self.predictions, "notes": self.notes, "ci": self.ci}
 
 
 def _check_calibration(calibration: str) -> None:
@@ -131,6 +134,36 @@ def _fold(name: str, train: EvalSet | None, test: EvalSet, calibration: str, fac
 
 def _summarise(folds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {k: mean_std([f["metrics"].get(k) for f in folds]) for k in METRIC_KEYS}
+
+
+def run_whole(data: EvalSet, calibration: str = "model", *, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0,
+              level: float = 0.95, calibrator: CalibratorFactory = LogisticCalibrator) -> ProtocolResult:
+    """The whole set, no fitting: the model's own score against the MOS over every scored item (SRCC, KRCC, PLCC,
+    RMSE, the logistic-mapped metrics and level accuracy, as `evaluate`), with percentile bootstrap confidence
+    intervals (`metrics.bootstrap_ci`; `n_boot` 0: none) of SRCC, KRCC, PLCC, RMSE and PLCC after the 4-parameter
+    logistic. Only the ``model`` calibration exists: nothing is trained. `calibrator` is unused (uniform API)."""
+    del calibrator
+    if calibration != "model":
+        raise ProtocolError("whole-set protocol: nothing is fitted, it compares the model's own score with the "
+                            f"labels (calibration 'model', not {calibration!r})")
+    if len(data) < 3:
+        raise ProtocolError(f"whole-set protocol: needs at least 3 scored items, got {len(data)}")
+    res = ProtocolResult("whole", "model", {"n_boot": n_boot, "seed": seed, "level": level, "feature": "score"})
+    rec, pred = _fold("all", None, data, "model", LogisticCalibrator)
+    res.folds.append(rec)
+    res.summary = _summarise(res.folds)
+    res.predictions = [{"id": int(i), "prediction": float(p), "fold": "all"} for i, p in zip(data.ids, pred)]
+    if n_boot > 0 and not rec.get("error"):
+        try:
+            res.ci = bootstrap_ci(pred, data.mos, groups=data.content, n_boot=n_boot, seed=seed, level=level)
+        except MetricError as e:
+            res.notes.append(f"no confidence intervals: {e}")
+        else:
+            for k, iv in res.ci["intervals"].items():
+                res.summary[k].update(ci_low=iv["low"], ci_high=iv["high"])
+            if res.ci["unit"] == "content":
+                res.notes.append("confidence intervals resample whole contents (some contents have several items)")
+    return res
 
 
 def run_split(data: EvalSet, calibration: str = "model", *, train_split: str = "train", test_split: str = "test",
@@ -284,7 +317,10 @@ def run_fewlabel(data: EvalSet, calibration: str = "fitted", *, sizes: Sequence[
 
 def run_protocol(name: str, data: EvalSet, calibration: str, *, train: EvalSet | None = None,
                  calibrator: CalibratorFactory = LogisticCalibrator, **params: Any) -> ProtocolResult:
-    """Dispatch by protocol name (``split``, ``cross``, ``kfold``, ``fewlabel``); `params` go to that protocol."""
+    """Dispatch by protocol name (``whole``, ``split``, ``cross``, ``kfold``, ``fewlabel``); `params` go to that
+    protocol."""
+    if name == "whole":
+        return run_whole(data, calibration, calibrator=calibrator, **params)
     if name == "split":
         return run_split(data, calibration, calibrator=calibrator, **params)
     if name == "kfold":

@@ -25,7 +25,10 @@ REPORT_SCHEMA = "vqual.eval/1"
 CONVENTION = (
     "Labels are mapped linearly from each dataset's declared range to 1-5 with higher = better (DMOS flipped); "
     "SRCC, KRCC and PLCC do not change under this map, RMSE is on 1-5. SRCC = Spearman rho, KRCC = Kendall tau-b, "
-    "PLCC = Pearson r (scipy.stats). 'model' rows compare the model's own 1-5 score with the MOS (zero-shot); "
+    "PLCC = Pearson r (scipy.stats). 'whole' compares the model's own score with the MOS on every scored item, "
+    "nothing fitted, with 95% percentile bootstrap intervals (items resampled with replacement, or whole contents "
+    "when a content has several items; the logistic refitted on each resample). "
+    "'model' rows compare the model's own 1-5 score with the MOS (zero-shot); "
     "'fitted' rows map the model's raw score with a 4-parameter logistic fitted on the training part of each fold "
     "only. Columns marked l4 refit the VQEG 4-parameter logistic on the evaluated (test) set itself before PLCC / "
     "RMSE, as VQEG does. Acc3: 3 levels split at the tertiles of the test set's MOS; Acc5: 5 levels split at "
@@ -154,13 +157,49 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
                 rows.append([f"fewlabel N={pt['n_labels']}", cal, "-" if nt is None else f"{nt:.0f}"]
                             + [_fmt(pt["metrics"].get(k)) for k, _ in TABLE_COLUMNS])
             continue
-        label = name + (f" (k={res['params']['k']})" if name == "kfold" else "")
+        label = {"kfold": f"kfold (k={res['params'].get('k')})", "whole": "whole set"}.get(name, name)
         n_test = sum(f["n_test"] for f in res["folds"])
         errs = [f["error"] for f in res["folds"] if f.get("error")]
         rows.append([label, cal, str(n_test)] + [_fmt(res["summary"].get(k)) for k, _ in TABLE_COLUMNS])
         if errs:
             rows.append(["", "", ""] + [f"{len(errs)} fold(s) failed: {errs[0]}"])
     return rows
+
+
+#: Rows of the whole-set block: (metric key, label, note).
+WHOLE_ROWS = (("srcc", "SRCC", "Spearman"), ("krcc", "KRCC", "Kendall tau-b"), ("plcc", "PLCC", "Pearson"),
+              ("plcc_l4", "PLCC-l4", "Pearson after the 4-parameter logistic fitted on all items"),
+              ("rmse", "RMSE", "on 1-5"), ("rmse_l4", "RMSE-l4", "after the logistic"),
+              ("acc3", "Acc3", "3 levels at the MOS tertiles"), ("acc5", "Acc5", "5 levels at 1.5/2.5/3.5/4.5"))
+
+
+def whole_rows(res: dict[str, Any], digits: int = 4) -> list[list[str]]:
+    """Header + one row per metric of a whole-set result: value, 95% interval (or "-"), note."""
+    level = (res.get("ci") or {}).get("level", 0.95)
+    rows = [["metric", "value", f"{level:.0%} CI", ""]]
+    for key, label, note in WHOLE_ROWS:
+        ms = res["summary"].get(key) or {}
+        v = ms.get("mean")
+        lo, hi = ms.get("ci_low"), ms.get("ci_high")
+        ci = "-" if lo is None or hi is None else f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+        rows.append([label, "-" if v is None else f"{v:.{digits}f}", ci, note])
+    return rows
+
+
+def whole_text(res: dict[str, Any]) -> str:
+    """The whole-set result as a block of text: what was compared, then metric, value, interval."""
+    n = sum(f["n_test"] for f in res["folds"])
+    ci = res.get("ci")
+    how = (f"{ci['level']:.0%} percentile bootstrap intervals, {ci['n_boot']} resamples of "
+           f"{'contents' if ci['unit'] == 'content' else 'items'}, seed {ci['seed']}" if ci else "no intervals")
+    lines = [f"whole set, nothing fitted: the model's own score against the labels on all {n} scored items ({how})"]
+    rows = whole_rows(res)
+    widths = [max(len(r[j]) for r in rows) for j in range(3)]
+    for r in rows:
+        lines.append("  " + "  ".join(c.ljust(widths[j]) if j == 0 else c.rjust(widths[j])
+                                      for j, c in enumerate(r[:3])) + (f"  {r[3]}" if r[3] else ""))
+    errs = [f["error"] for f in res["folds"] if f.get("error")]
+    return "\n".join(lines + [f"  {e}" for e in errs] + [f"  note: {x}" for x in res.get("notes", [])])
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -186,7 +225,8 @@ def summary_text(report: dict[str, Any]) -> str:
         head += f"\n{m['calibration']['note']}"
     if report.get("warning"):
         head = f"WARNING: {report['warning']}\n{head}"
-    return head + "\n\n" + format_table(report)
+    blocks = [whole_text(r) for r in report["results"] if r["protocol"] == "whole"]
+    return head + "\n\n" + "\n\n".join(blocks + [format_table(report)])
 
 
 # --- SVG ----------------------------------------------------------------------------------------------------------
@@ -420,6 +460,10 @@ def render_html(report: dict[str, Any], max_items: int = 2000) -> str:
         parts.append(f"<p class='note'>Note: {e(note)}</p>")
     parts.append("<h2>Results</h2>" + _html_table(table_rows(report), left_cols=2))
     for res in report["results"]:
+        if res["protocol"] == "whole":
+            parts.append("<h3>Whole set (nothing fitted)</h3><p class='note'>" + e(whole_text(res).splitlines()[0])
+                         + "</p>" + _html_table(whole_rows(res)))
+    for res in report["results"]:
         for note in res.get("notes", []):
             parts.append(f"<p class='note'>{e(res['protocol'])}/{e(res['calibration'])}: {e(note)}</p>")
 
@@ -433,7 +477,7 @@ def render_html(report: dict[str, Any], max_items: int = 2000) -> str:
     for res in report["results"]:
         if res["protocol"] == "fewlabel" or not res["predictions"]:
             continue
-        if res["calibration"] == "model" and res["protocol"] == "kfold":
+        if res["calibration"] == "model" and res["protocol"] in ("kfold", "whole"):
             continue  # identical to the all-items plot
         pr = [p for p in res["predictions"] if p["id"] in items]
         if len(pr) >= 2:
