@@ -62,6 +62,28 @@ def score_one(model: QualityModel, src: Any) -> QualityResult | Failure:
                        message=f"{label or '<input>'}: internal error {type(e).__name__}: {e}")
 
 
+def precheck(src: Any, max_pixels: int | None = None) -> Failure | None:
+    """Read a path input as scoring will, without a model: sniffed, then an image decoded or a video probed
+    (container, stream and first frame). Returns the `Failure` that scoring would report for input that cannot be
+    read that far, else None (also for in-memory input: nothing to check). A command uses it to answer bad inputs
+    before, or without ever, loading a model; what it finds is what `score_one` would find first, word for word."""
+    if not isinstance(src, (str, os.PathLike)):
+        return None
+    from vqual.media import load_image, media_kind, probe_video
+
+    label = str(src)
+    try:
+        if media_kind(src) == "image":
+            load_image(src, max_pixels=max_pixels)
+        else:
+            probe_video(src, max_pixels=max_pixels)
+    except MediaError as e:
+        return Failure(path=label, reason=e.reason, message=str(e))
+    except Exception:  # noqa: BLE001 - anything else is for scoring to report, as it would without this check
+        return None
+    return None
+
+
 def _model(model: QualityModel | str | None, calibration: Calibration | str | Path | None) -> QualityModel:
     if calibration is None:
         return model if isinstance(model, QualityModel) else _cached(model)

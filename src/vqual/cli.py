@@ -36,7 +36,7 @@ def _add_calibrate_parser(sub) -> None:
     from vqual.adapt.calibrate import METHODS, MIN_LABELS
 
     p = sub.add_parser(
-        "calibrate", help="fit a map from a model's score to your own MOS scale (saved as JSON)",
+        "calibrate", help=COMMANDS["calibrate"],
         description="Score your labelled files with a model and fit a monotone map from its 1-5 score to your "
                     "labels (4-parameter logistic, isotonic or linear, chosen by cross-validation unless named). "
                     f"Needs at least {MIN_LABELS} labelled files. Use the result with --calibration FILE.")
@@ -56,44 +56,80 @@ def _add_calibrate_parser(sub) -> None:
     p.add_argument("--cache-dir", metavar="DIR", help="prediction cache folder (default: that of vqual eval)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The sub-commands, in `vqual --help` order, with their one-line help (each builder below gives the same line to
+#: its full parser; tests/test_startup.py checks that they agree).
+COMMANDS: dict[str, str] = {
+    "score": "score images and videos",
+    "explain": "score images and videos and explain the result in words",
+    "models": "list registered models with versions",
+    "demo": "generate the sample media, score it and write a report",
+    "calibrate": "fit a map from a model's score to your own MOS scale (saved as JSON)",
+    "eval": "evaluate a model on a benchmark dataset (SRCC/PLCC/..., JSON + HTML report)",
+    "train": "warm up a new head on the frozen encoder from a few labels (writes a model)",
+    "distill": "distil a teacher into a light student with unlabelled media and a few labels",
+    "instruct": "write instruction-tuning Q&A (JSONL) from a labelled dataset",
+}
+
+
+def _add_command(sub, name: str) -> None:
+    """Add sub-command `name` with all its arguments (importing the module that defines them, if any)."""
+    if name == "score":
+        _add_score_args(sub.add_parser("score", help=COMMANDS["score"]))
+    elif name == "explain":
+        p = sub.add_parser("explain", help=COMMANDS["explain"],
+                           description="Like `vqual score`, with an explanation per input from an explaining model "
+                                       "(default vqual-lmm), read back against the score and the attributes: a "
+                                       "contradiction is flagged in the result (explanation_check).")
+        _add_score_args(p, default_model=EXPLAIN_MODEL)
+        p.set_defaults(model=EXPLAIN_MODEL)
+    elif name == "models":
+        sub.add_parser("models", help=COMMANDS["models"])
+    elif name == "demo":
+        p = sub.add_parser("demo", help=COMMANDS["demo"])
+        p.add_argument("--dir", default="samples", help="where to write the sample media (default: ./samples)")
+        p.add_argument("--out", default="vqual-report.json", help="report file (default: vqual-report.json)")
+        p.add_argument("--model", "-m", default=None, help="registered model name (default: the default model)")
+        p.add_argument("--calibration", "-c", default=None, metavar="FILE", help="calibration from `vqual calibrate`")
+    elif name == "calibrate":
+        _add_calibrate_parser(sub)
+    elif name == "eval":
+        from vqual.eval.cli import add_eval_parser
+
+        add_eval_parser(sub)
+    elif name in ("train", "distill"):
+        from vqual.adapt.cli import add_distill_parser, add_train_parser
+
+        (add_train_parser if name == "train" else add_distill_parser)(sub)
+    elif name == "instruct":
+        from vqual.lmm.cli import add_instruct_parser
+
+        add_instruct_parser(sub)
+    else:
+        raise ValueError(f"unknown sub-command {name!r}")
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The sub-command an argument list runs (the first argument that is not an option; vqual's own options take
+    no value), or None when there is none or it is unknown (argparse then explains)."""
+    for a in argv:
+        if not a.startswith("-"):
+            return a if a in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None | bool = True) -> argparse.ArgumentParser:
+    """The `vqual` argument parser. `only` True: every sub-command complete; a sub-command's name: that one
+    complete and the others listed with their help line only (so running `vqual score` never imports the code of
+    `eval`, `train` and the like); None: every sub-command listed, none complete (`vqual --help`, `--version`)."""
     parser = argparse.ArgumentParser(prog="vqual", description="Blind quality assessment of images and videos.")
     parser.add_argument("--version", action="version", version=f"vqual {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("score", help="score images and videos")
-    _add_score_args(p)
-
-    p = sub.add_parser("explain", help="score images and videos and explain the result in words",
-                       description="Like `vqual score`, with an explanation per input from an explaining model "
-                                   "(default vqual-lmm), read back against the score and the attributes: a "
-                                   "contradiction is flagged in the result (explanation_check).")
-    _add_score_args(p, default_model=EXPLAIN_MODEL)
-    p.set_defaults(model=EXPLAIN_MODEL)
-
-    sub.add_parser("models", help="list registered models with versions")
-
-    p = sub.add_parser("demo", help="generate the sample media, score it and write a report")
-    p.add_argument("--dir", default="samples", help="where to write the sample media (default: ./samples)")
-    p.add_argument("--out", default="vqual-report.json", help="report file (default: vqual-report.json)")
-    p.add_argument("--model", "-m", default=None, help="registered model name (default: the default model)")
-    p.add_argument("--calibration", "-c", default=None, metavar="FILE", help="calibration from `vqual calibrate`")
-
-    _add_calibrate_parser(sub)
-
-    from vqual.eval.cli import add_eval_parser
-
-    add_eval_parser(sub)
-
-    from vqual.adapt.cli import add_distill_parser, add_train_parser
-
-    add_train_parser(sub)
-    add_distill_parser(sub)
-
-    from vqual.lmm.cli import add_instruct_parser
-
-    add_instruct_parser(sub)
+    for name, help_line in COMMANDS.items():
+        if only is True or only == name:
+            _add_command(sub, name)
+        else:
+            sub.add_parser(name, help=help_line)
     for p in {id(p): p for p in sub.choices.values()}.values():  # `vqual score x --debug` works too
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     return parser
@@ -107,8 +143,12 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
 
     `fmt` None: the format `out`'s extension names (.json, .jsonl, .csv), else a table. Destinations are checked
     before anything is scored. Returns the exit code.
+
+    The model is loaded when the first input that can be read needs it (`vqual.api.precheck` reads the inputs
+    before that), so a batch of bad inputs is answered without loading one; the model name is checked first.
+    With `calibration` or `explain` the model is loaded at once (the calibration or the model may be refused).
     """
-    from vqual.api import load_model, score_one
+    from vqual.api import load_model, precheck, score_one
     from vqual.errors import OutputError
     from vqual.inputs import expand_inputs, is_unmatched_pattern
     from vqual.interrupts import Terminated, deferred
@@ -131,7 +171,15 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
             report_sink = AtomicOutput(report) if report else None
         except OutputError as e:
             return usage(str(e))
-        model = load_model(model_name, max_pixels=max_pixels, calibration=calibration)
+        model = None
+        if calibration is not None or explain:
+            model = load_model(model_name, max_pixels=max_pixels, calibration=calibration)
+            name, version = model.name, model.version
+        else:
+            from vqual.registry import get_spec
+
+            spec = get_spec(model_name)  # an unknown model is refused before any work
+            name, version = spec.name, spec.version
         if explain:
             if not model.can_explain:
                 return usage(f"model {model.name} does not explain its results; use an explaining model such as "
@@ -144,8 +192,8 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
         for note in notes:
             print(f"vqual: {note}", file=sys.stderr)
         stream = sink.stream if sink else sys.stdout
-        meta = {"vqual_version": __version__, "model": model.name, "model_version": model.version}
-        if model.calibration is not None:
+        meta = {"vqual_version": __version__, "model": name, "model_version": version}
+        if model is not None and model.calibration is not None:
             cal = model.calibration
             meta["calibration"] = {"id": cal.id, "file": calibration, "method": cal.method,
                                    "scale": {"name": cal.scale.name, "min": cal.scale.min, "max": cal.scale.max,
@@ -162,7 +210,11 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
                 if is_unmatched_pattern(path):
                     item = Failure(path=path, reason="missing", message=f"{path}: pattern matched nothing")
                 else:
-                    item = score_one(model, path)
+                    item = precheck(path, max_pixels) if model is None else None
+                    if item is None:
+                        if model is None:
+                            model = load_model(model_name, max_pixels=max_pixels)
+                        item = score_one(model, path)
                 failed = isinstance(item, Failure)
                 with deferred():  # a row is written whole, even if Ctrl-C or SIGTERM arrives meanwhile
                     if not sink:
@@ -372,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
+    parser = build_parser(command_of(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse: usage errors exit 2, --help / --version exit 0

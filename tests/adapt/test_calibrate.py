@@ -231,6 +231,15 @@ def test_json_roundtrip_is_exact(tmp_path):
     assert not list(tmp_path.glob("*.partial"))
 
 
+def test_a_scale_given_in_integers_loads_back(tmp_path):
+    from vqual.result import Scale
+
+    x = np.linspace(1, 5, 20)
+    cal = fit_calibration(x, 20 * x, model=GreyModel(), method="linear", scale=Scale(name="ints", min=0, max=100))
+    back = load_calibration(cal.save(tmp_path / "ints.json"))  # the id once hashed 0 and 100, the file 0.0 and 100.0
+    assert back.id == cal.id
+
+
 def test_id_depends_on_the_map_only(tmp_path):
     a, b = calibration(), calibration()
     assert a.id == b.id  # created date and CV figures are not part of it

@@ -43,11 +43,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
-from scipy import stats
 
 from vqual import __version__
 from vqual.errors import CalibrationError
 from vqual.eval.metrics import LogisticFit, MetricError, as_pair, fit_logistic
+from vqual.lazy import LazyModule
 from vqual.result import (
     FLAG_CLIPPED_INPUT,
     FLAG_CLIPPED_SCALE,
@@ -56,6 +56,8 @@ from vqual.result import (
     QualityResult,
     Scale,
 )
+
+stats = LazyModule("scipy.stats")  # fitting needs it, applying a calibration does not
 
 #: Schema of the saved JSON.
 SCHEMA = "vqual.calibration/1"
@@ -482,7 +484,7 @@ class Calibration:
         return {"quantity": INPUT, "scale": "mos-1-5", "x_min": self.x_min_, "x_max": self.x_max_}
 
     def _scale_block(self) -> dict[str, Any]:
-        return {"name": self.scale.name, "min": self.scale.min, "max": self.scale.max,
+        return {"name": self.scale.name, "min": float(self.scale.min), "max": float(self.scale.max),  # as loaded
                 "higher_is_better": self.scale.higher_is_better}
 
     @property

@@ -29,9 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
 
 from vqual.errors import VqualError
+from vqual.lazy import LazyModule
+
+# Imported on first use: a calibration applied while scoring needs `LogisticFit`, not scipy's statistics.
+optimize = LazyModule("scipy.optimize")
+stats = LazyModule("scipy.stats")
 
 LEVELS3 = ("poor", "fair", "good")
 LEVELS5 = ("bad", "poor", "fair", "good", "excellent")
