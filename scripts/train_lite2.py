@@ -246,15 +246,17 @@ def syn_pairs(meta: list[dict]) -> list[tuple[int, int]]:
 
 
 def crop_batch(maps: list[torch.Tensor], idx, rng: np.random.Generator, same: bool = False) -> torch.Tensor:
-    """Random CROPxCROP windows of cached s4 maps -> (n, 80, CROP, CROP) float32. `same`: consecutive pairs share
-    one window position (a synthetic pair is compared on the same content)."""
+    """Random windows of cached s4 maps -> (n, 80, c, c) float32, c = CROP or the smallest side in the batch when a
+    picture is smaller than 384 px (a few BIQ2021 photographs are). `same`: consecutive pairs share one window
+    position (a synthetic pair is compared on the same content)."""
+    c = min([CROP] + [min(maps[i].shape[1:]) for i in idx])
     out, pos = [], None
     for j, i in enumerate(idx):
         m = maps[i]
         if not same or j % 2 == 0:
-            pos = (int(rng.integers(0, m.shape[1] - CROP + 1)), int(rng.integers(0, m.shape[2] - CROP + 1)))
+            pos = (int(rng.integers(0, m.shape[1] - c + 1)), int(rng.integers(0, m.shape[2] - c + 1)))
         y, x = pos
-        out.append(m[:, y:y + CROP, x:x + CROP])
+        out.append(m[:, y:y + c, x:x + c])
     return torch.stack(out).float().contiguous(memory_format=torch.channels_last)
 
 

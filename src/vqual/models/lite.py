@@ -84,8 +84,14 @@ class VqualLite(QualityModel):
 
         return np.concatenate([self.spatial.encode(rgb), measures(rgb)]).astype(np.float64)
 
+    def frame_features(self, rgb: np.ndarray) -> np.ndarray:
+        """The heads' input for a video key frame (1.0: the same as for a still image)."""
+        return self.features(rgb)
+
     def predict_image(self, rgb: np.ndarray) -> Prediction:
-        x = self.features(rgb)
+        return self._predict(self.features(rgb))
+
+    def _predict(self, x: np.ndarray) -> Prediction:
         attrs = np.clip(self.heads["attributes"](x), 0.0, 1.0)
         raw = float(self.heads["score"](x)[0])
         folds = [float(self.heads[f"fold{k}"](x)[0]) for k in range(N_FOLDS)]
@@ -95,7 +101,7 @@ class VqualLite(QualityModel):
                           attributes={n: float(v) for n, v in zip(self.attribute_names, attrs)}, raw=raw)
 
     def predict_chunk(self, chunk: Chunk) -> Prediction:
-        p = self.predict_image(chunk.key_frame)
+        p = self._predict(self.frame_features(chunk.key_frame))
         sev = self.temporal.encode(chunk).severities
         score = float(np.clip(p.score - sum(self.penalty[a] * sev[a] for a in self.penalty), 1.0, 5.0))
         return Prediction(score=score, uncertainty=p.uncertainty, level_probs=level_probs(score, self.bounds, self.tau),
@@ -125,3 +131,43 @@ class VqualLite2(VqualLite):
         with np.load(path, allow_pickle=False) as z:
             tuned = {k: z[k] for k in z.files}
         return SpatialEncoder(tuned=tuned)
+
+    def features(self, rgb: np.ndarray) -> np.ndarray:
+        """As 1.0, and for a still picture larger than `LARGE_AREA` pixels the spatial features are the mean of the
+        whole view's (resized to ~512x512) and of native-resolution crops' (`native_crops`): a downscaled view alone
+        cannot see the blur of an upscaled or out-of-focus large photograph."""
+        from vqual.encoders.measures import measures
+
+        spatial = self.spatial.encode(rgb)
+        crops = native_crops(rgb)
+        if crops:
+            native = np.mean([self.spatial.encode(c) for c in crops], axis=0)
+            spatial = 0.5 * spatial + 0.5 * native
+        return np.concatenate([spatial, measures(rgb)]).astype(np.float64)
+
+    def frame_features(self, rgb: np.ndarray) -> np.ndarray:
+        """Video key frames: the whole view only (native crops would triple the cost of every second of video)."""
+        return super().features(rgb)
+
+
+#: Pictures above this many pixels (2 x 512^2) are also judged on native-resolution crops (vqual-lite 2).
+LARGE_AREA = 2 * 512 * 512
+CROP_SIDE = 512
+
+
+def native_crops(rgb: np.ndarray) -> list[np.ndarray]:
+    """Native-resolution CROP_SIDE-square crops of a large picture: none up to LARGE_AREA pixels, the centre crop up
+    to 8 x 512^2 (~2 MP, e.g. 1920x1080), else the four crops centred on a 2x2 grid. Deterministic."""
+    h, w = rgb.shape[:2]
+    if h * w <= LARGE_AREA or min(h, w) < CROP_SIDE:
+        return []
+    if h * w <= 8 * CROP_SIDE * CROP_SIDE:
+        centres = [(h / 2, w / 2)]
+    else:
+        centres = [((i + 0.5) * h / 2, (j + 0.5) * w / 2) for i in range(2) for j in range(2)]
+    out = []
+    for cy, cx in centres:
+        y0 = min(max(int(round(cy - CROP_SIDE / 2)), 0), h - CROP_SIDE)
+        x0 = min(max(int(round(cx - CROP_SIDE / 2)), 0), w - CROP_SIDE)
+        out.append(np.ascontiguousarray(rgb[y0:y0 + CROP_SIDE, x0:x0 + CROP_SIDE]))
+    return out

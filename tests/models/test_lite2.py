@@ -1,0 +1,96 @@
+"""vqual-lite 2: the fine-tuned encoder loads with its sha256, predictions are consistent, large pictures are judged
+at native resolution too (an upscaled photograph is not mistaken for a sharp one)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mediagen import write_video
+from PIL import Image
+
+from vqual.data import synthetic as syn
+from vqual.errors import WeightsError
+from vqual.models.lite import LARGE_AREA, VqualLite2, native_crops
+from vqual.weights import asset_path
+
+PRISTINE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pristine" / "kodak24"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return VqualLite2()
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return np.asarray(Image.open(asset_path("samples/kodim23.jpg")).convert("RGB"))
+
+
+def test_native_crops_by_size():
+    assert native_crops(np.zeros((512, 512, 3), np.uint8)) == []
+    assert native_crops(np.zeros((700, 700, 3), np.uint8)) == []  # under 2 x 512^2 pixels
+    one = native_crops(np.zeros((1080, 1920, 3), np.uint8))
+    assert len(one) == 1 and one[0].shape == (512, 512, 3)
+    assert len(native_crops(np.zeros((2048, 3072, 3), np.uint8))) == 4
+    assert native_crops(np.zeros((400, 4000, 3), np.uint8)) == []  # too thin for a square native crop
+    assert 1080 * 1920 > LARGE_AREA
+
+
+def test_image_and_video_results(model, sample):
+    r = model.score(sample)
+    assert 1.0 <= r.score <= 5.0 and r.provenance.model == model.name
+    assert r.provenance.model_version == "2.0.0"
+    assert set(r.attributes) == {"blur", "noise", "compression", "underexposure", "overexposure", "colour", "scaling"}
+    blurred = model.score(syn.apply_image("blur", sample, syn.DISTORTIONS["blur"][1][3], seed=0))
+    assert blurred.score < r.score - 0.5 and blurred.attributes["blur"] > r.attributes["blur"]
+    assert model.score(sample).to_dict() | {"provenance": None} == r.to_dict() | {"provenance": None}
+
+
+def test_video_uses_the_same_heads(model, sample, tmp_path):
+    clean = write_video(tmp_path / "clean.mp4", syn.pan_frames(sample, 60, (192, 256), speed=3), fps=30, crf=20)
+    stut = write_video(tmp_path / "stutter.mp4", syn.stutter(syn.pan_frames(sample, 60, (192, 256), speed=3), 6),
+                       fps=30, crf=20)
+    a, b = model.score(str(clean)), model.score(str(stut))
+    assert a.kind == "video" and len(a.timeline) == 2
+    assert b.score < a.score and b.attributes["stutter"] > 0.3
+
+
+def test_card_matches_the_weights():
+    card = json.loads(asset_path("lite2/lite2.json").read_text())
+    assert card["model"] == "vqual-lite" and card["version"] == "2.0.0"
+    assert card["training"]["data"]["human"].startswith("BIQ2021 official training split")
+
+
+def test_altered_encoder_is_refused(monkeypatch, tmp_path):
+    cfg = json.loads(asset_path("lite2/lite2.json").read_text())
+    cfg["encoder_sha256"] = "0" * 64
+    fake = tmp_path / "lite2.json"
+    fake.write_text(json.dumps(cfg))
+    import vqual.models.lite as lite
+
+    real = lite.asset_path
+    monkeypatch.setattr(lite, "asset_path", lambda rel: fake if rel == "lite2/lite2.json" else real(rel))
+    with pytest.raises(WeightsError, match="sha256"):
+        VqualLite2()
+
+
+def _mosaic(paths: list[Path]) -> np.ndarray:
+    tiles = [np.asarray(Image.open(p).convert("RGB"))[:512, :768] for p in paths]  # kodak: 768x512 or 512x768
+    tiles = [t if t.shape[:2] == (512, 768) else np.asarray(Image.open(p).convert("RGB").rotate(90, expand=True))
+             for t, p in zip(tiles, paths)]
+    rows = [np.hstack(tiles[i:i + 4]) for i in range(0, 16, 4)]
+    return np.ascontiguousarray(np.vstack(rows))  # 2048 x 3072
+
+
+@pytest.mark.skipif(not PRISTINE.is_dir(), reason="needs ../shared/data/pristine (present in CI)")
+@pytest.mark.parametrize("start", [0, 8])
+def test_upscaled_large_picture_scores_lower(model, start):
+    paths = sorted(PRISTINE.glob("*.png"))[start:start + 16]
+    sharp = _mosaic(paths)
+    h, w = sharp.shape[:2]
+    small = Image.fromarray(sharp).resize((w // 4, h // 4), Image.BICUBIC)
+    upscaled = np.asarray(small.resize((w, h), Image.BICUBIC))
+    a, b = model.score(sharp), model.score(upscaled)
+    assert b.score <= a.score - 0.5, (a.score, b.score)
+    assert b.attributes["blur"] > a.attributes["blur"] + 0.1, (a.attributes["blur"], b.attributes["blur"])
