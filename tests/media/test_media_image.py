@@ -214,3 +214,74 @@ def test_max_pixels_alone_decides_not_pils_bomb_limit(tmp_path, pattern, monkeyp
         rgb = load_image(path)
     assert np.array_equal(rgb, pattern)
     assert _err(path, max_pixels=3000).reason == "too_large"
+
+
+# --- found by the fuzzed corpus (tests/test_fuzz.py, benchmarks/fuzz.py) --------------------------------------------
+
+def _webp_with_size(path, pattern, width, height):
+    """A lossy WebP whose VP8 frame header declares `width` x `height` (14 bits each)."""
+    import struct
+
+    write_image(path, pattern, quality=80)
+    data = bytearray(path.read_bytes())
+    o = data.find(b"VP8 ") + 8 + 6  # after the chunk header, the frame tag and the start code
+    data[o: o + 4] = struct.pack("<HH", width & 0x3FFF, height & 0x3FFF)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_webp_declaring_a_huge_size_is_too_large_not_an_internal_error(tmp_path, pattern):
+    # The WebP plugin runs PIL's bomb check itself while reading the header (DecompressionBombError escaped).
+    path = _webp_with_size(tmp_path / "huge.webp", pattern, 16383, 16383)
+    e = _err(path)
+    assert e.reason == "too_large" and "16383x16383" in str(e)
+    assert _err(path, max_pixels=300_000_000).reason == "corrupt"  # allowed size: then the data does not decode
+
+
+@pytest.mark.parametrize("where", ["before", "after", "many"])
+def test_png_text_bombs_do_not_make_a_good_picture_unreadable(tmp_path, pattern, where):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    data = write_image(tmp_path / "a.png", pattern).read_bytes()
+    if where == "many":  # 75 chunks of 0.9 MB each: over PIL's MAX_TEXT_MEMORY
+        text = b"".join(chunk(b"zTXt", f"k{i}".encode() + b"\0\0" + zlib.compress(b"q" * (900 << 10)))
+                        for i in range(75))
+    else:  # one zTXt chunk that inflates to 64 MB: over MAX_TEXT_CHUNK
+        text = chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"z" * (64 << 20), 9))
+    at = 33 if where != "after" else data.find(b"IEND") - 4
+    (tmp_path / "b.png").write_bytes(data[:at] + text + data[at:])
+    assert np.array_equal(load_image(tmp_path / "b.png"), pattern)
+
+
+@pytest.mark.parametrize("ext,kw", [(".jpg", {"quality": 90}), (".jpg", {"progressive": True}), (".png", {}),
+                                    (".gif", {}), (".tif", {}), (".tif", {"compression": "tiff_adobe_deflate"}),
+                                    (".bmp", {}), (".webp", {"quality": 80})])
+def test_a_file_cut_anywhere_in_its_header_is_truncated_not_damaged(tmp_path, pattern, ext, kw):
+    # Was "corrupt: header is damaged" (JPEG, PNG, GIF and TIFF headers cut; a deflate TIFF, whose directory PIL
+    # writes at the end, cut anywhere), "not an image (looks like text)" (the first bytes of a TIFF or WebP). The
+    # first 4 bytes of a BMP ("BM" and part of a size) still read as text: they are not enough to tell.
+    data = write_image(tmp_path / f"a{ext}", pattern, **kw).read_bytes()
+    cut = tmp_path / f"cut{ext}"
+    first = 5 if ext == ".bmp" else 1
+    offsets = sorted({*range(first, 300, 7), *range(300, len(data) - 16, max(1, len(data) // 40))})
+    for n in offsets:
+        cut.write_bytes(data[:n])
+        with pytest.raises(MediaError) as ei:
+            load_image(cut)
+        assert ei.value.reason == "truncated", (n, str(ei.value))
+
+
+def test_pil_warnings_about_damaged_metadata_stay_quiet(tmp_path, pattern):
+    exif = Image.Exif()
+    exif[0x010E] = "x" * 100
+    data = bytearray(write_image(tmp_path / "a.jpg", pattern, exif=exif.tobytes()).read_bytes())
+    i = data.find(b"Exif\0\0") + 6 + 8
+    data[i: i + 2] = b"\x00\xff"  # 255 directory entries where there is one: "Corrupt EXIF data" warnings
+    (tmp_path / "b.jpg").write_bytes(bytes(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _ok(load_image(tmp_path / "b.jpg"), 48, 64)

@@ -69,3 +69,16 @@ def test_unknown_binary_falls_back_to_extension(tmp_path):
     assert media_kind(tmp_path / "x.ts") == "video"
     assert media_kind(tmp_path / "x.tga") == "image"
     assert _reason(media_kind, tmp_path / "x.bin").reason == "not_media"
+
+
+@pytest.mark.parametrize("head,fmt", [(b"\xff", "JPEG"), (b"\xff\xd8", "JPEG"), (b"\x89PNG\r", "PNG"),
+                                      (b"GIF8", "GIF"), (b"II*", "TIFF"), (b"RIF", "RIFF"),
+                                      (b"RIFF\x10\0\0\0WE", "RIFF"), (b"\x1a\x45\xdf", "Matroska"),
+                                      (b"\0\0\0\x18ft", "MP4")])
+def test_a_file_that_ends_inside_its_signature_is_truncated(tmp_path, head, fmt):
+    p = tmp_path / "cut.bin"
+    p.write_bytes(head)
+    e = _reason(media_kind, p)
+    assert e.reason == "truncated" and fmt in str(e)
+    (tmp_path / "r.txt").write_bytes(b"Rxyz")  # text that merely starts like one is still text
+    assert _reason(media_kind, tmp_path / "r.txt").reason == "not_media"

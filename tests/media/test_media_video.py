@@ -298,3 +298,14 @@ def test_last_chunk_ends_with_last_frame(tmp_path):
     p = write_video(tmp_path / "e.mp4", moving_pattern(25), fps=10)
     chunks = list(iter_chunks(p))
     assert [(c.t0, c.t1) for c in chunks] == [(0.0, 1.0), (1.0, 2.0), (2.0, pytest.approx(2.5))]
+
+
+@pytest.mark.parametrize("ext,codec", [(".mkv", "libx264"), (".webm", "libvpx-vp9")])
+def test_matroska_cut_inside_its_header_is_truncated(tmp_path, ext, codec):
+    # Was "corrupt: cannot open Matroska file: Invalid data" for a cut inside the EBML or Segment header.
+    if codec not in CODECS:
+        pytest.skip(f"{codec} not available")
+    data = write_video(tmp_path / f"v{ext}", moving_pattern(3, 32, 32), codec=codec).read_bytes()
+    for n in range(4, 60):
+        (tmp_path / f"cut{ext}").write_bytes(data[:n])
+        assert _err(probe_video, tmp_path / f"cut{ext}").reason == "truncated", n

@@ -143,12 +143,26 @@ def _scan_matroska(f: BinaryIO, file_size: int) -> ContainerScan:
     scan = ContainerScan()
     f.seek(0)
     data = f.read(1 << 20)
-    _, n_id, _ = _vint(data, 0, strip=False)
-    size, n_size, _ = _vint(data, n_id, strip=True)
+    cut = "truncated or incomplete Matroska/WebM: the file ends inside"
+    try:
+        _, n_id, _ = _vint(data, 0, strip=False)
+        size, n_size, _ = _vint(data, n_id, strip=True)
+    except IndexError:
+        scan.problem = f"{cut} the EBML header ({file_size:,} bytes)"
+        return scan
     pos = n_id + n_size + size  # end of the EBML header
-    seg_id, n_id, _ = _vint(data, pos, strip=False)
+    if pos > file_size:
+        scan.problem = f"{cut} the EBML header ({file_size:,} of {pos:,} bytes present)"
+        return scan
+    try:
+        seg_id, n_id, _ = _vint(data, pos, strip=False)
+        if seg_id == 0x18538067:
+            seg_size, n_size, unknown = _vint(data, pos + n_id, strip=True)
+    except IndexError:
+        if file_size <= len(data):  # the whole file was read: it ends here
+            scan.problem = f"{cut} the header of the Segment element, after {file_size:,} bytes"
+        return scan
     if seg_id == 0x18538067:
-        seg_size, n_size, unknown = _vint(data, pos + n_id, strip=True)
         seg_end = pos + n_id + n_size + seg_size
         if not unknown and seg_end > file_size:
             scan.problem = (f"truncated or incomplete Matroska/WebM: the segment declares {seg_end:,} bytes but the "

@@ -16,11 +16,14 @@ Conversions (documented policy):
 
 The size is checked against ``max_pixels`` from the header, before any pixel is decoded. PIL's own
 decompression-bomb check is bypassed (the header is re-read without it) so that ``max_pixels`` alone decides.
+Metadata is not needed to judge a picture: a PNG whose text chunks exceed PIL's safety limits (a zTXt "zip bomb",
+megabytes of iTXt) is read again without its text chunks rather than refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import struct
 import warnings
 from pathlib import Path
@@ -30,7 +33,8 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from vqual.errors import MediaError
-from vqual.media.kind import check_file, check_pixels, read_head, sniff
+from vqual.media.imagescan import truncation
+from vqual.media.kind import check_file, check_pixels, check_signature, read_head, sniff
 
 
 def load_image(src: Any, max_pixels: int | None = None) -> np.ndarray:
@@ -55,6 +59,7 @@ def load_image(src: Any, max_pixels: int | None = None) -> np.ndarray:
 def _load_path(path: str | Path, max_pixels: int | None) -> np.ndarray:
     size = check_file(path)
     head = read_head(path, 512)
+    check_signature(path, head, size)
     kind, label = sniff(head)
     if kind == "video":
         raise MediaError(path, "not_media", f"not an image (looks like a {label} video)")
@@ -64,7 +69,21 @@ def _load_path(path: str | Path, max_pixels: int | None) -> np.ndarray:
     if label == "WebP" and declared > size:  # libwebp only says "cannot decode"
         raise MediaError(path, "truncated", f"truncated WebP: the RIFF header declares {declared:,} bytes "
                                             f"but the file has {size:,}")
-    im = _open(path, kind, label)
+    try:
+        return _decode(path, path, kind, label, max_pixels)
+    except MediaError as e:
+        if label != "PNG" or not any(m in e.detail for m in _PNG_TEXT_LIMITS):
+            raise
+    return _decode(path, io.BytesIO(_png_without_text(path)), kind, label, max_pixels)
+
+
+#: What PIL says when a PNG's text chunks exceed its limits (MAX_TEXT_CHUNK, MAX_TEXT_MEMORY).
+_PNG_TEXT_LIMITS = ("MAX_TEXT_CHUNK", "text chunks")
+
+
+def _decode(path: str | Path, source: str | Path | io.BytesIO, kind: str | None, label: str | None,
+            max_pixels: int | None) -> np.ndarray:
+    im = _open(path, kind, label, source)
     try:
         check_pixels(path, "image", im.width, im.height, max_pixels)
         return _pil_to_rgb(im, path)
@@ -72,19 +91,41 @@ def _load_path(path: str | Path, max_pixels: int | None) -> np.ndarray:
         im.close()
 
 
-def _open(path: str | Path, kind: str | None, label: str | None) -> ImageFile.ImageFile:
-    """`Image.open` (header only) with PIL's decompression-bomb check replaced by ours; errors as MediaError."""
+def _png_without_text(path: str | Path) -> bytes:
+    """The PNG at `path` minus its tEXt, zTXt and iTXt chunks (chunk by chunk; anything after a chunk that does
+    not parse is kept as it is, for the decoder to judge)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out, pos = [data[:8]], 8
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos: pos + 4], "big")
+        end = pos + 12 + length
+        if end > len(data):
+            break
+        if data[pos + 4: pos + 8] not in (b"tEXt", b"zTXt", b"iTXt"):
+            out.append(data[pos:end])
+        pos = end
+    out.append(data[pos:])
+    return b"".join(out)
+
+
+def _open(path: str | Path, kind: str | None, label: str | None,
+          source: str | Path | io.BytesIO | None = None) -> ImageFile.ImageFile:
+    """`Image.open` (header only) of `source` (default: `path`, which errors name) with PIL's decompression-bomb
+    check replaced by ours; errors as MediaError."""
+    source = path if source is None else source
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(path)
+            _quiet_pil()
+            return Image.open(source)
     except Image.DecompressionBombError:
-        im = _open_unchecked(path)
+        im = _open_unchecked(source)
         if im is not None:
             return im
         raise MediaError(path, "too_large", f"image too large: exceeds PIL's limit of {2 * Image.MAX_IMAGE_PIXELS:,} "
                                             "pixels") from None
     except UnidentifiedImageError:
+        _raise_if_truncated(path)
         if label == "HEIF/AVIF":
             raise MediaError(path, "unsupported_codec", "unsupported image format: this HEIF/AVIF variant (e.g. HEIC) "
                                                         "has no decoder in this Pillow build") from None
@@ -98,14 +139,38 @@ def _open(path: str | Path, kind: str | None, label: str | None) -> ImageFile.Im
     except (OSError, SyntaxError, ValueError) as e:
         if "truncated" in str(e).lower():
             raise MediaError(path, "truncated", f"truncated {label or 'image'}: {_one_line(e)}") from None
+        _raise_if_truncated(path)
         raise MediaError(path, "corrupt", f"cannot read {label or 'image'}: {_one_line(e)}") from None
 
 
-def _open_unchecked(path: str | Path) -> ImageFile.ImageFile | None:
-    """Identify `path` as `Image.open` does, minus the decompression-bomb check (max_pixels is checked instead)."""
+def _quiet_pil() -> None:
+    """Inside ``warnings.catch_warnings()``: no bomb warning (max_pixels decides) and none of PIL's warnings about
+    damaged metadata ("Corrupt EXIF data", "Truncated File Read"), which would only clutter a batch's stderr: what
+    matters is whether the picture decodes."""
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+
+
+def _raise_if_truncated(path: str | Path | None) -> None:
+    """After PIL failed: MediaError ``truncated`` if the file's own structure says it was cut short
+    (`vqual.media.imagescan`), so that a cut file is not reported as a damaged one."""
+    why = truncation(path) if isinstance(path, (str, Path)) else None
+    if why:
+        raise MediaError(path, "truncated", why) from None
+
+
+def _open_unchecked(path: str | Path | io.BytesIO) -> ImageFile.ImageFile | None:
+    """Identify `path` as `Image.open` does, minus the decompression-bomb check (max_pixels is checked instead).
+
+    Some plugins (WebP) run the check themselves while reading the header: it is switched off meanwhile."""
     Image.init()
-    fp = open(path, "rb")  # noqa: SIM115 - on success the file is handed over to (and closed with) the image
+    # on success the file is handed over to (and closed with) the image
+    fp = path if isinstance(path, io.BytesIO) else open(path, "rb")  # noqa: SIM115
+    name = "" if isinstance(path, io.BytesIO) else str(path)
+    limit = Image.MAX_IMAGE_PIXELS
     try:
+        Image.MAX_IMAGE_PIXELS = None
+        fp.seek(0)
         prefix = fp.read(16)
         for fmt in Image.ID:
             factory, accept = Image.OPEN[fmt]
@@ -113,7 +178,7 @@ def _open_unchecked(path: str | Path) -> ImageFile.ImageFile | None:
                 ok = accept is None or accept(prefix)
                 if ok and not isinstance(ok, str):
                     fp.seek(0)
-                    im = factory(fp, str(path))
+                    im = factory(fp, name)
                     im._exclusive_fp = True  # close fp with the image
                     return im
             except (SyntaxError, IndexError, TypeError, struct.error, OSError, ValueError):
@@ -121,6 +186,8 @@ def _open_unchecked(path: str | Path) -> ImageFile.ImageFile | None:
     except BaseException:
         fp.close()
         raise
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
     fp.close()
     return None
 
@@ -133,15 +200,17 @@ def _one_line(e: BaseException) -> str:
 def _pil_to_rgb(im: Image.Image, path: str | Path | None) -> np.ndarray:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            _quiet_pil()
             im.load()
     except (OSError, EOFError, SyntaxError, ValueError, struct.error, IndexError) as e:
         msg = _one_line(e)
         fmt = im.format or "image"
         if isinstance(e, EOFError) or "truncated" in msg.lower():
             raise MediaError(path, "truncated", f"truncated {fmt}: {msg}") from None
+        _raise_if_truncated(path)
         raise MediaError(path, "corrupt", f"cannot decode {fmt}: {msg}") from None
-    with contextlib.suppress(Exception):  # a malformed EXIF block must not make an image unreadable
+    with contextlib.suppress(Exception), warnings.catch_warnings():  # a malformed EXIF block is not fatal either
+        _quiet_pil()
         if im.getexif().get(0x0112, 1) in (2, 3, 4, 5, 6, 7, 8):  # else exif_transpose would only copy
             im = ImageOps.exif_transpose(im) or im
     return _to_rgb8(im, path)

@@ -68,6 +68,30 @@ def read_head(path: str | Path, n: int = 1024) -> bytes:
         raise MediaError(path, "missing", f"cannot read file ({e.strerror or e})") from None
 
 
+#: Signatures a file must hold whole to be recognised: (bytes, format). A file shorter than its format's signature
+#: that starts like one is reported as that format, truncated (`check_signature`), rather than as unrecognised.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"\x1a\x45\xdf\xa3", "Matroska/WebM"), (b"DKIF", "IVF"),
+)
+
+
+def check_signature(path: str | Path, head: bytes, size: int) -> None:
+    """Raise MediaError ``truncated`` for a file that ends inside a known format's signature (or, for RIFF and
+    ISO-BMFF files, inside the first 12 bytes that say what they hold): e.g. the first 2 bytes of a JPEG."""
+    if size != len(head) or size >= 12:
+        return
+    for magic, label in _SIGNATURES:
+        if len(head) < len(magic) and magic.startswith(head):
+            raise MediaError(path, "truncated", f"truncated {label}: the file ends inside its {len(magic)}-byte "
+                                                f"signature ({size} bytes)")
+    if b"RIFF".startswith(head[:4]) or (size >= 4 and head[:3] == b"\0\0\0" and head[3] >= 8
+                                        and b"ftyp".startswith(head[4:8])):
+        label = "RIFF (WebP/AVI)" if b"RIFF".startswith(head[:4]) else "MP4/MOV"
+        raise MediaError(path, "truncated", f"truncated {label}: the file ends inside its 12-byte header "
+                                            f"({size} bytes)")
+
+
 def sniff(head: bytes) -> tuple[Kind | None, str | None]:
     """Identify content from its first bytes.
 
@@ -182,10 +206,13 @@ def _text_label(h: bytes) -> str | None:
 def media_kind(path: str | Path) -> Kind:
     """``"image"`` or ``"video"``: by magic bytes first, extension second.
 
-    Raises MediaError ``missing`` (no such file / a directory), ``empty`` (0 bytes) or ``not_media``.
+    Raises MediaError ``missing`` (no such file / a directory), ``empty`` (0 bytes), ``truncated`` (the file ends
+    inside a known signature) or ``not_media``.
     """
-    check_file(path)
-    kind, label = sniff(read_head(path))
+    size = check_file(path)
+    head = read_head(path)
+    check_signature(path, head, size)
+    kind, label = sniff(head)
     if kind is not None:
         return kind
     if label is not None:
