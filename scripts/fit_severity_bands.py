@@ -1,0 +1,272 @@
+"""Fit the severity bands of vqual-lmm's explanations: `python scripts/fit_severity_bands.py` (about 15 min, 2 cores).
+
+For every attribute `vqual-lite` 1.0 measures, a monotone map of its 0-1 output to the bands none / slight /
+noticeable / strong / severe (four thresholds), fitted on graded synthetic distortions (`vqual.data.synthetic`,
+levels 1-5) of TRAINING content only: the crops of Kodak 24 and McMaster 1-12 that scripts/train_lite.py uses
+(McMaster 13-18 and every other clean picture are left for benchmarks/explain_truth.py).
+
+- Image attributes (blur, noise, compression, under- and over-exposure, colour, scaling): each content's clean crop
+  and each of its distortions (compression: JPEG and one H.264 frame) at levels 1-5, through `vqual-lite`'s own
+  encoder. The shipped attribute head was fitted on these crops, so on them it is in-sample (clean crops measure
+  lower than new clean pictures do); the bands are fitted on its out-of-fold outputs instead: the head refitted
+  the way scripts/fit_lite.py fits it on 5 of 6 content groups and applied to the sixth.
+- Temporal attributes (stutter, frame drops, shake, flicker): 3-second 216x384 24 fps pans over every other
+  training content (x264 CRF 18, as vqual scores a file), clean and with each temporal distortion at levels 1-5;
+  the temporal encoder's severity per 1-second chunk.
+
+Target band of a synthetic level: clean -> none, 1 -> slight, 2 -> noticeable, 3 and 4 -> strong, 5 -> severe.
+Two constraints hold whatever the error elsewhere: every clean training item measures "none" for every attribute
+(the first threshold lies above the largest clean value) and the mildest level is at most "slight" for at least
+90% of the level-1 items (the second threshold lies above their 90th percentile, `LEVEL1_QUANTILE`). Within those,
+each threshold is placed where the fewest items of the attribute's own distortion fall on the wrong side of it
+(ties: the cut farthest from any measured value), thresholds increasing by at least `MIN_GAP` (the noticeable and
+strong bands at least `NAMED_GAP` wide).
+
+Writes src/vqual/assets/lmm/severity_bands.json (thresholds, how they were fitted, per-level band counts, the
+vqual-lite heads they belong to). Measurements are cached under .cache/fit_severity_bands/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import train_lite as T  # noqa: E402  (training contents and distortions: the same as vqual-lite's)
+
+CACHE = ROOT / ".cache" / "fit_severity_bands"
+OUT = ROOT / "src" / "vqual" / "assets" / "lmm" / "severity_bands.json"
+BANDS = ("none", "slight", "noticeable", "strong", "severe")
+#: synthetic level -> target band index (clean is level 0)
+TARGET = {0: 0, 1: 1, 2: 2, 3: 3, 4: 3, 5: 4}
+IMAGE_SOURCES = T.ATTRIBUTE_SOURCES  # attribute -> synthetic distortions
+VIDEO_SOURCES = {"stutter": ["stutter"], "frame_drops": ["drops"], "shake": ["shake"], "flicker": ["flicker"]}
+VIDEO_SIZE = (216, 384)
+VIDEO_FPS = 24
+VIDEO_SECONDS = 3
+VIDEO_CONTENT_STEP = 2  # every other training content for the clips
+#: share of level-1 items the noticeable threshold must lie above ("the mildest level is at most slight"). Not all
+#: of them: out of fold, a few level-1 crops measure like level 3 (over-exposure at gain 1.3 measures up to 0.86
+#: on a bright picture), and a bound at their maximum would leave whole attributes unnameable.
+LEVEL1_QUANTILE = 0.9
+MIN_GAP = 0.01  # smallest distance between two thresholds of an attribute
+#: smallest width of the noticeable and strong bands: where the error-minimising cut for strong or severe lies below
+#: the noticeable threshold (colour: clean pictures measure up to 0.42 out of fold, level 5 a median of 0.48), a
+#: narrower band would let a slightly higher value jump from noticeable to severe
+NAMED_GAP = 0.05
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# measurements
+# ----------------------------------------------------------------------------------------------------------------
+def image_measurements() -> tuple[list[dict], np.ndarray, np.ndarray, list[str]]:
+    """(meta, shipped-head outputs (n, A), out-of-fold outputs (n, A), attribute names) of every clean and distorted
+    training crop.
+
+    The shipped attribute head was fitted on these very crops, so its outputs on them are in-sample: clean crops
+    measure lower, and graded ones closer to their targets, than any new picture would. The bands are therefore
+    fitted on out-of-fold outputs: the head refitted (same features, targets and ridge strength as
+    scripts/fit_lite.py) on the crops of 5 of 6 content groups and applied to the sixth, which it never saw."""
+    from fit_lite import attribute_targets, folds, ridge_oof
+
+    from vqual.models.lite import VqualLite
+    from vqual.weights import asset_path
+
+    lite = VqualLite()
+    head = lite.heads["attributes"]
+    meta, makers = T.synthetic_set()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / "image_features.npz"
+    done: list[np.ndarray] = []
+    if path.exists():
+        with np.load(path) as z:
+            done = list(z["x"])
+    t0, start = time.time(), len(done)
+    for i in range(start, len(makers)):
+        rgb, name, level, seed = makers[i]
+        img = rgb if name is None else T.distort(name, rgb, level, seed)
+        done.append(lite.features(img).astype(np.float32))
+        if (i + 1) % 100 == 0 or i + 1 == len(makers):
+            np.savez(path, x=np.stack(done))
+            log(f"images {i + 1}/{len(makers)} ({(time.time() - t0) / (i + 1 - start):.2f} s/image)")
+    x = np.stack(done).astype(np.float64)
+    shipped = np.clip(head(x), 0.0, 1.0)
+    card = json.loads(asset_path("lite/lite.json").read_text())["attributes"]
+    y = attribute_targets(meta, IMAGE_SOURCES)
+    oof = np.clip(ridge_oof(x, y, float(card["alpha"]), folds([m["content"] for m in meta], 6, seed=0)), 0.0, 1.0)
+    return meta, shipped, oof, list(head.names)
+
+
+def video_measurements() -> tuple[list[dict], np.ndarray, list[str]]:
+    """(meta per chunk, (n, 4) temporal severities, names) of clean and distorted pans over training content."""
+    from vqual.data import synthetic as syn
+    from vqual.encoders.temporal import ATTRIBUTES, TemporalEncoder
+    from vqual.media import iter_chunks
+
+    contents = T.training_contents()[::VIDEO_CONTENT_STEP]
+    clips = [(ci, "clean", 0) for ci in range(len(contents))]
+    clips += [(ci, d, lv) for ci in range(len(contents)) for ds in VIDEO_SOURCES.values() for d in ds
+              for lv in range(1, 6)]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / "video.json"
+    rows: list[dict] = json.loads(path.read_text()) if path.exists() else []
+    seen = {(r["ci"], r["distortion"], r["level"]) for r in rows}
+    enc = TemporalEncoder()
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, (ci, d, lv) in enumerate(clips):
+            if (ci, d, lv) in seen:
+                continue
+            cid, rgb = contents[ci]
+            clip = Path(tmp) / "clip.mp4"
+            frames = syn.pan_frames(rgb, VIDEO_SECONDS * VIDEO_FPS, VIDEO_SIZE, speed=2.0)
+            if d == "clean":
+                syn.write_video(clip, frames, fps=VIDEO_FPS, crf=18)
+            else:
+                pairs = syn.apply_video(d, frames, syn.DISTORTIONS[d].levels[lv - 1], seed=7000 + 10 * ci + lv,
+                                        fps=VIDEO_FPS)
+                fr, ts = syn.split_timed(pairs)
+                syn.write_video(clip, fr, fps=VIDEO_FPS, crf=18, timestamps=ts if d == "drops" else None)
+            for chunk in iter_chunks(clip, luma_size=256):
+                sev = enc.encode(chunk).severities
+                rows.append({"ci": ci, "content": cid, "distortion": d, "level": lv, "second": chunk.index,
+                             "severities": [float(sev[a]) for a in ATTRIBUTES]})
+            if (k + 1) % 20 == 0 or k + 1 == len(clips):
+                path.write_text(json.dumps(rows))
+                log(f"clips {k + 1}/{len(clips)} ({time.time() - t0:.0f} s)")
+    path.write_text(json.dumps(rows))
+    meta = [{"content": r["content"], "distortion": r["distortion"], "level": r["level"]} for r in rows]
+    return meta, np.array([r["severities"] for r in rows]), list(ATTRIBUTES)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# fitting
+# ----------------------------------------------------------------------------------------------------------------
+def _best_cut(v: np.ndarray, above: np.ndarray, low: float) -> float:
+    """The threshold t > low that puts the fewest of `v` on the wrong side (items with `above` should be >= t, the
+    others < t); among equally good cuts the middle of the widest gap between neighbouring values."""
+    xs = np.unique(np.concatenate([v, [low, 1.0]]))
+    xs = xs[xs >= low]
+    cands = np.concatenate([[low + 1e-6], (xs[:-1] + xs[1:]) / 2]) if len(xs) > 1 else np.array([low + 1e-6])
+    cands = cands[cands > low]
+    errs = np.array([np.sum(above & (v < t)) + np.sum(~above & (v >= t)) for t in cands])
+    best = np.flatnonzero(errs == errs.min())
+    # the candidate whose gap to the nearest measured value is widest (margin), then the lowest
+    margin = np.array([np.min(np.abs(v - cands[i])) if len(v) else 0.0 for i in best])
+    return float(cands[best[int(np.argmax(margin))]])
+
+
+def fit_thresholds(v: np.ndarray, target: np.ndarray, clean_max: float, level1_bound: float) -> list[float]:
+    """Four increasing thresholds (none|slight, slight|noticeable, noticeable|strong, strong|severe) for values `v`
+    with target bands `target` (0-4), the first above `clean_max`, the second above `level1_bound`, each at least
+    `MIN_GAP` above the one before."""
+    cuts: list[float] = []
+    low = 0.0
+    for k in range(1, 5):
+        floor = {1: clean_max, 2: level1_bound}.get(k, 0.0)
+        t = _best_cut(v, target >= k, max(low + {1: 0.0, 2: MIN_GAP}.get(k, NAMED_GAP), floor))
+        cuts.append(float(np.ceil(t * 1e4) / 1e4))  # rounded up: a value at the bound stays below
+        low = t
+    cuts[0] = max(cuts[0], 1e-4)
+    for i in range(1, 4):  # increasing after rounding
+        cuts[i] = max(cuts[i], round(cuts[i - 1] + (MIN_GAP if i == 1 else NAMED_GAP), 4))
+    return cuts
+
+
+def band_of(v: float, cuts: list[float]) -> int:
+    return int(np.searchsorted(np.asarray(cuts), v, side="right"))
+
+
+def fit_group(meta: list[dict], vals: np.ndarray, names: list[str], sources: dict[str, list[str]], fit: bool = True,
+              thresholds: dict[str, list[float]] | None = None) -> dict:
+    clean = np.array([m["distortion"] == "clean" for m in meta])
+    levels = np.array([m["level"] for m in meta])
+    out = {}
+    for a, attr in enumerate(names):
+        own = np.array([m["distortion"] in sources[attr] for m in meta])
+        sel = own | clean
+        v = vals[sel, a]
+        target = np.array([TARGET[lv] for lv in levels[sel]])
+        clean_max = float(vals[clean].max(axis=0)[a]) if clean.any() else 0.0
+        level1 = vals[own & (levels == 1), a]
+        level1_bound = float(np.quantile(level1, LEVEL1_QUANTILE))
+        cuts = fit_thresholds(v, target, clean_max, level1_bound) if fit else thresholds[attr]
+        got = np.array([band_of(x, cuts) for x in v])
+        per_level = {}
+        for lv in range(6):
+            m = levels[sel] == lv
+            per_level[str(lv)] = [int(np.sum(got[m] == b)) for b in range(5)]
+        out[attr] = {"thresholds": cuts, "sources": sources[attr], "clean_max": round(clean_max, 4),
+                     f"level1_q{round(100 * LEVEL1_QUANTILE)}": round(level1_bound, 4),
+                     "level1_at_most_slight": round(float(np.mean(level1 < cuts[1])), 4), "n": int(sel.sum()),
+                     "exact_band_rate": round(float(np.mean(got == target)), 4),
+                     "bands_by_level": per_level}
+        if fit:
+            log(f"{attr:13s} thresholds {cuts}  (clean max {clean_max:.3f}, level-1 bound {level1_bound:.3f}, "
+                f"exact band {np.mean(got == target):.0%})")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from vqual.weights import asset_path
+
+    t0 = time.time()
+    meta_i, shipped_i, oof_i, names_i = image_measurements()
+    meta_v, vals_v, names_v = video_measurements()
+    image = fit_group(meta_i, oof_i, names_i, IMAGE_SOURCES)
+    in_sample = fit_group(meta_i, shipped_i, names_i, IMAGE_SOURCES, fit=False,
+                          thresholds={k: v["thresholds"] for k, v in image.items()})
+    for k in image:  # how the same thresholds sort the shipped head's (in-sample) outputs on these crops
+        image[k]["in_sample_bands_by_level"] = in_sample[k]["bands_by_level"]
+    video = fit_group(meta_v, vals_v, names_v, VIDEO_SOURCES)
+    lite = json.loads(asset_path("lite/lite.json").read_text())
+    card = {
+        "bands": list(BANDS),
+        "form": "band(v) = number of thresholds <= v (0 none ... 4 severe), v the attribute's measured 0-1 value; "
+                "calibrated severity: piecewise linear through (0, 0), (t1, 0.2), (t2, 0.4), (t3, 0.6), "
+                "(t4, 0.8), (1, 1)",
+        "for": {"model": "vqual-lite", "version": lite["version"], "heads_sha256": lite["heads_sha256"],
+                "temporal": "vqual.encoders.temporal.TemporalEncoder severities"},
+        "attributes": {**image, **video},
+        "fitted": {
+            "command": "python scripts/fit_severity_bands.py",
+            "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+            "target": "clean -> none, level 1 -> slight, 2 -> noticeable, 3-4 -> strong, 5 -> severe "
+                      "(vqual.data.synthetic.DISTORTIONS levels)",
+            "constraints": "every clean training item is 'none' for every attribute (out of fold); at least 90% of "
+                           "the level-1 items are at most 'slight'; thresholds at least 0.01 apart, the noticeable and "
+                           "strong bands at least 0.05 wide",
+            "images": f"{len(meta_i)} crops: {len({m['content'] for m in meta_i})} training contents (Kodak 24 + "
+                      "McMaster 1-12, scripts/train_lite.py), clean + 8 distortions x 5 levels",
+            "videos": f"{len(meta_v)} one-second chunks of 3-s {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} {VIDEO_FPS} fps pans "
+                      f"(x264 CRF 18) over every other training content, clean + 4 temporal distortions x 5 levels",
+            "held_out": "McMaster 13-18 and all other clean pictures (benchmarks/explain_truth.py)",
+            "minutes": round((time.time() - t0) / 60, 1),
+        },
+    }
+    Path(args.out).write_text(json.dumps(card, indent=1) + "\n")
+    log(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
