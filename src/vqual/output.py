@@ -93,6 +93,8 @@ class TableWriter:
                 label = f"  {m.start:6.1f}-{m.end:.1f}s"
                 self.stream.write(f"{label:<{self.w}}  {'sec':<5}  {m.score:5.2f}  {r.scale.to_100(m.score):5.1f}  "
                                   f"{m.level:<9}  {'':>4}  {_top_attributes(m.attributes):<34}\n")
+                if m.explanation:
+                    self.stream.write(f"    {m.explanation}\n")
 
     def close(self, summary: str) -> None:
         self.stream.write(summary + "\n")

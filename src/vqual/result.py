@@ -101,6 +101,7 @@ class Moment:
     level: str  # one of LEVELS
     attributes: dict[str, float] = field(default_factory=dict)  # per-second distortion severities
     uncalibrated_score: float | None = None  # calibrated results: the model's own 1-5 score of this second
+    explanation: str | None = None  # explaining models: this second's explanation (same rule as the whole video's)
 
 
 @dataclass

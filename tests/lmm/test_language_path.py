@@ -199,3 +199,37 @@ def test_temporal_attribute_token_reads_the_tail_severities_of_each_chunk(llama_
     assert abs(p.sum() - 1) < 1e-9
     with pytest.raises(ValueError, match="tail"):
         make_path(llama_dir, temporal_attr_dim=F_T + 1)
+
+
+def _stepwise(path: LanguagePath, conv: Conversation, vis: Visual, allowed: tuple[str, ...]) -> str:
+    """Reference: constrained greedy decoding one token per decoder pass, logits looked at every step."""
+    seq = path.embed(conv, vis, generation=True)
+    node = path._trie(allowed)
+    out = path.decoder.model(inputs_embeds=seq.embeds[None], use_cache=True)
+    ids = []
+    while True:
+        options = [t if t is not None else path.end_id for t in node]
+        nxt = options[int(torch.argmax(out.logits[0, -1][options]))]
+        if nxt == path.end_id:
+            break
+        ids.append(nxt)
+        node = node[nxt]
+        out = path.decoder.model(input_ids=torch.tensor([[nxt]]), past_key_values=out.past_key_values,
+                                 use_cache=True)
+    return path.decoder.tokenizer.decode(ids, skip_special_tokens=True).strip()
+
+
+@pytest.mark.parametrize("arch", ["llama_dir", "qwen2_dir"])
+def test_forced_runs_give_the_answer_of_token_by_token_decoding(arch, request):
+    from vqual.lmm.explain import ANSWERS
+
+    path = make_path(request.getfixturevalue(arch))
+    path.projectors.eval()
+    conv = Conversation("image", 1, [Turn("explain", instruction("explain", "image"))])
+    sets = [ANSWERS["image"], ANSWERS["image"][5:9], ("The main problem is strong blur.",
+                                                      "The main problem is strong blur, along with severe noise.",
+                                                      "The main problem is strong blur, along with strong noise.")]
+    for s, allowed in enumerate(sets):
+        with torch.inference_mode():
+            assert path.generate(conv, visual(seed=s), allowed=allowed) == _stepwise(path, conv, visual(seed=s),
+                                                                                     allowed)

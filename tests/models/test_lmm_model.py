@@ -15,7 +15,7 @@ from PIL import Image
 
 from vqual.cli import main
 from vqual.data import synthetic as syn
-from vqual.lmm.explain import ANSWERS, display
+from vqual.lmm.explain import ANSWERS, LOW_SENTENCE, check, display
 from vqual.result import FLAG_EXPLANATION_CONTRADICTS, LEVELS, QualityResult
 from vqual.weights import asset_path
 
@@ -65,6 +65,8 @@ def test_explanation_names_a_heavy_blur_and_is_checked(model, sample):
     assert r.explanation in {display(a) for a in ANSWERS["image"]}  # constrained to the trained answer form
     assert "blur" in r.explanation_check["mentioned"]
     assert (FLAG_EXPLANATION_CONTRADICTS in r.flags) == (not r.explanation_check["consistent"])
+    assert r.explanation_check["consistent"] and r.explanation_check["bands"]["blur"] in ("strong", "severe")
+    assert check(r.explanation, r.score, r.attributes, level=r.level).consistent  # the rule, read back independently
     back = QualityResult.from_dict(json.loads(r.to_json()))
     assert back.explanation == r.explanation and back.explanation_check == r.explanation_check
 
@@ -73,7 +75,10 @@ def test_video_timeline_and_explanation(model, sample, tmp_path):
     path = write_video(tmp_path / "pan.mp4", syn.pan_frames(sample, 48, (216, 384)), fps=24)
     r = model.explaining().score(path)
     assert r.kind == "video" and len(r.timeline) == 2 and 1.0 <= r.score <= 5.0
-    assert r.explanation in {display(a) for a in ANSWERS["video"]}
+    main_sentence = r.explanation.split(" Worst moments: ")[0]  # the worst seconds may follow
+    assert main_sentence in {display(a) for a in ANSWERS["video"]} | {LOW_SENTENCE}
+    assert all(m.explanation for m in r.timeline)  # every second is explained by the same rule
+    assert r.explanation_check["consistent"], r.explanation_check["problems"]
     assert {"stutter", "shake", "flicker", "frame_drops"} <= set(r.attributes)
 
 
@@ -84,7 +89,7 @@ def test_cli_explain_json(sample, tmp_path, capsys):
     assert main(["explain", str(img), "--format", "json", "--out", str(out), "--no-progress"]) == 0
     rec = json.loads(out.read_text())["results"][0]
     assert rec["provenance"]["model"] == "vqual-lmm" and rec["explanation"]
-    assert set(rec["explanation_check"]) == {"consistent", "mentioned", "problems"}
+    assert set(rec["explanation_check"]) == {"consistent", "mentioned", "problems", "contradictions", "bands"}
 
 
 GOLDEN_SAMPLE_SCORE = 3.742

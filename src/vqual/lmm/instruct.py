@@ -1,6 +1,7 @@
 """Instruction data from any labelled set (`vqual instruct`): Q&A pairs in the LLaVA conversation form, two tasks
 per item as in LMM-VQA (the five-level score and good/fair/poor by the set's tertiles) and, optionally, an
-explanation whose answer is composed from measured distortion attributes. Reproducible by seed.
+explanation whose answer follows the grounding rule (`vqual.lmm.explain.describe`) on measured distortion
+attributes. Reproducible by seed.
 
 One JSON object per line::
 
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from vqual.data import Dataset
-from vqual.lmm.explain import compose
+from vqual.lmm.explain import describe
 from vqual.lmm.prompts import IMAGE, SYSTEM_PROMPT, answer_text, coarse_levels, instruction, soft_levels
 
 TASKS = ("score", "coarse", "explain")
@@ -59,7 +60,7 @@ def make_instructions(dataset: Dataset, *, seed: int = 0, tasks: tuple[str, ...]
             elif task == "coarse":
                 target = coarse_levels(y, tert)
             else:
-                target = compose(attributes(str(item.path)))
+                target = describe(attributes(str(item.path)), media, score=y)  # the grounding rule's answer
             question = instruction(task, media, rng)
             rec = {"id": f"{dataset.info.name}/{item.name or item.path.name}#{task}", "task": task, "media": media,
                    "path": str(item.path), "mos": round(y, 4), "system": SYSTEM_PROMPT,

@@ -273,6 +273,8 @@ class LanguagePath:
             options = [t if t is not None else self.end_id for t in node]
             return options[int(torch.argmax(logits[options]))]
 
+        if node is not None:
+            return self._generate_constrained(seq, node)
         out = model(inputs_embeds=seq.embeds[None], use_cache=True)
         past = out.past_key_values
         ids: list[int] = []
@@ -284,6 +286,46 @@ class LanguagePath:
             out = model(input_ids=torch.tensor([[nxt]]), past_key_values=past, use_cache=True)
             past = out.past_key_values
             nxt = pick(out.logits[0, -1])
+        return self.decoder.tokenizer.decode(ids, skip_special_tokens=True).strip()
+
+    def _generate_constrained(self, seq: Sequence, root: dict) -> str:
+        """Constrained greedy decoding over the answer trie `root`. Where the trie leaves one continuation the token
+        is forced (the greedy pick among one option), and a run of forced tokens goes through the decoder in one
+        pass; the decoder's logits are computed only where it has a choice. The answer is the one token-by-token
+        greedy decoding would give, in fewer decoder passes (none beyond the prompt when one answer is allowed)."""
+        model = self.decoder.model
+        node = root
+        ids: list[int] = []
+        pending: list[int] = []  # forced tokens not yet fed to the decoder
+        past = None
+        first = True
+        while True:
+            options = list(node)
+            if len(options) == 1:  # forced: an end mark, or one next token
+                if options[0] is None:
+                    break
+                pending.append(options[0])
+                ids.append(options[0])
+                node = node[options[0]]
+                continue
+            if first:
+                embeds = seq.embeds
+                if pending:
+                    embeds = torch.cat([embeds, self._embed(torch.tensor(pending))])
+                out = model(inputs_embeds=embeds[None], use_cache=True)
+                first = False
+            else:
+                out = model(input_ids=torch.tensor([pending]), past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            pending = []
+            logits = out.logits[0, -1]
+            ends = [t if t is not None else self.end_id for t in options]
+            choice = options[int(torch.argmax(logits[ends]))]
+            if choice is None:
+                break
+            ids.append(choice)
+            pending.append(choice)
+            node = node[choice]
         return self.decoder.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
 

@@ -142,7 +142,8 @@ class QualityModel:
             key_indices.append(chunk.key_index)
             probs = self._probs(p)
             moments.append(Moment(second=chunk.index, start=round(chunk.t0, 6), end=round(chunk.t1, 6),
-                                  score=float(p.score), level=level_of(probs), attributes=dict(p.attributes)))
+                                  score=float(p.score), level=level_of(probs), attributes=dict(p.attributes),
+                                  explanation=p.explanation))
         pooled = self.pool(seconds)
         worst = sorted(moments, key=lambda m: (m.score, m.second))[: self.n_worst]
         return self._result(label, "video", pooled, key_indices, t0, width=info.width, height=info.height,

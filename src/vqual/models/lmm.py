@@ -5,17 +5,22 @@ mapped into the embedding space, and for videos per chunk a second temporal toke
 shake / flicker severities, so the answers are grounded in the same attributes the result reports), and
 
 - the score is read from the decoder's probabilities of the five level words after "The quality of this image
-  is" (weights 5..1): `level_probs` are those probabilities, `uncertainty` their spread;
-- `attributes` are `vqual-lite`'s (its attribute head on the same features, and the temporal severities);
-- with `explaining()`, the decoder answers "what is wrong with it" greedily, constrained to the sentences of the
-  trained answer form (`vqual.lmm.explain.answer_sentences`: the decoder picks, token by token, which distortions
-  and severities to name, but cannot drift into invented phrases or repetition) that do not contradict the score
-  and the measured attributes (`vqual.lmm.explain.grounded`: no distortion measured as absent, no "clean" for a
-  poorly scored or clearly distorted picture); the answer is read back (`vqual.lmm.explain.check`) and a
-  contradiction, possible only when no answer fits, is flagged in the result, not hidden.
+  is" (weights 5..1): `level_probs` are those probabilities, `uncertainty` their spread; when a measured
+  distortion is severe, good and excellent are ruled out (`vqual.lmm.explain.level_ceiling`: the level words'
+  probabilities are renormalised over fair, poor and bad), so that the level agrees with the words;
+- `attributes` are `vqual-lite`'s (its attribute head on the same features, and the temporal severities), read in
+  the fitted severity bands (assets/lmm/severity_bands.json, scripts/fit_severity_bands.py);
+- with `explaining()`, the answer follows one grounding rule (`vqual.lmm.explain`): only distortions measured at
+  least "noticeable" are named, with exactly their band's word, the strongest first; "It looks clean" only when
+  nothing is noticeable. The decoder chooses, greedily and token by token, among the answers of the trained form
+  that the rule allows (`vqual.lmm.explain.grounded`); when the rule leaves one answer, the decoder is not run. The
+  answer is read back by the strict check (`vqual.lmm.explain.check`) and any contradiction is flagged, not
+  hidden.
 
 Videos: each second is scored from its key frame and chunk (the timeline); the video score comes from one pass over
-at most `max_key_frames` seconds spread evenly over the video, key frame and chunk tokens in time order.
+at most `max_key_frames` seconds spread evenly over the video, key frame and chunk tokens in time order. Explaining,
+each second gets its own explanation (kept in the timeline) and the video's names where it is worst ("Worst
+moments: strong stutter at 4-6 s."), all by the same rule.
 """
 
 from __future__ import annotations
@@ -88,26 +93,56 @@ class VqualLMM(QualityModel):
         projectors.eval()
         self.path = LanguagePath(decoder, projectors)
         self._torch = torch
+        self.bands = self._severity_bands()
+
+    def _severity_bands(self):
+        """The fitted severity bands of the explanations (assets/lmm/severity_bands.json), checked to belong to the
+        vqual-lite attribute head this model reads."""
+        from vqual.lmm.explain import SeverityBands
+
+        card = json.loads(asset_path("lmm/severity_bands.json").read_text())
+        made_for = card["for"]["heads_sha256"]
+        if made_for != self.lite.weights_sha256:
+            raise RuntimeError(f"severity_bands.json was fitted on vqual-lite heads {made_for[:12]}, vqual-lite has "
+                               f"{str(self.lite.weights_sha256)[:12]}: run scripts/fit_severity_bands.py")
+        missing = [a for a in (*self.lite.attribute_names, *self.config.get("temporal_attributes", ()))
+                   if a not in card["attributes"]]
+        if missing:
+            raise RuntimeError(f"severity_bands.json has no bands for {', '.join(missing)}")
+        return SeverityBands.shipped()
 
     # --- helpers ---------------------------------------------------------------------------------------------------
     def _ask(self, media: str, visual, attributes: dict[str, float]) -> Prediction:
-        from vqual.lmm.explain import check, display, grounded
+        from vqual.lmm.explain import LEVEL_ORDER, check, display, grounded, level_ceiling
         from vqual.lmm.model import expected_score
         from vqual.lmm.prompts import LEVEL_WORDS, Conversation, Turn, instruction
+        from vqual.result import level_of
 
         with self._torch.inference_mode():
             n = visual.global_feats.shape[0]
             conv = Conversation(media, n, [Turn("score", instruction("score", media))])
             probs, mass = self.path.level_probs(conv, visual)
+            ceiling = level_ceiling(attributes, self.bands)
+            if ceiling is not None:  # the measurements rule out the better levels: condition the words on them
+                probs = np.where(np.arange(len(LEVEL_WORDS)) < LEVEL_ORDER.index(ceiling), 0.0, probs)
+                probs = probs / probs.sum()
             score, spread = expected_score(probs)
+            level_probs = {w: float(p) for w, p in zip(LEVEL_WORDS, probs)}
             pred = Prediction(score=score, uncertainty=spread, raw=score, attributes=dict(attributes),
-                              level_probs={w: float(p) for w, p in zip(LEVEL_WORDS, probs)})
+                              level_probs=level_probs)
             if self.explain:
-                text = self.path.generate(Conversation(media, n, [Turn("explain", instruction("explain", media))]),
-                                          visual, allowed=grounded(media, score, attributes))
+                level = level_of(level_probs)
+                allowed = grounded(media, score, attributes, level=level, bands=self.bands)
+                if len(allowed) == 1:  # the rule leaves one answer: nothing for the decoder to choose
+                    text = allowed[0]
+                else:
+                    text = self.path.generate(
+                        Conversation(media, n, [Turn("explain", instruction("explain", media))]), visual,
+                        allowed=allowed)
                 text = display(text)  # article order only: "noticeable a colour cast" -> "a noticeable colour cast"
                 pred.explanation = text
-                pred.explanation_check = check(text, score, attributes).as_dict()
+                pred.explanation_check = check(text, score, attributes, level=level, media=media,
+                                               bands=self.bands).as_dict()
         return pred
 
     def _attributes(self, global_feats: np.ndarray) -> tuple[dict[str, float], np.ndarray | None]:
@@ -133,13 +168,15 @@ class VqualLMM(QualityModel):
         image_attrs, token = self._attributes(f.global_feats)
         attrs = {**image_attrs, **{k: float(v) for k, v in tf.severities.items()}}
         visual = Visual(f.global_feats[None], f.grid[None], tf.vector[None].astype(np.float32), token)
-        pred = self._ask("video", visual, attrs)
-        pred.explanation = pred.explanation_check = None  # per-second explanations are not kept
+        pred = self._ask("video", visual, attrs)  # explaining: this second's explanation (the timeline keeps it)
         pred._visual = visual  # type: ignore[attr-defined]  # for `pool`
+        pred._span = (chunk.index, float(chunk.t0), float(chunk.t1))  # type: ignore[attr-defined]
         return pred
 
     def pool(self, seconds: list[Prediction]) -> Prediction:
+        from vqual.lmm.explain import Second, check, worst_moments
         from vqual.lmm.model import Visual
+        from vqual.result import level_of
 
         k = len(seconds)
         idx = sorted(set(np.linspace(0, k - 1, min(k, self.max_key_frames)).round().astype(int).tolist()))
@@ -148,4 +185,24 @@ class VqualLMM(QualityModel):
                         np.concatenate([p.temporal for p in parts]),
                         None if parts[0].attributes is None else np.concatenate([p.attributes for p in parts]))
         attrs = pool_worst(seconds, self.lite.worst_fraction).attributes
-        return self._ask("video", visual, attrs)
+        pred = self._ask("video", visual, attrs)
+        if not self.explain:
+            return pred
+        # the whole video: the grounded sentence on its pooled attributes, then where it is worst (the seconds that
+        # score lowest, as the result's `worst` lists them), each read back with the timeline
+        timeline = [Second(*p._span, score=p.score, attributes=p.attributes,  # type: ignore[attr-defined]
+                           level=level_of(p.level_probs)) for p in seconds]
+        where = worst_moments(timeline, self.n_worst, bands=self.bands)
+        if where:
+            pred.explanation = f"{pred.explanation} {where}"
+        level = level_of(pred.level_probs)
+        result = check(pred.explanation, pred.score, attrs, level=level, timeline=timeline, media="video",
+                       bands=self.bands).as_dict()
+        for sec, p in zip(timeline, seconds):  # every second's own explanation is checked too
+            for c in (p.explanation_check or {}).get("contradictions", []):
+                detail = f"at {sec.start:g}-{sec.end:g} s: {c['detail']}"
+                result["contradictions"].append({**c, "detail": detail})
+                result["problems"].append(f"{c['kind']}: {detail}")
+        result["consistent"] = not result["contradictions"]
+        pred.explanation_check = result
+        return pred
