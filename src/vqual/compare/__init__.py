@@ -1,0 +1,1 @@
+"""Full-reference metrics: a distorted picture or video judged against its source (`vqual compare`)."""
