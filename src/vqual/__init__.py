@@ -4,6 +4,7 @@
     model = vqual.load_model()        # the default model
     result = model.score("photo.jpg")  # a QualityResult
     vqual.explain("photo.jpg")         # the same with an explanation in words (vqual-lmm)
+    vqual.compare("src.png", "enc.jpg")  # full-reference metrics (PSNR, SSIM, MS-SSIM) beside the score
 """
 
 __version__ = "0.1.0"
@@ -17,6 +18,10 @@ def __getattr__(name: str):
         from vqual import api
 
         return getattr(api, name)
+    if name == "compare":  # the package, callable: vqual.compare(ref, dist, metrics=...)
+        import vqual.compare
+
+        return vqual.compare
     if name in ("QualityResult", "Failure"):
         from vqual import result
 
@@ -24,4 +29,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'vqual' has no attribute {name!r}")
 
 
-__all__ = [*_API, "QualityResult", "Failure", "__version__"]
+__all__ = [*_API, "QualityResult", "Failure", "compare", "__version__"]

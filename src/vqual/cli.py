@@ -68,6 +68,7 @@ COMMANDS: dict[str, str] = {
     "train": "warm up a new head on the frozen encoder from a few labels (writes a model)",
     "distill": "distil a teacher into a light student with unlabelled media and a few labels",
     "instruct": "write instruction-tuning Q&A (JSONL) from a labelled dataset",
+    "compare": "full-reference metrics (PSNR, SSIM, MS-SSIM) of encoded media against their source, beside the score",
 }
 
 
@@ -104,6 +105,10 @@ def _add_command(sub, name: str) -> None:
         from vqual.lmm.cli import add_instruct_parser
 
         add_instruct_parser(sub)
+    elif name == "compare":
+        from vqual.compare.cli import add_compare_parser
+
+        add_compare_parser(sub)
     else:
         raise ValueError(f"unknown sub-command {name!r}")
 
@@ -461,6 +466,10 @@ def _main(argv: list[str] | None) -> int:
             from vqual.eval.cli import run_eval
 
             return run_eval(args)
+        if args.command == "compare":
+            from vqual.compare.cli import run_compare
+
+            return run_compare(args)
     except (ModelNotFoundError, CalibrationError) as e:
         print(f"vqual: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -8,17 +8,19 @@ machine-readable ``reason``. Design notes live in the docstrings of `image`, `vi
 from vqual.media.image import load_image
 from vqual.media.kind import DEFAULT_MAX_PIXELS, IMAGE_EXTS, VIDEO_EXTS, media_kind
 from vqual.media.sampling import Fragments, fragments, tile
-from vqual.media.video import Chunk, VideoInfo, iter_chunks, probe_video
+from vqual.media.video import Chunk, Frame, VideoInfo, iter_chunks, iter_frames, probe_video
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTS",
     "VIDEO_EXTS",
     "Chunk",
+    "Frame",
     "Fragments",
     "VideoInfo",
     "fragments",
     "iter_chunks",
+    "iter_frames",
     "load_image",
     "media_kind",
     "probe_video",

@@ -347,3 +347,52 @@ def iter_chunks(path: str | Path, chunk_seconds: float = 1.0, luma_size: int | N
             raise MediaError(path, "corrupt", f"only {decoded:.2f} s of the declared {declared:.2f} s could be "
                                               "decoded (damaged or incomplete data)")
         yield finish(cur, final=True)
+
+
+# --- every frame (full-reference comparison) ------------------------------------------------------------------------
+@dataclass
+class Frame:
+    """One decoded frame at full resolution, displayed orientation (what `iter_frames` yields)."""
+
+    index: int  # presentation-order index, 0-based
+    t: float  # presentation time in seconds from the first frame
+    bit_depth: int  # bits per luma sample
+    _frame: av.VideoFrame
+    _rot: int
+
+    def luma(self) -> np.ndarray:
+        """The Y plane as decoded (uint8, or uint16 for more than 8 bits), not range-normalised (HxW)."""
+        fmt = self._frame.format
+        if _PLANAR_Y.match(fmt.name):
+            p = self._frame.planes[0]
+            dtype = np.dtype(np.uint8) if self.bit_depth <= 8 else np.dtype("<u2")
+            y = np.frombuffer(p, dtype=dtype).reshape(-1, p.line_size // dtype.itemsize)[: p.height, : p.width]
+        else:  # packed RGB and the like: swscale's grey conversion
+            y = self._frame.to_ndarray(format="gray")
+        return np.ascontiguousarray(np.rot90(y, self._rot))
+
+    def rgb(self) -> np.ndarray:
+        """HxWx3 uint8 RGB (swscale, honouring the stream's colour matrix and range)."""
+        return np.ascontiguousarray(np.rot90(self._frame.to_ndarray(format="rgb24"), self._rot))
+
+
+def iter_frames(path: str | Path, max_pixels: int | None = None) -> Iterator[Frame]:
+    """Stream every frame of the video at `path`, in presentation order (times as `iter_chunks` computes them).
+
+    Raises MediaError as `iter_chunks` does.
+    """
+    container, stream = _open_video(path, max_pixels)
+    with container:
+        tb = Fraction(stream.time_base) if stream.time_base else None
+        rate = _fps(stream) or Fraction(25)
+        pts0, use_pts, rot, dims = None, True, 0, (0, 0)
+        for n, frame in enumerate(_decoded_frames(container, stream, path)):
+            if n == 0:
+                rot = _rot_k(frame)
+                use_pts = frame.pts is not None and tb is not None
+                pts0 = frame.pts
+            t = (frame.pts - pts0) * tb if use_pts and frame.pts is not None else Fraction(n) / rate
+            if (frame.width, frame.height) != dims:
+                dims = (frame.width, frame.height)
+                check_pixels(path, "video frame", frame.width, frame.height, max_pixels)
+            yield Frame(index=n, t=float(t), bit_depth=int(frame.format.components[0].bits), _frame=frame, _rot=rot)

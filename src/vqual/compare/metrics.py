@@ -1,0 +1,54 @@
+"""The full-reference metrics `vqual compare` knows: what each measures on, its direction, range and pooling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from vqual.compare import classic
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A registered full-reference metric."""
+
+    name: str  # as named on the command line
+    version: str  # bumped when its values can change
+    space: Literal["y", "rgb"]  # luma (2-D float, with a data range) or HxWx3 uint8 RGB
+    higher_is_better: bool
+    range: tuple[float | None, float | None]  # (min, max) of its values; None: unbounded
+    unit: str  # "dB" or "" (unitless)
+    pooling: str  # how frames and seconds are pooled
+    reference: str  # where it is defined / what it is checked against
+    frame_value: Callable  # (ref, dist, data_range) -> the per-frame value that is pooled (PSNR: the MSE)
+
+
+METRICS: dict[str, MetricSpec] = {
+    "psnr": MetricSpec("psnr", "1", "y", True, (0.0, None), "dB",
+                       "PSNR of the mean squared error over the frames (of a second, of the video), as FFmpeg's "
+                       "psnr filter averages; infinite when they are all identical",
+                       "10 log10(L^2 / MSE) on Y; checked against scikit-image",
+                       lambda a, b, L: classic.mse(a, b)),
+    "ssim": MetricSpec("ssim", "1", "y", True, (-1.0, 1.0), "", "mean of the per-frame values",
+                       "Wang et al. 2004 on Y (11x11 Gaussian, sigma 1.5); checked against scikit-image",
+                       lambda a, b, L: classic.ssim(a, b, L)),
+    "ms_ssim": MetricSpec("ms_ssim", "1", "y", True, (0.0, 1.0), "", "mean of the per-frame values",
+                          "Wang et al. 2003, five scales on Y; checked against pytorch_msssim",
+                          lambda a, b, L: classic.ms_ssim(a, b, L)),
+}
+DEFAULT_METRICS: tuple[str, ...] = ("psnr", "ssim", "ms_ssim")
+
+
+def metric_value(spec: MetricSpec, pooled_frame_value: float, data_range: float) -> float:
+    """The metric's value from the mean of its per-frame values."""
+    if spec.name == "psnr":
+        return classic.psnr_from_mse(pooled_frame_value, data_range)
+    return float(pooled_frame_value)
+
+
+def pool(spec: MetricSpec, frame_values: list[float], data_range: float) -> float:
+    """Pool per-frame values (PSNR: MSEs) into one metric value."""
+    return metric_value(spec, float(np.mean(frame_values)), data_range)
