@@ -10,7 +10,7 @@ import json
 import sys
 from typing import IO, Any
 
-HELP = "full-reference metrics (PSNR, SSIM, MS-SSIM) of encoded media against their source, beside the score"
+HELP = "full-reference metrics (PSNR, SSIM, MS-SSIM, LPIPS) against a source, beside the score"
 FORMATS = ("table", "json", "csv")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

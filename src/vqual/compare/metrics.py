@@ -38,8 +38,17 @@ METRICS: dict[str, MetricSpec] = {
     "ms_ssim": MetricSpec("ms_ssim", "1", "y", True, (0.0, 1.0), "", "mean of the per-frame values",
                           "Wang et al. 2003, five scales on Y; checked against pytorch_msssim",
                           lambda a, b, L: classic.ms_ssim(a, b, L)),
+    "lpips": MetricSpec("lpips", "0.1-alex-fp16", "rgb", False, (0.0, None), "", "mean of the per-frame values",
+                        "LPIPS v0.1, AlexNet (Zhang et al. 2018) on RGB; checked against the authors' lpips 0.1.4",
+                        lambda a, b, L: _lpips(a, b)),
 }
 DEFAULT_METRICS: tuple[str, ...] = ("psnr", "ssim", "ms_ssim")
+
+
+def _lpips(a: np.ndarray, b: np.ndarray) -> float:
+    from vqual.compare.lpips import lpips  # torch is imported only when LPIPS is asked for
+
+    return lpips(a, b)
 
 
 def metric_value(spec: MetricSpec, pooled_frame_value: float, data_range: float) -> float:
