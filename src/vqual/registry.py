@@ -84,6 +84,9 @@ def create_model(name: str | None = None, **kwargs):
 register(ModelSpec(name="vqual-lite", version="1.0.0", factory="vqual.models.lite:VqualLite",
                    description="EfficientNet-Lite0 + NSS measures + temporal encoder, linear heads (trained here)"),
          default=True)
+register(ModelSpec(name="vqual-lite@2.0", version="2.0.0", factory="vqual.models.lite:VqualLite2",
+                   description="vqual-lite with its encoder's upper half fine-tuned on 9,000 BIQ2021 photographs; "
+                               "large stills also judged at native resolution (candidate: see BENCHMARKS.md)"))
 register(ModelSpec(name="niqe", version="1.0.0", factory="vqual.models.niqe:NIQEModel",
                    description="NIQE (Mittal et al. 2012), opinion-unaware naturalness with the LIVE pristine model"))
 register(ModelSpec(name="vqual-lmm", version="1.2.0", factory="vqual.models.lmm:VqualLMM",

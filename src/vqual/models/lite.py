@@ -118,6 +118,7 @@ class VqualLite2(VqualLite):
     fine-tuned on 9,000 BIQ2021 photographs and synthetic ranking pairs (scripts/train_lite2.py), and a score head
     trained with it. Attribute heads are refitted on the new features; the temporal part is 1.0's."""
 
+    name = "vqual-lite@2.0"
     version = "2.0.0"
     decoder_version = "2.0.0"
     trained_on = ("biq2021",)

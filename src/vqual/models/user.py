@@ -54,6 +54,7 @@ class EncoderPreset:
     taps: tuple[str, ...]  # EfficientNet-Lite0 stages pooled (mean and std per channel)
     measures: bool  # append the direct measures (sharpness, noise, blockiness, ...; `encoders.measures`)
     description: str
+    tuned: str | None = None  # asset folder of fine-tuned trunk weights (encoder.npz + its card), None: ImageNet
 
 
 #: ``lite``: exactly vqual-lite's features (4096 + 59). ``lite-small``: a quarter of the pixels and no 1280-channel
@@ -64,6 +65,9 @@ ENCODERS: dict[str, EncoderPreset] = {
                           "vqual-lite's encoder: EfficientNet-Lite0 at up to 512x512 + 59 direct measures"),
     "lite-small": EncoderPreset(256, ("s2", "s3", "s4", "s5", "s6", "s7"), True,
                                 "EfficientNet-Lite0 at up to 256x256, stages s2-s7 (no head stage) + 59 measures"),
+    "lite2": EncoderPreset(512, ("s2", "s3", "s4", "s5", "s6", "s7", "head"), True,
+                           "vqual-lite 2's encoder: Lite0 with its upper half fine-tuned on BIQ2021, up to 512x512 "
+                           "(whole view) + 59 direct measures", tuned="lite2"),
 }
 
 
@@ -75,8 +79,14 @@ def encoder_config(name: str) -> dict[str, Any]:
 
     e = ENCODERS[name]
     spatial = asdict(SpatialConfig(whole_max_side=e.whole_max_side, whole_taps=e.taps))
-    return {"name": name, "spatial": {k: list(v) if isinstance(v, tuple) else v for k, v in spatial.items()},
-            "measures": e.measures, "backbone": "efficientnet-lite0", "backbone_sha256": LITE0_SHA256}
+    out = {"name": name, "spatial": {k: list(v) if isinstance(v, tuple) else v for k, v in spatial.items()},
+           "measures": e.measures, "backbone": "efficientnet-lite0", "backbone_sha256": LITE0_SHA256}
+    if e.tuned is not None:
+        from vqual.weights import asset_path
+
+        card = json.loads(asset_path(f"{e.tuned}/{e.tuned}.json").read_text())
+        out["tuned"] = {"asset": f"{e.tuned}/encoder.npz", "sha256": card["encoder_sha256"]}
+    return out
 
 
 class FeatureEncoder:
@@ -87,7 +97,13 @@ class FeatureEncoder:
 
         spatial = {k: tuple(v) if isinstance(v, list) else v for k, v in config["spatial"].items()}
         self.config = config
-        self.spatial = SpatialEncoder(SpatialConfig(**spatial))
+        tuned = None
+        if config.get("tuned"):  # fine-tuned trunk weights, checked against the sha256 the model was trained with
+            from vqual.weights import resolve
+
+            with np.load(resolve(config["tuned"]["asset"], config["tuned"]["sha256"]), allow_pickle=False) as z:
+                tuned = {k: z[k] for k in z.files}
+        self.spatial = SpatialEncoder(SpatialConfig(**spatial), tuned=tuned)
         self.measures = bool(config["measures"])
 
     @property
