@@ -14,6 +14,7 @@ test split is used, as for BIQ2021.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     import vqual
     from vqual.data import load_dataset
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     model = vqual.load_model(args.model)
     report = {**report_header(model, command_line("human.py", argv)), "sets": []}
     if args.biq_root:
