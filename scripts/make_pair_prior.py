@@ -1,4 +1,4 @@
-"""Build the synthetic pair prior that `vqual train` uses with the ``lite`` encoder: `python scripts/make_pair_prior.py`.
+"""Build the synthetic pair prior that `vqual train` uses with the ``lite`` encoder: `python scripts/make_pair_prior.py`
 
 vqual-lite's score head learns from the human scores *and* from 1440 synthetic ranking pairs (the same crop with a
 stronger distortion must score lower; `fit_lite.ranking_pairs`). A user's head can use the same pairs, but the
