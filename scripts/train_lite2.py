@@ -33,7 +33,6 @@ derived from (seed, epoch, step), so a resumed run takes the same crops and batc
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -63,17 +62,13 @@ def log(msg: str) -> None:
 # data
 # --------------------------------------------------------------------------------------------------------------------
 def biq_split(root: Path, which: str) -> tuple[list[Path], np.ndarray]:
-    """(paths, MOS on 1-5) of BIQ2021's official split `which` ('train' or 'test'), in file order."""
-    name = {"train": "Train (Images and MOS).csv", "test": "Test (Images and MOS).csv"}[which]
-    paths, mos = [], []
-    files = {p.name.lower(): p for p in (root / "Images").iterdir()}  # one file is named 'ss02 (1014).JPG'
-    with open(root / name, newline="", encoding="utf-8-sig") as f:
-        for row in csv.DictReader(f):
-            if not (row.get("Image Name") or "").strip():
-                continue
-            paths.append(files[row["Image Name"].strip().lower()])
-            mos.append(1.0 + 4.0 * float(row["MOS"]))
-    return paths, np.array(mos)
+    """(paths, MOS on 1-5) of BIQ2021's official split `which` ('train' or 'test'), in file order (the
+    `vqual.data` loader: case-insensitive file names, the split honoured)."""
+    from vqual.data import load_dataset
+
+    ds = load_dataset("biq2021", root)
+    items = [it for it in ds.items if it.split == which]
+    return [it.path for it in items], np.array([ds.info.to_1_5(it.mos) for it in items])
 
 
 def clive_items() -> tuple[list[Path], np.ndarray]:
@@ -423,8 +418,8 @@ def stage_export(args) -> None:
 # --------------------------------------------------------------------------------------------------------------------
 # stage: heads (on the exported, fp16-rounded encoder: exactly what the shipped model computes)
 # --------------------------------------------------------------------------------------------------------------------
-def exported_upper(args) -> Upper:
-    """Upper with the exported fp16 trunk weights and the checkpoint's score head."""
+def exported_upper(args) -> tuple[Upper, dict]:
+    """Upper with the exported fp16 trunk weights and the checkpoint's score head, and the checkpoint."""
     d = torch.load(checkpoint_path(args.work), weights_only=False)
     model = Upper()
     with np.load(ASSET, allow_pickle=False) as z:
@@ -438,25 +433,21 @@ def exported_upper(args) -> Upper:
     sd.update({k: v for k, v in d["model"].items() if k in ("mu", "sd", "score.weight", "score.bias")})
     model.load_state_dict(sd, strict=True)
     model.eval()
-    return model
+    return model, d
 
 
 def cached_features(args, model: Upper, tag: str, n: int) -> np.ndarray:
-    path = args.work / f"feat-{tag}.npy"
-    if path.exists() and (args.work / "feat.stamp").read_text() == ASSET_SHA():
-        return np.load(path)
-    low, maps = load_cache(args.work, tag, n)
-    x = features_of(model, low, maps)
-    np.save(path, x)
-    (args.work / "feat.stamp").write_text(ASSET_SHA())
-    log(f"features {tag}: {x.shape}")
-    return x
-
-
-def ASSET_SHA() -> str:  # noqa: N802
+    """Pooled features of a cached set through `model`, kept beside the sha256 of the encoder they came from."""
     from vqual.weights import sha256_file
 
-    return sha256_file(ASSET)
+    path, stamp, sha = args.work / f"feat-{tag}.npy", args.work / f"feat-{tag}.sha256", sha256_file(ASSET)
+    if path.exists() and stamp.exists() and stamp.read_text() == sha:
+        return np.load(path)
+    x = features_of(model, *load_cache(args.work, tag, n))
+    np.save(path, x)
+    stamp.write_text(sha)
+    log(f"features {tag}: {x.shape}")
+    return x
 
 
 def syn_measures(args, meta, load) -> np.ndarray:
@@ -481,33 +472,30 @@ def stage_heads(args) -> None:
     from vqual.weights import sha256_file
 
     torch.set_num_threads(args.threads)
-    model = exported_upper(args)
-    d = torch.load(checkpoint_path(args.work), weights_only=False)
+    model, d = exported_upper(args)
     paths, y = biq_split(args.biq_root, "train")
     va = val_mask(len(paths), args.seed)
     meta, load = synthetic_items()
     x_tr = cached_features(args, model, "biq-train", len(paths))
     x_syn = cached_features(args, model, "syn", len(meta))
     m_syn = syn_measures(args, meta, load)
-    score = LinearHead(names=("score",), mean=model.mu.double().numpy(), scale=model.sd.double().numpy(),
-                       weight=model.score.weight.detach().double().numpy().T,
-                       bias=model.score.bias.detach().double().numpy())
-    # the measures are not score inputs: zero weights keep one 4096 + 59 input layout for every head
-    pad = np.zeros((59,))
-    score = LinearHead(names=("score",), mean=np.concatenate([score.mean, pad]),
-                       scale=np.concatenate([score.scale, pad + 1.0]),
-                       weight=np.vstack([score.weight, pad[:, None]]), bias=score.bias)
+    def with_measures(h: LinearHead) -> LinearHead:
+        """The measures are not score inputs: zero weights keep one 4096 + 59 input layout for every head."""
+        pad = np.zeros(m_syn.shape[1])
+        return LinearHead(names=h.names, mean=np.concatenate([h.mean, pad]), scale=np.concatenate([h.scale, pad + 1]),
+                          weight=np.vstack([h.weight, np.zeros((len(pad), h.weight.shape[1]))]), bias=h.bias)
+
+    score = with_measures(LinearHead(names=("score",), mean=model.mu.double().numpy(), scale=model.sd.double().numpy(),
+                                     weight=model.score.weight.detach().double().numpy().T,
+                                     bias=model.score.bias.detach().double().numpy()))
     attr_head, attr_info = fit_attributes(np.hstack([x_syn, m_syn]), meta, ATTRIBUTE_SOURCES)
     heads = {"score": score, "attributes": attr_head}
     alpha = d["state"]["baseline"]["frozen_ridge_alpha"]
     rng = np.random.default_rng(args.seed + 17)
     fold_of = rng.permutation(len(y)) % 5
     for k in range(5):  # five ridge heads on disjoint fifths of the training split: their spread is the uncertainty
-        h = fit_ridge(x_tr[fold_of == k], y[fold_of == k], alpha, ("score",))
-        heads[f"fold{k}"] = LinearHead(names=("score",), mean=np.concatenate([h.mean, pad]),
-                                       scale=np.concatenate([h.scale, pad + 1.0]),
-                                       weight=np.vstack([h.weight, pad[:, None]]), bias=h.bias)
-    p_val = score(np.hstack([x_tr[va], np.zeros((int(va.sum()), 59))]))[:, 0]
+        heads[f"fold{k}"] = with_measures(fit_ridge(x_tr[fold_of == k], y[fold_of == k], alpha, ("score",)))
+    p_val = score(np.hstack([x_tr[va], np.zeros((int(va.sum()), m_syn.shape[1]))]))[:, 0]
     tau = fit_tau(p_val, y[va])
     q = score(np.hstack([x_syn, m_syn]))[:, 0]
     pairs = np.array(syn_pairs(meta))
@@ -578,7 +566,7 @@ def stage_eval(args) -> None:
     report("frozen_ridge_all_train/biq2021-test", h(x_te)[:, 0], ty)
     report("frozen_ridge_all_train/clive-fewlabel", h(x_cl)[:, 0], cy)
     if ASSET.exists():
-        tuned = exported_upper(args)
+        tuned, _ = exported_upper(args)
         report("fine-tuned/biq2021-test", predict(tuned, *load_cache(args.work, "biq-test", len(tpaths))), ty)
         report("fine-tuned/clive-fewlabel", predict(tuned, *load_cache(args.work, "clive", len(cpaths))), cy)
     (args.work / "eval.json").write_text(json.dumps(out, indent=2))

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 from mediagen import write_video
-from PIL import Image
 
 from vqual.data import synthetic as syn
 from vqual.errors import WeightsError
@@ -17,11 +16,6 @@ from vqual.weights import asset_path
 @pytest.fixture(scope="module")
 def model():
     return VqualLite()
-
-
-@pytest.fixture(scope="module")
-def sample():
-    return np.asarray(Image.open(asset_path("samples/kodim23.jpg")).convert("RGB"))
 
 
 def test_image_result_is_consistent(model, sample):

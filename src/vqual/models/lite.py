@@ -78,15 +78,16 @@ class VqualLite(QualityModel):
 
         return SpatialEncoder()
 
-    def features(self, rgb: np.ndarray) -> np.ndarray:
-        """Spatial encoder features and direct measures of one RGB image: the heads' input."""
+    def features(self, rgb: np.ndarray, still: bool = True) -> np.ndarray:
+        """Spatial encoder features and direct measures of one RGB image: the heads' input. `still`: a picture
+        rather than a video key frame (see `spatial_features`)."""
         from vqual.encoders.measures import measures
 
-        return np.concatenate([self.spatial.encode(rgb), measures(rgb)]).astype(np.float64)
+        return np.concatenate([self.spatial_features(rgb, still), measures(rgb)]).astype(np.float64)
 
-    def frame_features(self, rgb: np.ndarray) -> np.ndarray:
-        """The heads' input for a video key frame (1.0: the same as for a still image)."""
-        return self.features(rgb)
+    def spatial_features(self, rgb: np.ndarray, still: bool) -> np.ndarray:
+        """The spatial encoder's vector (1.0: the whole view, stills and key frames alike)."""
+        return self.spatial.encode(rgb)
 
     def predict_image(self, rgb: np.ndarray) -> Prediction:
         return self._predict(self.features(rgb))
@@ -101,7 +102,7 @@ class VqualLite(QualityModel):
                           attributes={n: float(v) for n, v in zip(self.attribute_names, attrs)}, raw=raw)
 
     def predict_chunk(self, chunk: Chunk) -> Prediction:
-        p = self._predict(self.frame_features(chunk.key_frame))
+        p = self._predict(self.features(chunk.key_frame, still=False))
         sev = self.temporal.encode(chunk).severities
         score = float(np.clip(p.score - sum(self.penalty[a] * sev[a] for a in self.penalty), 1.0, 5.0))
         return Prediction(score=score, uncertainty=p.uncertainty, level_probs=level_probs(score, self.bounds, self.tau),
@@ -133,22 +134,16 @@ class VqualLite2(VqualLite):
             tuned = {k: z[k] for k in z.files}
         return SpatialEncoder(tuned=tuned)
 
-    def features(self, rgb: np.ndarray) -> np.ndarray:
-        """As 1.0, and for a still picture larger than `LARGE_AREA` pixels the spatial features are the mean of the
-        whole view's (resized to ~512x512) and of native-resolution crops' (`native_crops`): a downscaled view alone
-        cannot see the blur of an upscaled or out-of-focus large photograph."""
-        from vqual.encoders.measures import measures
-
+    def spatial_features(self, rgb: np.ndarray, still: bool) -> np.ndarray:
+        """As 1.0, and for a still picture larger than `LARGE_AREA` pixels the mean of the whole view's vector
+        (resized to ~512x512) and of native-resolution crops' (`native_crops`): a downscaled view alone cannot see the
+        blur of an upscaled or out-of-focus large photograph. Video key frames get the whole view only (native crops
+        would multiply the cost of every second of video)."""
         spatial = self.spatial.encode(rgb)
-        crops = native_crops(rgb)
+        crops = native_crops(rgb) if still else []
         if crops:
-            native = np.mean([self.spatial.encode(c) for c in crops], axis=0)
-            spatial = 0.5 * spatial + 0.5 * native
-        return np.concatenate([spatial, measures(rgb)]).astype(np.float64)
-
-    def frame_features(self, rgb: np.ndarray) -> np.ndarray:
-        """Video key frames: the whole view only (native crops would triple the cost of every second of video)."""
-        return super().features(rgb)
+            spatial = 0.5 * spatial + 0.5 * np.mean([self.spatial.encode(c) for c in crops], axis=0)
+        return spatial
 
 
 #: Pictures above this many pixels (2 x 512^2) are also judged on native-resolution crops (vqual-lite 2).
