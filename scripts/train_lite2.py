@@ -1,4 +1,4 @@
-"""Reproduce vqual-lite 2's fine-tuned encoder: `python scripts/train_lite2.py --biq-root DIR` (CPU, 2 cores, ~1.5 h).
+"""Reproduce vqual-lite 2's encoder: `python scripts/train_lite2.py --biq-root DIR` (CPU, ~1 h; training ~40 min).
 
 What is learned: the upper half of EfficientNet-Lite0 (MBConv blocks 8-15 and the 1x1 head conv, i.e. the stages
 s5, s6, s7 and head) and a linear score head on the multi-stage mean+std pooling of every tapped stage (the same
@@ -51,7 +51,7 @@ DEFAULT_WORK = Path(os.environ.get("VQUAL_TRAIN_DIR", "~/.cache/vqual/train_lite
 ASSET = ROOT / "src" / "vqual" / "assets" / "lite2" / "encoder.npz"
 SHARD = 500
 LOW_TAPS = ("s2", "s3", "s4")  # frozen; s4 is the cut (output of block 7, 80 channels, stride 16)
-CROP = 24  # training window on the s4 map (x16 = 384 native pixels)
+CROP = 24  # default training window on the s4 map (x16 = 384 native pixels); --crop changes it
 
 
 def log(msg: str) -> None:
@@ -105,14 +105,19 @@ def pool_batch(fmap: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
 
 
 class Upper(torch.nn.Module):
-    """Blocks 8-15 + head conv of the folded Lite0 (trainable copy) and the linear score head."""
+    """Blocks 8-15 + head conv of the folded Lite0 (trainable copy) and the linear score head. `train_from`: the first
+    trained block (8 = all of the upper half, the shipped recipe; 16 = the head conv only); blocks below it keep their
+    ImageNet weights (an ablation)."""
 
-    def __init__(self):
+    def __init__(self, train_from: int = 8):
         super().__init__()
         full = frozen_backbone(("s2", "s3", "s4", "s5", "s6", "s7", "head"))
         self.blocks = torch.nn.ModuleList([full.blocks[i] for i in range(8, 16)])
         self.head = full.head
-        for p in self.parameters():
+        for i, blk in enumerate(self.blocks, start=8):
+            for p in blk.parameters():
+                p.requires_grad_(i >= train_from)
+        for p in self.head.parameters():
             p.requires_grad_(True)
         self.register_buffer("mu", torch.zeros(4096))
         self.register_buffer("sd", torch.ones(4096))
@@ -240,11 +245,12 @@ def syn_pairs(meta: list[dict]) -> list[tuple[int, int]]:
     return pairs
 
 
-def crop_batch(maps: list[torch.Tensor], idx, rng: np.random.Generator, same: bool = False) -> torch.Tensor:
-    """Random windows of cached s4 maps -> (n, 80, c, c) float32, c = CROP or the smallest side in the batch when a
-    picture is smaller than 384 px (a few BIQ2021 photographs are). `same`: consecutive pairs share one window
+def crop_batch(maps: list[torch.Tensor], idx, rng: np.random.Generator, same: bool = False,
+               crop: int = CROP) -> torch.Tensor:
+    """Random windows of cached s4 maps -> (n, 80, c, c) float32, c = `crop` or the smallest side in the batch when a
+    picture is smaller than crop x 16 px (a few BIQ2021 photographs are). `same`: consecutive pairs share one window
     position (a synthetic pair is compared on the same content)."""
-    c = min([CROP] + [min(maps[i].shape[1:]) for i in idx])
+    c = min([crop] + [min(maps[i].shape[1:]) for i in idx])
     out, pos = [], None
     for j, i in enumerate(idx):
         m = maps[i]
@@ -265,8 +271,9 @@ def rank_loss(p: torch.Tensor, y: torch.Tensor, margin: float = 0.1) -> torch.Te
     return F.relu(margin - dp[mask]).mean()
 
 
-def checkpoint_path(work: Path) -> Path:
-    return work / "ckpt" / "last.pt"
+def checkpoint_path(work: Path, run: str = "") -> Path:
+    """The shipped recipe's checkpoint, or an ablation run's (`--run NAME`, kept apart so it never replaces it)."""
+    return work / "runs" / run / "last.pt" if run else work / "ckpt" / "last.pt"
 
 
 def init_head(model: Upper, low, maps, y, tr, va, args) -> dict:
@@ -311,13 +318,13 @@ def stage_train(args) -> None:
     cpaths, cy = clive_items()
     clow, cmaps = load_cache(args.work, "clive", len(cpaths))
 
-    model = Upper()
-    trainable = [p for n, p in model.named_parameters() if not n.startswith("score.")]
+    model = Upper(args.train_from)
+    trainable = [p for n, p in model.named_parameters() if not n.startswith("score.") and p.requires_grad]
     opt = torch.optim.AdamW([{"params": trainable, "lr": args.lr},
                              {"params": model.score.parameters(), "lr": args.lr_head}], weight_decay=args.wd)
     steps_per_epoch = len(tr) // args.batch
     total = steps_per_epoch * args.epochs
-    ck = checkpoint_path(args.work)
+    ck = checkpoint_path(args.work, args.run)
     state = {"step": 0, "history": [], "baseline": None}
     if args.resume and ck.exists():
         d = torch.load(ck, weights_only=False)
@@ -360,8 +367,8 @@ def stage_train(args) -> None:
         model.train()
         for g, base in zip(opt.param_groups, (args.lr, args.lr_head)):
             g["lr"] = base * lr_at(step)
-        p = model(low[bi], crop_batch(maps, bi, rng), eps=1e-6)
-        ps = model(slow[si], crop_batch(smaps, si, rng, same=True), eps=1e-6)
+        p = model(low[bi], crop_batch(maps, bi, rng, crop=args.crop), eps=1e-6)
+        ps = model(slow[si], crop_batch(smaps, si, rng, same=True, crop=args.crop), eps=1e-6)
         loss_mse = F.mse_loss(p, yt[bi])
         loss_rank = rank_loss(p, yt[bi])
         loss_syn = F.relu(args.syn_margin - (ps[0::2] - ps[1::2])).mean()
@@ -381,6 +388,10 @@ def stage_train(args) -> None:
         elif state["step"] % args.ckpt_every == 0:
             save()
     save()
+    if args.run:
+        (ck.parent / "history.json").write_text(json.dumps(
+            {"args": {k: str(v) for k, v in vars(args).items()}, "baseline": state["baseline"],
+             "history": state["history"]}, indent=2))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -579,8 +590,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stage", choices=("cache", "train", "export", "heads", "eval", "all"), default="all")
     ap.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the shipped run: 1)")
+    ap.add_argument("--epochs", type=int, default=2, help="the shipped run: 2")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--syn-pairs", type=int, default=3, help="synthetic pairs per step")
     ap.add_argument("--lr", type=float, default=1e-4, help="learning rate of the trained blocks")
@@ -591,7 +602,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--w-syn", type=float, default=1.0)
     ap.add_argument("--syn-margin", type=float, default=0.1)
     ap.add_argument("--ckpt-every", type=int, default=100)
+    ap.add_argument("--train-from", type=int, default=8, choices=range(8, 17), metavar="{8..16}",
+                    help="first trained MBConv block (8: the shipped recipe; 16: the head conv only)")
+    ap.add_argument("--crop", type=int, default=CROP, help=f"training window on the s4 map, x16 px (default {CROP})")
+    ap.add_argument("--run", default="", help="an ablation: checkpoints under <work>/runs/NAME (train stage only)")
     args = ap.parse_args(argv)
+    if args.run and args.stage != "train":
+        ap.error("--run is for ablations of the train stage; export, heads and eval use the shipped recipe's run")
     if args.stage in ("cache", "all"):
         stage_cache(args)
     if args.stage in ("train", "all"):
