@@ -179,7 +179,6 @@ def main(argv: list[str] | None = None) -> int:
     from vqual.adapt.train import TrainConfig, fit_score_map, train_head
     from vqual.eval.cache import PredictionCache
     from vqual.eval.metrics import evaluate
-    from vqual.models.user import Head
     from vqual.weights import asset_path
 
     t_start = time.perf_counter()
@@ -250,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                                ("(b) distillation + calibration: lite-labelfree,niqe, labels only calibrate", 0.0)):
                 st = train_student(x_small[pool], sig, labelled, yl,
                                    config=DistillConfig(label_weight=lw, seed=d))
-                record(method, st.score_map.predict(Head("linear", st.arrays)(x_small[test])), teacher=ens)
+                record(method, st.score_map.predict(st.head(x_small[test])[:, 0]), teacher=ens)
             # per-draw teacher: the vqual-lite recipe on the n labels, distilled into the same student
             head = F.fit_joint(x_lite[lab], yl, xs, pairs, alpha * n / 200.0, mu)
             t_pool = head(x_lite[pool])[:, 0]
@@ -258,13 +257,13 @@ def main(argv: list[str] | None = None) -> int:
             sig2 = teacher_signals(t_pool[None, None, :], n_pairs=dcfg.pairs_per_item * len(pool), seed=d)
             st = train_student(x_small[pool], sig2, labelled, yl, config=DistillConfig(seed=d))
             record("(b) distillation + calibration: lite-recipe (per draw)",
-                   st.score_map.predict(Head("linear", st.arrays)(x_small[test])), teacher=head(x_lite)[:, 0])
+                   st.score_map.predict(st.head(x_small[test])[:, 0]), teacher=head(x_lite)[:, 0])
             # warm-up head on the lite encoder, vqual train defaults
             wh = train_head(x_lite[lab], yl, config=TrainConfig(seed=d))
-            record("(c) warmed-up head, --no-synthetic-pairs", Head("linear", wh.arrays)(x_lite[test]))
+            record("(c) warmed-up head, --no-synthetic-pairs", wh.head(x_lite[test])[:, 0])
             wp = train_head(x_lite[lab], yl, config=TrainConfig(seed=d), pairs=prior)
             record("(c) warmed-up head (vqual train defaults: linear, lite encoder, synthetic pairs)",
-                   Head("linear", wp.arrays)(x_lite[test]))
+                   wp.head(x_lite[test])[:, 0])
         log(f"draw {d}: done ({time.perf_counter() - t_start:.0f} s)")
 
     rows = []
@@ -279,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             ratio[m] = {"srcc_50_over_150": s50 / s150, "target_0_9_met": bool(s50 >= 0.9 * s150)}
 
     # speed: the student (a model folder written like vqual distill writes it) against its teachers
-    from vqual.models.user import ModelCard, encoder_config, provenance, write_model_dir
+    from vqual.models.user import ModelCard, default_levels, encoder_config, provenance, write_model_dir
 
     perm = np.random.default_rng(0).permutation(n_items)
     pool = perm[N_TEST:]
@@ -288,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     student_dir = CACHE / "student-speed"
     write_model_dir(student_dir, ModelCard(name="student-speed", version="1.0.0", encoder=encoder_config("lite-small"),
                                            head="linear", weights_sha256="", score_map=st.score_map.to_dict(),
-                                           levels={"bounds": [1.5, 2.5, 3.5, 4.5], "tau": st.tau},
+                                           levels=default_levels(st.tau),
                                            provenance=provenance("benchmarks/fewlabel_adapt.py", "speed")),
                     st.arrays, overwrite=True)
     speed_paths = [paths[i] for i in perm[:args.speed_images]]  # draw-0 test images

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from vqual.adapt.train import TrainConfig, train_head
     from vqual.data import load_dataset
     from vqual.media import load_image
-    from vqual.models.user import Head, encoder_config, get_encoder
+    from vqual.models.user import encoder_config, get_encoder
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     ds = load_dataset("clive-fewlabel", DATA)
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                 perm = np.random.default_rng(d).permutation(len(y))
                 test, lab = perm[:N_TEST], perm[N_TEST:N_TEST + n]
                 h = train_head(x[lab], y[lab], config=TrainConfig(seed=d))
-                vals.append(float(stats.spearmanr(Head("linear", h.arrays)(x[test]), y[test]).statistic))
+                vals.append(float(stats.spearmanr(h.head(x[test])[:, 0], y[test]).statistic))
             res[f"n{n}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=1)), "draws": vals}
         if 50 in sizes and 150 in sizes:
             res["srcc_50_over_150"] = res["n50"]["mean"] / res["n150"]["mean"]
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         oof = np.zeros_like(y)
         for k in range(5):
             h = train_head(x[fold != k], y[fold != k], config=TrainConfig(seed=k))
-            oof[fold == k] = Head("linear", h.arrays)(x[fold == k])
+            oof[fold == k] = h.head(x[fold == k])[:, 0]
         res["cv5_srcc_all_200"] = float(stats.spearmanr(oof, y).statistic)
         res["cv5_srcc_per_fold"] = [float(stats.spearmanr(oof[fold == k], y[fold == k]).statistic) for k in range(5)]
         report["encoders"][name] = res

@@ -19,7 +19,6 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "src" / "vqual" / "assets" / "lite"
 ALPHAS = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
-LEVEL_BOUNDS = (1.5, 2.5, 3.5, 4.5)  # score bins of bad / poor / fair / good / excellent on 1-5
 
 
 def log(msg: str) -> None:
@@ -152,20 +151,6 @@ def select_joint(xc, y, xs, pairs, seed: int) -> tuple[float, float, dict]:
     return alpha, mu, {f"alpha={a:g},mu={m:g}": v for (a, m), v in res.items()}
 
 
-def level_of_score(s: np.ndarray) -> np.ndarray:
-    return np.digitize(s, LEVEL_BOUNDS)  # 0 = bad .. 4 = excellent
-
-
-def fit_tau(oof: np.ndarray, y: np.ndarray) -> float:
-    levels = level_of_score(y)
-    taus = np.exp(np.linspace(np.log(0.05), np.log(2.0), 60))
-    from vqual.models.lite import level_prob_matrix
-
-    nll = [-np.mean(np.log(level_prob_matrix(oof, list(LEVEL_BOUNDS), t)[np.arange(len(y)), levels] + 1e-12))
-           for t in taus]
-    return float(taus[int(np.argmin(nll))])
-
-
 def cv_report(pred: np.ndarray, y: np.ndarray, fs: list[np.ndarray]) -> dict:
     from vqual.eval.metrics import evaluate
 
@@ -176,7 +161,9 @@ def cv_report(pred: np.ndarray, y: np.ndarray, fs: list[np.ndarray]) -> dict:
 
 
 def fit_and_save(feats: dict, sources: dict[str, list[str]], command: str) -> None:
-    from vqual.heads.linear import save_heads
+    from vqual.heads.levels import fit_tau
+    from vqual.heads.store import save_heads
+    from vqual.levels import LEVEL_BOUNDS
 
     meta = feats["meta"]
     xs = np.hstack([feats["syn_spatial"], feats["syn_measures"]]).astype(np.float64)

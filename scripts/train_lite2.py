@@ -476,10 +476,12 @@ def stage_heads(args) -> None:
     """heads.npz (score, attributes, fold0-4) and lite2.json, the model card."""
     from datetime import UTC, datetime
 
-    from fit_lite import fit_attributes, fit_tau
+    from fit_lite import fit_attributes
     from train_lite import ATTRIBUTE_SOURCES
 
-    from vqual.heads.linear import LinearHead, fit_ridge, save_heads
+    from vqual.heads.levels import fit_tau
+    from vqual.heads.linear import LinearHead, fit_ridge
+    from vqual.heads.store import save_heads
     from vqual.weights import sha256_file
 
     torch.set_num_threads(args.threads)

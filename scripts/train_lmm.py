@@ -158,7 +158,7 @@ def add_attributes(f: dict) -> list[str]:
     """The shipped `vqual-lite` attribute head's severities for every frame (what `vqual-lmm` computes at inference),
     as f["syn_attr"], f["clive_attr"] (n, A) and f["vid_attr"] (n, K, A). The head learned from synthetic
     distortions of these same training contents (no human labels). Returns the attribute names in order."""
-    from vqual.heads.linear import load_heads
+    from vqual.heads.store import load_heads
     from vqual.weights import asset_path
 
     heads, _ = load_heads(asset_path("lite/heads.npz"), ("attributes",))

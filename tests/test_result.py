@@ -2,16 +2,14 @@ import json
 
 import pytest
 
+from vqual.levels import LEVELS, level_of, level_probs_from_score
 from vqual.result import (
-    LEVELS,
     SCHEMA_VERSION,
     Failure,
     Moment,
     Provenance,
     QualityResult,
     Scale,
-    level_of,
-    level_probs_from_score,
     score_to_100,
 )
 

@@ -14,6 +14,7 @@ import vqual
 from vqual import registry
 from vqual.cli import main
 from vqual.errors import ModelNotFoundError, WeightsError
+from vqual.heads.linear import LinearHead
 from vqual.models import user
 from vqual.models.user import ModelCard, encoder_config, write_model_dir
 
@@ -25,9 +26,9 @@ pytestmark = pytest.mark.usefixtures("one_thread", "isolated_home")
 
 def make_model(out, name="mine", bias=3.0, **card_kw):
     """A linear head on lite-small whose score is `bias` plus a small term of the first feature."""
-    w = np.zeros(DIM)
+    w = np.zeros((DIM, 1))
     w[0] = 0.01
-    arrays = {"mean": np.zeros(DIM), "scale": np.ones(DIM), "w": w, "b": np.array([bias])}
+    arrays = LinearHead(("score",), np.zeros(DIM), np.ones(DIM), w, np.array([bias])).to_arrays("score")
     card = ModelCard(name=name, version="2.1.0", encoder=encoder_config("lite-small"), head="linear",
                      weights_sha256="", trained_on=["somewhere"],
                      provenance=user.provenance("test", "pytest"), **card_kw)

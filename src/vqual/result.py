@@ -6,10 +6,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-#: The five ACR quality levels, best first, and the score (1-5) at the centre of each.
-LEVELS: tuple[str, ...] = ("excellent", "good", "fair", "poor", "bad")
-LEVEL_CENTRES: dict[str, float] = {"excellent": 5.0, "good": 4.0, "fair": 3.0, "poor": 2.0, "bad": 1.0}
-
 #: Version of the JSON form; bump when a field changes meaning or is removed.
 #: 2: `scale`, `uncalibrated_score` and `flags` (calibration to a user's scale); `score` is on `scale`.
 #: 3: `explanation_check` (an explanation read back against the score and attributes).
@@ -27,29 +23,6 @@ FLAG_EXPLANATION_CONTRADICTS = "explanation_contradicts_result"  # see explanati
 def score_to_100(score: float) -> float:
     """Map a 1-5 score linearly to 0-100 (1 -> 0, 5 -> 100)."""
     return (score - 1.0) * 25.0
-
-
-def level_probs_from_score(score: float) -> dict[str, float]:
-    """Split a 1-5 score between its two neighbouring levels so that the expected level centre equals the score.
-
-    Used by models that have no level head of their own (for example NIQE): 3.25 gives fair 0.75 and good 0.25.
-    """
-    s = min(5.0, max(1.0, float(score)))
-    probs = {name: 0.0 for name in LEVELS}
-    lower = int(s // 1)  # centre value of the lower level
-    frac = s - lower
-    by_centre = {int(c): name for name, c in LEVEL_CENTRES.items()}
-    if lower >= 5:
-        probs["excellent"] = 1.0
-    else:
-        probs[by_centre[lower]] = 1.0 - frac
-        probs[by_centre[lower + 1]] += frac
-    return probs
-
-
-def level_of(probs: dict[str, float]) -> str:
-    """The most probable level; ties go to the better level (deterministic)."""
-    return max(LEVELS, key=lambda name: (probs.get(name, 0.0), -LEVELS.index(name)))
 
 
 @dataclass
@@ -98,7 +71,7 @@ class Moment:
     start: float  # chunk start time in seconds
     end: float  # chunk end time in seconds
     score: float  # on the result's scale (1-5 unless calibrated)
-    level: str  # one of LEVELS
+    level: str  # one of `vqual.levels.LEVELS`
     attributes: dict[str, float] = field(default_factory=dict)  # per-second distortion severities
     uncalibrated_score: float | None = None  # calibrated results: the model's own 1-5 score of this second
     explanation: str | None = None  # explaining models: this second's explanation (same rule as the whole video's)
@@ -112,7 +85,7 @@ class QualityResult:
     kind: Literal["image", "video"]
     score: float  # predicted MOS on `scale` (the model's 1-5, higher is better, unless a calibration was applied)
     score_100: float  # the same on 0-100, 100 = best (its position on `scale`)
-    level: str  # most probable of LEVELS
+    level: str  # most probable of `vqual.levels.LEVELS`
     level_probs: dict[str, float]  # probability of each level, sums to 1
     uncertainty: float  # model-specific spread of the score, on the 1-5 scale (0 = certain)
     attributes: dict[str, float]  # named distortion severities in [0, 1] (0 = absent)

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vqual.models.base import Prediction, QualityModel
+from vqual.heads.prediction import Prediction
+from vqual.models.base import QualityModel
 from vqual.registry import ModelSpec
 
 SIDE = 32  # the smallest image vqual assesses

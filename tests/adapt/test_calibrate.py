@@ -24,6 +24,7 @@ from vqual.adapt.calibrate import (
 )
 from vqual.errors import CalibrationError
 from vqual.eval.metrics import logistic4
+from vqual.levels import level_probs_from_score
 from vqual.result import (
     FLAG_CLIPPED_INPUT,
     FLAG_CLIPPED_SCALE,
@@ -32,7 +33,6 @@ from vqual.result import (
     Provenance,
     QualityResult,
     Scale,
-    level_probs_from_score,
 )
 
 SCALE = Scale(name="my-scale", min=0.0, max=100.0, higher_is_better=True)

@@ -12,7 +12,6 @@ from adaptfakes import make_grey_set
 from vqual.adapt.pairs import PairPrior, fit_with_pairs, load_pair_prior
 from vqual.adapt.train import TrainConfig, TrainError, train_head
 from vqual.cli import main
-from vqual.models.user import Head
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_home")
 
@@ -33,11 +32,11 @@ def test_without_pairs_the_fit_is_closed_form_ridge():
     x = rng.normal(size=(15, 6)) * 2 + 1
     y = 3 + x[:, 2] - 0.5 * x[:, 3] + rng.normal(0, 0.1, 15)
     prior = toy_prior()
-    arrays = fit_with_pairs(x, y, prior, alpha=2.0, weight=0.0)
+    head = fit_with_pairs(x, y, prior, alpha=2.0, weight=0.0)
     z = (x - x.mean(0)) / prior.scale
     w = np.linalg.solve(z.T @ z + 2.0 * np.eye(6), z.T @ (y - y.mean()))
-    np.testing.assert_allclose(arrays["w"], w, atol=1e-6)
-    np.testing.assert_allclose(arrays["b"], [y.mean()], atol=1e-6)
+    np.testing.assert_allclose(head.weight[:, 0], w, atol=1e-6)
+    np.testing.assert_allclose(head.bias, [y.mean()], atol=1e-6)
 
 
 def test_pairs_pull_the_head_towards_what_they_prefer():
@@ -45,12 +44,12 @@ def test_pairs_pull_the_head_towards_what_they_prefer():
     x = rng.normal(size=(12, 6))
     y = 3 + 0.8 * x[:, 1] + rng.normal(0, 0.3, 12)  # the labels know nothing of feature 0
     prior = toy_prior(weight=1.0)
-    plain = fit_with_pairs(x, y, prior, alpha=1.0, weight=0.0)
-    joint = fit_with_pairs(x, y, prior, alpha=1.0)
-    assert joint["w"][0] > plain["w"][0] + 0.05
+    plain = fit_with_pairs(x, y, prior, alpha=1.0, weight=0.0).weight[:, 0]
+    joint = fit_with_pairs(x, y, prior, alpha=1.0).weight[:, 0]
+    assert joint[0] > plain[0] + 0.05
     d = prior.coef @ prior.basis
-    assert np.mean(d @ joint["w"] > 0) > 0.95  # the pairs are ranked as they say
-    assert joint["w"][1] > 0.3  # and the labels are still learnt
+    assert np.mean(d @ joint > 0) > 0.95  # the pairs are ranked as they say
+    assert joint[1] > 0.3  # and the labels are still learnt
 
 
 def test_train_head_with_pairs_chooses_alpha_on_folds_and_is_deterministic():
@@ -65,7 +64,7 @@ def test_train_head_with_pairs_chooses_alpha_on_folds_and_is_deterministic():
     info = a.info()
     assert info["synthetic_pairs"]["n_pairs"] == 40 and info["ridge_alpha"] == a.alpha
     assert a.val_pred.shape == (30,) and info["validation_srcc"] > 0.7
-    assert np.corrcoef(Head("linear", a.arrays)(x), y)[0, 1] > 0.8
+    assert np.corrcoef(a.head(x)[:, 0], y)[0, 1] > 0.8
 
 
 def test_train_head_refuses_pairs_it_cannot_use():

@@ -10,9 +10,9 @@ from adaptfakes import make_grey_set
 from scipy import stats
 
 import vqual
-from vqual.adapt.train import TrainConfig, TrainError, fit_tau, train_head, validation_splits
+from vqual.adapt.train import TrainConfig, TrainError, train_head, validation_splits
 from vqual.cli import main
-from vqual.models.user import Head
+from vqual.heads.levels import fit_tau
 
 FAST = ["--max-epochs", "150", "--patience", "30", "--no-progress"]
 
@@ -35,7 +35,7 @@ def test_head_learns_and_generalises(kind):
     x, y = linear_data(n=120)
     cfg = TrainConfig(head=kind, hidden=16, max_epochs=400, patience=50, lr=None if kind == "linear" else 1e-2)
     head = train_head(x[:80], y[:80], config=cfg)
-    pred = Head(kind, head.arrays)(x[80:])
+    pred = head.head(x[80:])[:, 0]
     assert pred.shape == (40,)
     assert stats.spearmanr(pred, y[80:]).statistic > 0.85
     assert head.val_pred.shape == (80,) and head.n_folds == 5  # every item validated once, out of fold

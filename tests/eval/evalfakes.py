@@ -9,7 +9,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vqual.errors import MediaError
-from vqual.result import Provenance, QualityResult, level_of, level_probs_from_score, score_to_100
+from vqual.levels import level_of, level_probs_from_score
+from vqual.result import Provenance, QualityResult, score_to_100
 
 
 class BrightnessModel:

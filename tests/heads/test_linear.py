@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from vqual.heads.linear import LinearHead, fit_ridge, load_heads, save_heads
+from vqual.heads.linear import LinearHead, fit_ridge
+from vqual.heads.store import load_heads, save_heads
 
 
 @pytest.mark.parametrize("n,d", [(200, 5), (20, 50)])  # primal and dual solves

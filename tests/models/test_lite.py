@@ -8,8 +8,9 @@ from mediagen import write_video
 
 from vqual.data import synthetic as syn
 from vqual.errors import WeightsError
-from vqual.models.lite import VqualLite, level_probs
-from vqual.result import LEVELS
+from vqual.heads.levels import level_probs
+from vqual.levels import LEVELS
+from vqual.models.lite import VqualLite
 from vqual.weights import asset_path
 
 

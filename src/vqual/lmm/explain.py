@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from vqual.encoders.temporal import ATTRIBUTES as TEMPORAL_ATTRIBUTES
+from vqual.levels import GOOD_LEVELS, LEVEL_BOUNDS, LEVELS, POOR_LEVELS
 
 #: attribute -> (phrase used in answers, words that name it when reading text)
 PHRASES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -71,10 +72,6 @@ BAND_WORDS: dict[int, tuple[str, ...]] = {
     3: ("strong", "strongly", "heavy", "heavily", "marked", "considerable", "significant"),
     4: ("severe", "severely", "extreme", "extremely", "very strong", "very heavy", "massive"),
 }
-LEVEL_ORDER = ("excellent", "good", "fair", "poor", "bad")
-GOOD_LEVELS = ("excellent", "good")
-POOR_LEVELS = ("poor", "bad")
-
 #: Training answers (`compose`, scripts/train_lmm.py): an attribute at least this severe is named ...
 MENTION = 0.35
 
@@ -163,8 +160,9 @@ def _bands(bands: SeverityBands | None) -> SeverityBands:
 
 
 def level_of_score(score: float) -> str:
-    """The level whose bin holds a 1-5 score (bins of width 1 around 5, 4, 3, 2, 1)."""
-    return LEVEL_ORDER[min(4, max(0, int(np.floor(5.5 - float(score)))))]
+    """The level whose bin holds a 1-5 score (`LEVEL_BOUNDS`); here a score on a bound reads as the level below it
+    (4.5 is good), the rule explanations have always used."""
+    return LEVELS[len(LEVEL_BOUNDS) - int(np.searchsorted(LEVEL_BOUNDS, float(score), side="left"))]
 
 
 def level_ceiling(attributes: Mapping[str, float], bands: SeverityBands | None = None) -> str | None:

@@ -12,14 +12,16 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from vqual.levels import LEVELS
+
 IMAGE = "<image>"
 MOTION = "<motion>"
 PLACEHOLDER_RE = re.compile(f"({re.escape(IMAGE)}|{re.escape(MOTION)})")
 
 SYSTEM_PROMPT = "You are vqual, an expert who judges the visual quality of images and videos."
 
-#: The five ACR level words, best first (weights 5..1); a score reads them after `ANSWER_PREFIX`.
-LEVEL_WORDS = ("excellent", "good", "fair", "poor", "bad")
+#: The five ACR level words, best first (weights 5..1): the level names; a score reads them after `ANSWER_PREFIX`.
+LEVEL_WORDS: tuple[str, ...] = LEVELS
 #: The three coarse levels (tertiles of the training scores), best first.
 COARSE_WORDS = ("good", "fair", "poor")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,33 +15,13 @@ import numpy as np
 
 from vqual import __version__
 from vqual.errors import MediaError
+from vqual.heads.prediction import Prediction
+from vqual.levels import LEVELS, level_of, level_probs_from_score
 from vqual.media import Chunk, iter_chunks, load_image, media_kind, probe_video
-from vqual.result import (
-    FLAG_EXPLANATION_CONTRADICTS,
-    LEVELS,
-    Moment,
-    Provenance,
-    QualityResult,
-    level_of,
-    level_probs_from_score,
-    score_to_100,
-)
+from vqual.result import FLAG_EXPLANATION_CONTRADICTS, Moment, Provenance, QualityResult, score_to_100
 
 if TYPE_CHECKING:
     from vqual.adapt.calibrate import Calibration
-
-
-@dataclass
-class Prediction:
-    """A model's output for one image, one video second, or a pooled video."""
-
-    score: float  # 1-5, higher is better
-    uncertainty: float = 0.0  # spread of the score on the 1-5 scale
-    level_probs: dict[str, float] | None = None  # None: derived from the score
-    attributes: dict[str, float] = field(default_factory=dict)  # distortion severities in [0, 1]
-    raw: float | None = None  # the model's native value before mapping to 1-5
-    explanation: str | None = None  # explaining models, when asked (`QualityModel.explaining`)
-    explanation_check: dict[str, Any] | None = None  # see `vqual.lmm.explain.check`
 
 
 class QualityModel:

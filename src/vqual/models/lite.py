@@ -10,7 +10,7 @@ measures (sharpness, noise, blockiness, exposure, colour, NSS; `encoders.measure
 - the level head: P(level) from a cumulative logistic around the score (width fitted by CV likelihood);
 - uncertainty: the spread of five cross-validation fold heads.
 Per video second, the temporal encoder adds stutter / frame-drop / shake / flicker severities, which lower the
-second's score by documented penalties; seconds are pooled with `pooling.pool_worst`.
+second's score by documented penalties; seconds are pooled with `vqual.heads.pooling.pool_worst`.
 """
 
 from __future__ import annotations
@@ -19,28 +19,15 @@ import json
 
 import numpy as np
 
-from vqual.heads.linear import load_heads
+from vqual.heads.levels import level_probs
+from vqual.heads.pooling import pool_worst
+from vqual.heads.prediction import Prediction
+from vqual.heads.store import load_heads
 from vqual.media import Chunk
-from vqual.models.base import Prediction, QualityModel
-from vqual.models.pooling import pool_worst
-from vqual.result import LEVELS
+from vqual.models.base import QualityModel
 from vqual.weights import asset_path, resolve
 
 N_FOLDS = 5
-
-
-def level_prob_matrix(scores: np.ndarray, bounds: list[float], tau: float) -> np.ndarray:
-    """(n,) scores -> (n, 5) P(bad, poor, fair, good, excellent) from a cumulative logistic of width `tau`
-    around each score (the training script fits `tau` with this same function)."""
-    s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    cdf = 1.0 / (1.0 + np.exp(-(np.asarray(bounds)[None, :] - s[:, None]) / tau))  # P(level below each bound)
-    return np.diff(np.hstack([np.zeros((len(s), 1)), cdf, np.ones((len(s), 1))]), axis=1)
-
-
-def level_probs(score: float, bounds: list[float], tau: float) -> dict[str, float]:
-    """P(level) for the five levels of one score, by name."""
-    p = level_prob_matrix(np.array([score]), bounds, tau)[0]  # bad .. excellent
-    return {name: float(v) for name, v in zip(reversed(LEVELS), p)}
 
 
 class VqualLite(QualityModel):

@@ -30,9 +30,11 @@ import json
 import numpy as np
 
 from vqual.errors import WeightsError
+from vqual.heads.pooling import pool_worst
+from vqual.heads.prediction import Prediction
+from vqual.levels import LEVELS, level_of
 from vqual.media import Chunk
-from vqual.models.base import Prediction, QualityModel
-from vqual.models.pooling import pool_worst
+from vqual.models.base import QualityModel
 from vqual.weights import asset_path, resolve
 
 
@@ -113,10 +115,9 @@ class VqualLMM(QualityModel):
 
     # --- helpers ---------------------------------------------------------------------------------------------------
     def _ask(self, media: str, visual, attributes: dict[str, float]) -> Prediction:
-        from vqual.lmm.explain import LEVEL_ORDER, check, display, grounded, level_ceiling
+        from vqual.lmm.explain import check, display, grounded, level_ceiling
         from vqual.lmm.model import expected_score
         from vqual.lmm.prompts import LEVEL_WORDS, Conversation, Turn, instruction
-        from vqual.result import level_of
 
         with self._torch.inference_mode():
             n = visual.global_feats.shape[0]
@@ -124,7 +125,7 @@ class VqualLMM(QualityModel):
             probs, mass = self.path.level_probs(conv, visual)
             ceiling = level_ceiling(attributes, self.bands)
             if ceiling is not None:  # the measurements rule out the better levels: condition the words on them
-                probs = np.where(np.arange(len(LEVEL_WORDS)) < LEVEL_ORDER.index(ceiling), 0.0, probs)
+                probs = np.where(np.arange(len(LEVEL_WORDS)) < LEVELS.index(ceiling), 0.0, probs)
                 probs = probs / probs.sum()
             score, spread = expected_score(probs)
             level_probs = {w: float(p) for w, p in zip(LEVEL_WORDS, probs)}
@@ -176,7 +177,6 @@ class VqualLMM(QualityModel):
     def pool(self, seconds: list[Prediction]) -> Prediction:
         from vqual.lmm.explain import Second, check, worst_moments
         from vqual.lmm.model import Visual
-        from vqual.result import level_of
 
         k = len(seconds)
         idx = sorted(set(np.linspace(0, k - 1, min(k, self.max_key_frames)).round().astype(int).tolist()))

@@ -35,8 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from vqual.encoders.nss import niqe_patch_features, to_gray
-from vqual.models.base import Prediction, QualityModel
-from vqual.models.pooling import pool_worst
+from vqual.heads.pooling import pool_worst
+from vqual.heads.prediction import Prediction
+from vqual.models.base import QualityModel
 from vqual.weights import resolve
 
 __all__ = ["NIQEModel", "NiqeMapping", "load_mapping", "load_pristine", "niqe", "niqe_distance"]
@@ -228,6 +229,6 @@ class NIQEModel(QualityModel):
         return Prediction(score=score, uncertainty=p.uncertainty, attributes={"stutter": stutter}, raw=p.raw)
 
     def pool(self, seconds: list[Prediction]) -> Prediction:
-        """Mean score of the worst ``pool_worst_fraction`` of the seconds (see `vqual.models.pooling.pool_worst`);
+        """Mean score of the worst ``pool_worst_fraction`` of the seconds (see `vqual.heads.pooling.pool_worst`);
         ``raw`` is the mean NIQE of those seconds; ``stutter`` is the mean over seconds."""
         return pool_worst(seconds, self.mapping.pool_worst_fraction)

@@ -9,7 +9,9 @@ A model folder holds two files:
   calibration map from the head's raw output to 1-5, or none), the level map (cumulative logistic of width ``tau``
   around the score, as in vqual-lite), the datasets whose labels trained it (``trained_on``) and how it was made
   (``provenance``: command, date, data, teacher, figures);
-- ``weights.npz``: the head's arrays (numpy, read with ``allow_pickle=False``).
+- ``weights.npz``: the head (`vqual.heads.store` format, prefix ``score``; numpy, read with ``allow_pickle=False``).
+  Folders of card schema ``vqual.model/1`` (written before that format) hold the head's bare arrays and are read
+  as well.
 
 Names: a model is found by the path of its folder, or by its name when its folder is ``<models home>/<name>``, the
 models home being ``$VQUAL_HOME/models`` (default ``~/.cache/vqual/models``). Built-in names always win: a user
@@ -34,13 +36,20 @@ import numpy as np
 
 from vqual import __version__
 from vqual.errors import ModelNotFoundError, WeightsError
+from vqual.heads.levels import DEFAULT_TAU, level_probs
+from vqual.heads.pooling import WORST_FRACTION, pool_worst
+from vqual.heads.prediction import Prediction
+from vqual.heads.store import from_flat_arrays, head_from_arrays, kind_of
+from vqual.levels import LEVEL_BOUNDS
 from vqual.media import Chunk
-from vqual.models.base import Prediction, QualityModel
+from vqual.models.base import QualityModel
 
-SCHEMA = "vqual.model/1"
+#: The card schema written; 2: the head in `vqual.heads.store`'s format (1: bare arrays, still read).
+SCHEMA = "vqual.model/2"
+READABLE_SCHEMAS = ("vqual.model/1", SCHEMA)
 MODEL_FILE = "model.json"
 WEIGHTS_FILE = "weights.npz"
-LEVEL_BOUNDS = (1.5, 2.5, 3.5, 4.5)  # score bins of bad / poor / fair / good / excellent on 1-5
+HEAD_PREFIX = "score"  # the head's prefix in weights.npz
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -132,41 +141,6 @@ def get_encoder(config: dict[str, Any]) -> FeatureEncoder:
     return _ENCODER_CACHE[key]
 
 
-# --- heads --------------------------------------------------------------------------------------------------------
-
-class Head:
-    """A score head on standardised features: ``linear`` (z @ w + b) or ``mlp`` (relu(z @ w1 + b1) @ w2 + b2)."""
-
-    KINDS = ("linear", "mlp")
-
-    def __init__(self, kind: str, arrays: dict[str, np.ndarray]):
-        if kind not in self.KINDS:
-            raise ValueError(f"unknown head type {kind!r} (known: {', '.join(self.KINDS)})")
-        need = ("mean", "scale", "w", "b") if kind == "linear" else ("mean", "scale", "w1", "b1", "w2", "b2")
-        missing = [k for k in need if k not in arrays]
-        if missing:
-            raise ValueError(f"{kind} head lacks arrays {', '.join(missing)}")
-        self.kind = kind
-        self.arrays = {k: np.asarray(arrays[k], dtype=np.float64) for k in need}
-        d = self.arrays["mean"].shape[0]
-        first = self.arrays["w" if kind == "linear" else "w1"]
-        if self.arrays["scale"].shape != (d,) or first.shape[0] != d:
-            raise ValueError(f"inconsistent head shapes: mean {self.arrays['mean'].shape}, first weight "
-                             f"{first.shape}")
-
-    @property
-    def dim(self) -> int:
-        return int(self.arrays["mean"].shape[0])
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """(d,) -> scalar array, or (n, d) -> (n,) raw scores, float64."""
-        a = self.arrays
-        z = (np.asarray(x, dtype=np.float64) - a["mean"]) / a["scale"]
-        if self.kind == "linear":
-            return z @ a["w"] + a["b"][0]
-        return np.maximum(z @ a["w1"] + a["b1"], 0.0) @ a["w2"] + a["b2"][0]
-
-
 # --- the model card -------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -180,13 +154,14 @@ class ModelCard:
     weights_sha256: str
     description: str = ""
     score_map: dict[str, Any] | None = None  # a `vqual.adapt.calibrate` map (to_dict form) from raw to 1-5
-    levels: dict[str, Any] = field(default_factory=lambda: {"bounds": list(LEVEL_BOUNDS), "tau": 0.5})
+    levels: dict[str, Any] = field(default_factory=lambda: default_levels())
     trained_on: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     weights_file: str = WEIGHTS_FILE
+    schema: str = SCHEMA  # the card schema (a folder read from disk keeps its own)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "name": self.name, "version": self.version, "description": self.description,
+        return {"schema": self.schema, "name": self.name, "version": self.version, "description": self.description,
                 "encoder": self.encoder, "head": {"type": self.head},
                 "weights": {"file": self.weights_file, "sha256": self.weights_sha256},
                 "score_map": self.score_map, "levels": self.levels, "trained_on": list(self.trained_on),
@@ -195,7 +170,7 @@ class ModelCard:
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> ModelCard:
         """Raises WeightsError naming `where` when a field is missing or malformed."""
-        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+        if not isinstance(d, dict) or d.get("schema") not in READABLE_SCHEMAS:
             got = d.get("schema") if isinstance(d, dict) else type(d).__name__
             raise WeightsError(f"{where}: not a vqual model card (schema {got!r}, expected {SCHEMA!r})")
         try:
@@ -203,15 +178,21 @@ class ModelCard:
                        head=str(d["head"]["type"]), weights_sha256=str(d["weights"]["sha256"]),
                        weights_file=str(d["weights"].get("file", WEIGHTS_FILE)),
                        description=str(d.get("description", "")), score_map=d.get("score_map"),
-                       levels=dict(d.get("levels") or {"bounds": list(LEVEL_BOUNDS), "tau": 0.5}),
+                       levels=dict(d.get("levels") or default_levels()),
                        trained_on=[str(t) for t in d.get("trained_on", [])],
-                       provenance=dict(d.get("provenance", {})))
+                       provenance=dict(d.get("provenance", {})), schema=str(d["schema"]))
             _ = card.encoder["spatial"], card.encoder["measures"], float(card.levels["tau"])
         except (KeyError, TypeError, ValueError) as e:
             raise WeightsError(f"{where}: malformed model card ({type(e).__name__}: {e})") from None
         if Path(card.weights_file).name != card.weights_file:
             raise WeightsError(f"{where}: weights file {card.weights_file!r} must be a file name in the model folder")
         return card
+
+
+def default_levels(tau: float = DEFAULT_TAU) -> dict[str, Any]:
+    """The ``levels`` block of a card: the standard bounds (`vqual.levels.LEVEL_BOUNDS`) and the level head's
+    width `tau` (`vqual.heads.levels`)."""
+    return {"bounds": list(LEVEL_BOUNDS), "tau": float(tau)}
 
 
 def models_home() -> Path:
@@ -352,9 +333,8 @@ class UserModel(QualityModel):
     ``uncertainty`` 0.
     """
 
-    decoder_version = SCHEMA
     chunk_luma_size = None  # key frames only: no temporal encoder
-    worst_fraction = 0.5
+    worst_fraction = WORST_FRACTION
 
     def __init__(self, path: str | Path, max_pixels: int | None = None):
         super().__init__(max_pixels=max_pixels)
@@ -365,14 +345,21 @@ class UserModel(QualityModel):
         self.card = card
         self.name, self.version = card.name, card.version
         self.decoder = f"user-{card.head}-head"
+        self.decoder_version = card.schema
         self.trained_on = tuple(card.trained_on)
         wpath = resolve("", card.weights_sha256, explicit=self.path / card.weights_file)  # WeightsError if bad
         self.weights_sha256 = card.weights_sha256
         try:
             with np.load(wpath, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
-            self.head = Head(card.head, arrays)
-        except (OSError, ValueError) as e:
+            if card.schema == "vqual.model/1":
+                self.head = from_flat_arrays(card.head, arrays, HEAD_PREFIX)
+            else:
+                self.head = head_from_arrays(arrays, HEAD_PREFIX)
+            if kind_of(self.head) != card.head or len(self.head.names) != 1:
+                raise ValueError(f"the card says a {card.head} head with one output, the file holds a "
+                                 f"{kind_of(self.head)} head with {len(self.head.names)}")
+        except (OSError, ValueError, KeyError) as e:
             raise WeightsError(f"{wpath}: unreadable weights ({e})") from None
         self.score_map = None
         if card.score_map is not None:
@@ -396,13 +383,11 @@ class UserModel(QualityModel):
 
     def score_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, d) features -> (raw head outputs, 1-5 scores), both (n,)."""
-        raw = np.atleast_1d(self.head(np.atleast_2d(x)))
+        raw = self.head(np.atleast_2d(x))[:, 0]
         mapped = self.score_map.predict(raw) if self.score_map is not None else raw
         return raw, np.clip(np.asarray(mapped, dtype=np.float64), 1.0, 5.0)
 
     def _prediction(self, raw: float, score: float) -> Prediction:
-        from vqual.models.lite import level_probs
-
         return Prediction(score=score, level_probs=level_probs(score, self.bounds, self.tau), raw=raw)
 
     def predict_image(self, rgb: np.ndarray) -> Prediction:
@@ -413,9 +398,6 @@ class UserModel(QualityModel):
         return self.predict_image(chunk.key_frame)
 
     def pool(self, seconds: list[Prediction]) -> Prediction:
-        from vqual.models.lite import level_probs
-        from vqual.models.pooling import pool_worst
-
         pooled = pool_worst(seconds, self.worst_fraction)
         pooled.level_probs = level_probs(pooled.score, self.bounds, self.tau)
         return pooled

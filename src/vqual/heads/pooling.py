@@ -10,7 +10,10 @@ import math
 
 import numpy as np
 
-from vqual.models.base import Prediction
+from vqual.heads.prediction import Prediction
+
+#: Share of the worst seconds a video's score is the mean of, for a model whose card states none (the worst half).
+WORST_FRACTION = 0.5
 
 
 def pool_worst(seconds: list[Prediction], worst_fraction: float) -> Prediction:
