@@ -13,7 +13,7 @@ from vqual.models.base import QualityModel
 from vqual.result import Failure, QualityResult
 
 if TYPE_CHECKING:
-    from vqual.adapt.calibrate import Calibration
+    from vqual.calibration import Calibration
 
 _LOADED: dict[tuple[str, int | None], QualityModel] = {}
 
@@ -22,13 +22,13 @@ def load_model(name: str | None = None, *, max_pixels: int | None = None,
                calibration: Calibration | str | Path | None = None) -> QualityModel:
     """Build a registered model (the default when `name` is None). Raises ModelNotFoundError with suggestions.
 
-    `calibration` (a `vqual.adapt.Calibration` or the path of one saved by ``vqual calibrate``) puts every result
+    `calibration` (a `vqual.calibration.Calibration` or the path of one saved by ``vqual calibrate``) puts every result
     on the user's scale; with no `name`, the calibration's own model is loaded. A calibration made for another
     model, version or weights raises `vqual.errors.CalibrationError`.
     """
     if calibration is None:
         return registry.create_model(name, max_pixels=max_pixels)
-    from vqual.adapt.calibrate import as_calibration
+    from vqual.calibration import as_calibration
 
     cal = as_calibration(calibration)
     model = registry.create_model(name if name is not None else cal.model, max_pixels=max_pixels)
@@ -87,7 +87,7 @@ def precheck(src: Any, max_pixels: int | None = None) -> Failure | None:
 def _model(model: QualityModel | str | None, calibration: Calibration | str | Path | None) -> QualityModel:
     if calibration is None:
         return model if isinstance(model, QualityModel) else _cached(model)
-    from vqual.adapt.calibrate import as_calibration
+    from vqual.calibration import as_calibration
 
     cal = as_calibration(calibration)
     base = model if isinstance(model, QualityModel) else _cached(model if model is not None else cal.model)

@@ -33,7 +33,8 @@ def _add_score_args(p: argparse.ArgumentParser, default_model: str = "the defaul
 
 
 def _add_calibrate_parser(sub) -> None:
-    from vqual.adapt.calibrate import METHODS, MIN_LABELS
+    from vqual.adapt.calibrate import MIN_LABELS
+    from vqual.calibration import METHODS
 
     p = sub.add_parser(
         "calibrate", help=COMMANDS["calibrate"],

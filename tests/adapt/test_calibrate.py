@@ -8,22 +8,20 @@ import numpy as np
 import pytest
 from adaptfakes import GreyModel
 
-from vqual.adapt.calibrate import (
+from vqual.adapt.calibrate import cross_validate, fit_calibration, select_method
+from vqual.adapt.folds import n_folds
+from vqual.adapt.maps import IsotonicEstimator, LinearEstimator, LogisticEstimator, pav
+from vqual.calibration import (
     SCHEMA,
     Calibration,
     IsotonicMap,
     LinearMap,
     LogisticMap,
-    cross_validate,
-    fit_calibration,
     load_calibration,
+    logistic4,
     map_from_dict,
-    n_folds,
-    pav,
-    select_method,
 )
 from vqual.errors import CalibrationError
-from vqual.eval.metrics import logistic4
 from vqual.levels import level_probs_from_score
 from vqual.result import (
     FLAG_CLIPPED_INPUT,
@@ -76,36 +74,36 @@ def _monotone(f, lo=-1.0, hi=7.0, increasing=True):
 
 def test_linear_map_recovers_the_line():
     x = np.linspace(1, 5, 20)
-    m = LinearMap().fit(x, 20 * x - 10)
+    m = LinearEstimator().fit(x, 20 * x - 10)
     assert m.method == "linear" and m.coef_ == pytest.approx(20) and m.intercept_ == pytest.approx(-10)
     assert _monotone(m.predict)
-    assert LinearMap().fit([2.0, 2.0], [1.0, 3.0]).method == "constant"
+    assert LinearEstimator().fit([2.0, 2.0], [1.0, 3.0]).method == "constant"
 
 
 def test_logistic_map_recovers_the_logistic():
     x, y = logistic_data(n=200, noise=0.5)
-    m = LogisticMap().fit(x, y)
+    m = LogisticEstimator().fit(x, y)
     assert m.method == "logistic4" and m.fallback_reason_ is None
     assert np.allclose(m.params_, TRUE_LOGISTIC, rtol=0.05, atol=0.05)
     assert _monotone(m.predict)
     grid = np.linspace(1, 5, 50)
     assert np.max(np.abs(m.predict(grid) - logistic4(grid, *TRUE_LOGISTIC))) < 1.0
-    dec = LogisticMap().fit(x, 100 - y)  # decreasing labels: a decreasing logistic
+    dec = LogisticEstimator().fit(x, 100 - y)  # decreasing labels: a decreasing logistic
     assert _monotone(dec.predict, increasing=False)
 
 
 def test_logistic_map_falls_back_to_a_line_on_too_few_points():
-    m = LogisticMap().fit([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
+    m = LogisticEstimator().fit([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
     assert m.method == "linear" and "at least 5" in m.to_dict()["fallback_reason"]
     assert m.predict([4.0]) == pytest.approx([5.0])
     with pytest.raises(RuntimeError, match="before fit"):
-        LogisticMap().predict([1.0])
+        LogisticEstimator().predict([1.0])
 
 
 def test_isotonic_map_recovers_a_monotone_curve():
     x = np.linspace(1, 5, 41)
     y = (x - 1) ** 3
-    m = IsotonicMap().fit(x[::-1], y[::-1])  # order does not matter
+    m = IsotonicEstimator().fit(x[::-1], y[::-1])  # order does not matter
     assert m.increasing_ is True
     assert m.predict(x) == pytest.approx(y)
     mid = (x[:-1] + x[1:]) / 2
@@ -122,37 +120,36 @@ def test_pav_pools_violators_with_weights():
 
 
 def test_isotonic_ties_and_direction():
-    m = IsotonicMap().fit([1, 1, 2, 3], [1, 3, 2, 5])  # the two labels at x=1 are pooled to 2
+    m = IsotonicEstimator().fit([1, 1, 2, 3], [1, 3, 2, 5])  # the two labels at x=1 are pooled to 2
     assert list(m.x_) == [1, 2, 3] and m.predict([1, 1.5, 2, 2.5, 3]) == pytest.approx([2, 2, 2, 3.5, 5])
-    flat = IsotonicMap().fit([1, 2, 3, 4, 5], [1, 2, 2, 2, 3])
+    flat = IsotonicEstimator().fit([1, 2, 3, 4, 5], [1, 2, 2, 2, 3])
     assert list(flat.x_) == [1, 2, 4, 5]  # the interior point of the flat run is dropped, the interpolant is not
     assert flat.predict([3.0]) == pytest.approx([2.0])
 
     rng = np.random.default_rng(1)
     x = rng.uniform(1, 5, 50)
     y = 100 - 20 * x + rng.normal(0, 5, 50)  # lower is better labels (DMOS-like)
-    dec = IsotonicMap().fit(x, y)
+    dec = IsotonicEstimator().fit(x, y)
     assert dec.increasing_ is False and _monotone(dec.predict, increasing=False)
-    forced = IsotonicMap(increasing=True).fit(x, y)
+    forced = IsotonicEstimator(increasing=True).fit(x, y)
     assert _monotone(forced.predict)
 
 
-@pytest.mark.parametrize("est", [LinearMap, LogisticMap, IsotonicMap])
-def test_map_dict_roundtrip(est):
+@pytest.mark.parametrize(("est", "fitted"), [(LinearEstimator, LinearMap), (LogisticEstimator, LogisticMap),
+                                             (IsotonicEstimator, IsotonicMap)])
+def test_map_dict_roundtrip(est, fitted):
     x, y = logistic_data(n=30, seed=3)
     m = est().fit(x, y)
     d = json.loads(json.dumps(m.to_dict()))
-    back = map_from_dict(d)
-    assert type(back) is est and back.to_dict() == m.to_dict()
+    back = map_from_dict(d)  # the plain map: what scoring loads
+    assert type(back) is fitted and isinstance(m, fitted) and back.to_dict() == m.to_dict()
     assert np.array_equal(back.predict(np.linspace(0, 6, 13)), m.predict(np.linspace(0, 6, 13)))
 
 
 def test_eval_uses_the_same_logistic():
-    from vqual.eval import LogisticCalibrator, protocols
-    from vqual.eval.calibration import LogisticCalibrator as again
+    from vqual.eval import protocols
 
-    assert LogisticCalibrator is again is LogisticMap
-    assert protocols.run_kfold.__kwdefaults__["calibrator"] is LogisticMap
+    assert protocols.run_kfold.__kwdefaults__["calibrator"] is LogisticEstimator
 
 
 # --- cross-validation and selection -------------------------------------------------------------------------------

@@ -5,11 +5,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from vqual.eval.calibration import LogisticCalibrator
+from vqual.adapt.folds import ProtocolError, kfold_indices
+from vqual.adapt.maps import LogisticEstimator
 from vqual.eval.protocols import (
     EvalSet,
-    ProtocolError,
-    kfold_indices,
     run_cross,
     run_fewlabel,
     run_kfold,
@@ -28,7 +27,7 @@ def synthetic(n=120, seed=0, groups=None, split=None) -> EvalSet:
     return EvalSet.from_arrays(mos, score, raw=raw, content=content, split=split, ids=range(100, 100 + n))
 
 
-class SpyCalibrator(LogisticCalibrator):
+class SpyCalibrator(LogisticEstimator):
     seen: ClassVar[list[np.ndarray]] = []
 
     def fit(self, x, y):
@@ -153,13 +152,13 @@ def test_fold_with_constant_predictions_records_the_error():
 
 
 def test_logistic_calibrator_falls_back_to_a_line():
-    cal = LogisticCalibrator().fit([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
+    cal = LogisticEstimator().fit([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
     assert cal.method == "linear" and "at least 5" in cal.to_dict()["fallback_reason"]
     assert cal.predict([4.0]) == pytest.approx([5.0])
-    const = LogisticCalibrator().fit([2.0, 2.0], [1.0, 3.0])
+    const = LogisticEstimator().fit([2.0, 2.0], [1.0, 3.0])
     assert const.method == "constant" and const.predict([9.0]) == pytest.approx([2.0])
     with pytest.raises(RuntimeError):
-        LogisticCalibrator().predict([1.0])
+        LogisticEstimator().predict([1.0])
 
 
 # --- the whole-set protocol (issue 14) ------------------------------------------------------------------------------

@@ -1,27 +1,18 @@
-"""Adapting a model's output to the user: calibration of its score to the user's own MOS scale.
+"""Adapting a model to the user: fitting a calibration of its score to the user's own MOS scale (`calibrate`: the
+maps of `maps` cross-validated on content-grouped `folds`, one chosen), training heads (`train`, `pairs`) and
+distilling a student (`distill`).
 
->>> from vqual.adapt import fit_calibration, load_calibration   # doctest: +SKIP
->>> cal = load_calibration("my-scale.json")                      # doctest: +SKIP
->>> model = vqual.load_model(calibration=cal)                     # doctest: +SKIP
+>>> from vqual.adapt import fit_calibration                        # doctest: +SKIP
+>>> cal = fit_calibration(scores, labels, model=model, scale=scale)  # doctest: +SKIP
+>>> cal.save("my-scale.json")                                       # doctest: +SKIP
+>>> model = vqual.load_model(calibration="my-scale.json")           # doctest: +SKIP
 
-See `vqual.adapt.calibrate` for the maps, the selection rule and the JSON form (``vqual calibrate`` on the command
-line).
+The fitted maps and the calibration file that scoring loads are `vqual.calibration` (which needs nothing from
+here); ``vqual calibrate`` is the command line.
 """
 
-from vqual.adapt.calibrate import (
-    METHODS,
-    MIN_LABELS,
-    SCHEMA,
-    Calibration,
-    IsotonicMap,
-    LinearMap,
-    LogisticMap,
-    as_calibration,
-    cross_validate,
-    fit_calibration,
-    load_calibration,
-    select_method,
-)
+from vqual.adapt.calibrate import MIN_LABELS, cross_validate, fit_calibration, select_method
+from vqual.adapt.maps import IsotonicEstimator, LinearEstimator, LogisticEstimator, make_map
 
-__all__ = ["METHODS", "MIN_LABELS", "SCHEMA", "Calibration", "IsotonicMap", "LinearMap", "LogisticMap",
-           "as_calibration", "cross_validate", "fit_calibration", "load_calibration", "select_method"]
+__all__ = ["MIN_LABELS", "IsotonicEstimator", "LinearEstimator", "LogisticEstimator", "cross_validate",
+           "fit_calibration", "make_map", "select_method"]

@@ -196,7 +196,7 @@ def fit_student(x: np.ndarray, signals: TeacherSignals, labelled: np.ndarray, y:
     of items `labelled` (indices into x). Returns (head, figures)."""
     import torch
 
-    from vqual.adapt.calibrate import LinearMap
+    from vqual.adapt.maps import LinearEstimator
     from vqual.heads.linear import standardiser
 
     cfg = config or DistillConfig()
@@ -204,7 +204,7 @@ def fit_student(x: np.ndarray, signals: TeacherSignals, labelled: np.ndarray, y:
     labelled = np.asarray(labelled, dtype=int)
     y = np.asarray(y, dtype=np.float64)
     # the teacher's point score on the labels' scale: a line through the labelled items (keeps the teacher's order)
-    to_labels = LinearMap().fit(signals.target[labelled], y)
+    to_labels = LinearEstimator().fit(signals.target[labelled], y)
     if to_labels.method != "linear" or (to_labels.coef_ or 0.0) <= 0:
         # the teacher does not rise with the labels here: keep its order, give it the labels' spread
         pseudo = y.mean() + y.std() * signals.target
@@ -272,8 +272,7 @@ def cross_fitted_scores(x: np.ndarray, signals: TeacherSignals, labelled: np.nda
                         groups: Sequence[str], config: DistillConfig) -> np.ndarray:
     """Raw student outputs on the labelled items, each from a student fitted without its fold's labels (grouped
     k-fold, k = min(5, n // 5), seeded): what the student gives on images whose label it has not learnt."""
-    from vqual.adapt.calibrate import n_folds
-    from vqual.eval.protocols import kfold_indices
+    from vqual.adapt.folds import kfold_indices, n_folds
 
     k = n_folds(len(labelled), len(set(groups)))
     if k < 2:

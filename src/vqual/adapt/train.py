@@ -111,7 +111,8 @@ def fit_score_map(raw: np.ndarray, y: np.ndarray, *, groups: Sequence[str] | Non
                   method: str = "auto") -> tuple[Any, dict[str, Any]]:
     """A monotone map from a head's raw output to the labels (1-5), chosen like ``vqual calibrate`` does
     (`vqual.adapt.calibrate.cross_validate` + `select_method`). Returns (fitted map, figures)."""
-    from vqual.adapt.calibrate import cross_validate, make_map, select_method
+    from vqual.adapt.calibrate import cross_validate, select_method
+    from vqual.adapt.maps import make_map
 
     cv = cross_validate(raw, y, groups=groups, seed=seed)
     chosen = select_method(cv) if method == "auto" else method
@@ -202,7 +203,7 @@ def validation_splits(groups: Sequence[str], config: TrainConfig) -> list[tuple[
     `config.val_fraction` when ``val_folds`` is 1. Raises TrainError when too few items."""
     if config.val_folds <= 1:
         return [validation_split(groups, config.val_fraction, config.seed)]
-    from vqual.eval.protocols import ProtocolError, kfold_indices
+    from vqual.adapt.folds import ProtocolError, kfold_indices
 
     try:
         folds = kfold_indices(list(groups), config.val_folds, config.seed)

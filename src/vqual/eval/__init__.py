@@ -4,12 +4,13 @@
 >>> round(metrics.srcc([1, 2, 3, 4], [1.5, 2.0, 3.9, 4.1]), 3)
 1.0
 
-Modules: `metrics` (SRCC, KRCC, PLCC, RMSE, logistic maps, level accuracy), `calibration` (fit/predict estimators),
-`protocols` (split, cross, k-fold, few-label), `cache` (per-item predictions), `runner` (scoring a dataset),
+Modules: `metrics` (SRCC, KRCC, PLCC, RMSE, logistic maps, level accuracy), `protocols` (split, cross, k-fold,
+few-label), `cache` (per-item predictions), `runner` (scoring a dataset),
 `report` (JSON, table, HTML with SVG plots), `cli` (``vqual eval``).
 
-Names are imported on first use, so that `vqual.adapt.calibrate` (which `calibration` re-exports) can use
-`vqual.eval.metrics` without an import cycle.
+Names are imported on first use: `vqual.eval.metrics` sits below `vqual.adapt` (fitting builds on it) while the
+protocols sit above it (they fit `vqual.adapt`'s maps in each fold), so importing the metrics must not load the
+protocols.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "LogisticCalibrator": "calibration",
     **{n: "metrics" for n in ("LogisticFit", "LogisticFitError", "MetricError", "evaluate", "fit_logistic", "krcc",
-                              "level_accuracy", "logistic4", "logistic5", "plcc", "rmse", "srcc")},
-    **{n: "protocols" for n in ("EvalSet", "ProtocolError", "ProtocolResult", "kfold_indices", "run_cross",
+                              "level_accuracy", "logistic5", "plcc", "rmse", "srcc")},
+    **{n: "protocols" for n in ("EvalSet", "ProtocolError", "ProtocolResult", "run_cross",
                                 "run_fewlabel", "run_kfold", "run_protocol", "run_split")},
 }
 
@@ -32,6 +32,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'vqual.eval' has no attribute {name!r}")
 
 
-__all__ = ["EvalSet", "LogisticCalibrator", "LogisticFit", "LogisticFitError", "MetricError", "ProtocolError",
-           "ProtocolResult", "evaluate", "fit_logistic", "kfold_indices", "krcc", "level_accuracy", "logistic4",
-           "logistic5", "plcc", "rmse", "run_cross", "run_fewlabel", "run_kfold", "run_protocol", "run_split", "srcc"]
+__all__ = ["EvalSet", "LogisticFit", "LogisticFitError", "MetricError", "ProtocolError", "ProtocolResult", "evaluate",
+           "fit_logistic", "krcc", "level_accuracy", "logistic5", "plcc", "rmse", "run_cross", "run_fewlabel",
+           "run_kfold", "run_protocol", "run_split", "srcc"]

@@ -291,7 +291,7 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
         mode, cal_file = _calibration_args(args)
         user_cal = None
         if cal_file:
-            from vqual.adapt.calibrate import load_calibration
+            from vqual.calibration import load_calibration
 
             user_cal = load_calibration(cal_file)
         if model is None:

@@ -30,11 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from vqual.calibration import logistic4
 from vqual.errors import VqualError
 from vqual.lazy import LazyModule
 from vqual.levels import LEVEL_BOUNDS, LEVELS_ASCENDING
 
-# Imported on first use: a calibration applied while scoring needs `LogisticFit`, not scipy's statistics.
+# Imported on first use: `vqual.adapt` builds on this module and needs scipy only when it fits.
 optimize = LazyModule("scipy.optimize")
 stats = LazyModule("scipy.stats")
 
@@ -105,12 +106,6 @@ def rmse(pred, mos) -> float:
 
 
 # --- logistic mappings --------------------------------------------------------------------------------------------
-
-def logistic4(x, b1: float, b2: float, b3: float, b4: float):
-    """VQEG 4-parameter logistic: ``(b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2``."""
-    z = np.clip(-(np.asarray(x, dtype=float) - b3) / (abs(b4) + 1e-12), -500.0, 500.0)
-    return (b1 - b2) / (1.0 + np.exp(z)) + b2
-
 
 def logistic5(x, b1: float, b2: float, b3: float, b4: float, b5: float):
     """5-parameter logistic with a linear term: ``b1 * (0.5 - 1 / (1 + exp(b2 * (x - b3)))) + b4 * x + b5``."""

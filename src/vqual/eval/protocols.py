@@ -3,9 +3,9 @@
 Every protocol runs in one of two calibration modes:
 
 - ``model``: the model's own 1-5 score is compared with the MOS (zero-shot; the training part is not used);
-- ``fitted``: a calibrator (default `LogisticCalibrator` = `vqual.adapt.calibrate.LogisticMap`, a 4-parameter
-  logistic) maps the model's raw score to MOS; it is fitted on the training part of each fold only and applied to
-  the test part.
+- ``fitted``: a calibrator (default `vqual.adapt.maps.LogisticEstimator`, the 4-parameter logistic that
+  ``vqual calibrate`` fits too) maps the model's raw score to MOS; it is fitted on the training part of each fold
+  only and applied to the test part.
 
 MOS are on vqual's 1-5 scale (see `vqual.data.base`). Metrics come from `vqual.eval.metrics.evaluate` on the test
 part; the summary over folds / repeats is mean and sample std (ddof=1).
@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from vqual.adapt.calibrate import LogisticMap as LogisticCalibrator
-from vqual.adapt.calibrate import MapFactory as CalibratorFactory
-from vqual.errors import VqualError
+from vqual.adapt.folds import ProtocolError, kfold_indices
+from vqual.adapt.maps import LogisticEstimator
+from vqual.adapt.maps import MapFactory as CalibratorFactory
 from vqual.eval.metrics import METRIC_KEYS, MetricError, bootstrap_ci, evaluate, flat, mean_std
 
 PROTOCOLS = ("whole", "split", "cross", "kfold", "fewlabel")
@@ -32,10 +32,6 @@ CALIBRATIONS = ("model", "fitted")
 DEFAULT_SIZES = (25, 50, 100, 200)
 #: Bootstrap resamples of the whole-set protocol's confidence intervals.
 DEFAULT_BOOTSTRAP = 1000
-
-
-class ProtocolError(VqualError, ValueError):
-    """A protocol cannot run on this data (no split, too few items or contents, bad parameter)."""
 
 
 @dataclass
@@ -137,7 +133,7 @@ def _summarise(folds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def run_whole(data: EvalSet, calibration: str = "model", *, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0,
-              level: float = 0.95, calibrator: CalibratorFactory = LogisticCalibrator) -> ProtocolResult:
+              level: float = 0.95, calibrator: CalibratorFactory = LogisticEstimator) -> ProtocolResult:
     """The whole set, no fitting: the model's own score against the MOS over every scored item (SRCC, KRCC, PLCC,
     RMSE, the logistic-mapped metrics and level accuracy, as `evaluate`), with percentile bootstrap confidence
     intervals (`metrics.bootstrap_ci`; `n_boot` 0: none) of SRCC, KRCC, PLCC, RMSE and PLCC after the 4-parameter
@@ -149,7 +145,7 @@ def run_whole(data: EvalSet, calibration: str = "model", *, n_boot: int = DEFAUL
     if len(data) < 3:
         raise ProtocolError(f"whole-set protocol: needs at least 3 scored items, got {len(data)}")
     res = ProtocolResult("whole", "model", {"n_boot": n_boot, "seed": seed, "level": level, "feature": "score"})
-    rec, pred = _fold("all", None, data, "model", LogisticCalibrator)
+    rec, pred = _fold("all", None, data, "model", LogisticEstimator)
     res.folds.append(rec)
     res.summary = _summarise(res.folds)
     res.predictions = [{"id": int(i), "prediction": float(p), "fold": "all"} for i, p in zip(data.ids, pred)]
@@ -167,7 +163,7 @@ def run_whole(data: EvalSet, calibration: str = "model", *, n_boot: int = DEFAUL
 
 
 def run_split(data: EvalSet, calibration: str = "model", *, train_split: str = "train", test_split: str = "test",
-              calibrator: CalibratorFactory = LogisticCalibrator) -> ProtocolResult:
+              calibrator: CalibratorFactory = LogisticEstimator) -> ProtocolResult:
     """The dataset's own split: evaluate on `test_split`, fit the calibration (fitted mode) on `train_split`."""
     _check_calibration(calibration)
     splits = sorted({s for s in data.split if s})
@@ -193,7 +189,7 @@ def run_split(data: EvalSet, calibration: str = "model", *, train_split: str = "
 
 
 def run_cross(train: EvalSet, test: EvalSet, calibration: str = "model", *, train_name: str = "train",
-              test_name: str = "test", calibrator: CalibratorFactory = LogisticCalibrator) -> ProtocolResult:
+              test_name: str = "test", calibrator: CalibratorFactory = LogisticEstimator) -> ProtocolResult:
     """Cross-dataset: fit the calibration (fitted mode) on all of `train`, evaluate on all of `test`."""
     _check_calibration(calibration)
     if len(test) == 0:
@@ -213,34 +209,8 @@ def run_cross(train: EvalSet, test: EvalSet, calibration: str = "model", *, trai
     return res
 
 
-def kfold_indices(content: Sequence[str], k: int = 5, seed: int = 0) -> list[np.ndarray]:
-    """Test-item indices of each of `k` folds; all items of one content id are in the same fold.
-
-    Content ids are shuffled with ``default_rng(seed)``, then each (largest first, stable) goes to the fold with
-    the fewest items so far, which balances fold sizes.
-    """
-    content = np.asarray(content, dtype=object)
-    if k < 2:
-        raise ProtocolError(f"k-fold needs at least 2 folds, got {k}")
-    uniq, inverse = np.unique(content.astype(str), return_inverse=True)
-    if uniq.size < k:
-        raise ProtocolError(f"k-fold: {k} folds need at least {k} distinct contents, got {uniq.size}")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(uniq.size)
-    sizes = np.bincount(inverse, minlength=uniq.size)
-    order = order[np.argsort(-sizes[order], kind="stable")]
-    fold_of_content = np.empty(uniq.size, dtype=int)
-    load = np.zeros(k, dtype=int)
-    for c in order:
-        f = int(np.argmin(load))
-        fold_of_content[c] = f
-        load[f] += sizes[c]
-    fold_of_item = fold_of_content[inverse]
-    return [np.flatnonzero(fold_of_item == f) for f in range(k)]
-
-
 def run_kfold(data: EvalSet, calibration: str = "model", *, k: int = 5, seed: int = 0,
-              calibrator: CalibratorFactory = LogisticCalibrator) -> ProtocolResult:
+              calibrator: CalibratorFactory = LogisticEstimator) -> ProtocolResult:
     """k-fold cross-validation with content-grouped, seeded folds: each fold is the test part once."""
     _check_calibration(calibration)
     folds = kfold_indices(data.content, k, seed)
@@ -268,7 +238,7 @@ def run_kfold(data: EvalSet, calibration: str = "model", *, k: int = 5, seed: in
 
 def run_fewlabel(data: EvalSet, calibration: str = "fitted", *, sizes: Sequence[int] = DEFAULT_SIZES,
                  repeats: int = 10, seed: int = 0, min_test: int = 20,
-                 calibrator: CalibratorFactory = LogisticCalibrator) -> ProtocolResult:
+                 calibrator: CalibratorFactory = LogisticEstimator) -> ProtocolResult:
     """Few-label curve: for each N in `sizes`, draw N labelled items `repeats` times, calibrate on them (fitted
     mode) and evaluate on every item whose content is not among the labelled ones.
 
@@ -316,7 +286,7 @@ def run_fewlabel(data: EvalSet, calibration: str = "fitted", *, sizes: Sequence[
 
 
 def run_protocol(name: str, data: EvalSet, calibration: str, *, train: EvalSet | None = None,
-                 calibrator: CalibratorFactory = LogisticCalibrator, **params: Any) -> ProtocolResult:
+                 calibrator: CalibratorFactory = LogisticEstimator, **params: Any) -> ProtocolResult:
     """Dispatch by protocol name (``whole``, ``split``, ``cross``, ``kfold``, ``fewlabel``); `params` go to that
     protocol."""
     if name == "whole":

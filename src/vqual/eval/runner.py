@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from vqual.data.base import Dataset, DatasetInfo, Item
-from vqual.errors import MediaError, VqualError
+from vqual.errors import MediaError
 from vqual.eval.cache import PredictionCache
 from vqual.progress import Progress
 
@@ -45,21 +45,11 @@ class ItemRecord:
 
 
 def load_model(name: str | None = None) -> Any:
-    """`vqual.load_model(name)` (the package registry); None gives the default model."""
-    import vqual
+    """`vqual.api.load_model(name)`; None gives the default model. (The one place the evaluation commands load a
+    model, so that tests can put a fake one there.)"""
+    from vqual.api import load_model as load
 
-    fn = getattr(vqual, "load_model", None)
-    if fn is None:
-        for mod in ("vqual.api", "vqual.registry"):
-            try:
-                fn = getattr(__import__(mod, fromlist=["load_model"]), "load_model", None)
-            except ImportError:
-                fn = None
-            if fn is not None:
-                break
-    if fn is None:
-        raise VqualError("no model registry: vqual.load_model is not available in this installation")
-    return fn(name) if name is not None else fn()
+    return load(name)
 
 
 def _record(i: int, item: Item, info: DatasetInfo) -> ItemRecord:
@@ -68,7 +58,7 @@ def _record(i: int, item: Item, info: DatasetInfo) -> ItemRecord:
 
 
 def score_items(model: Any, items: Iterable[Item], info: DatasetInfo, *, cache: PredictionCache | None = None,
-                progress: Progress | None = None, start_index: int = 0) -> list[ItemRecord]:
+                progress: Progress | None = None) -> list[ItemRecord]:
     """Score every item with `model` (``model.score(path) -> QualityResult``), using and filling `cache`.
 
     A `MediaError` marks the item failed with its reason; it is not scored as a default value and not cached.
@@ -76,7 +66,7 @@ def score_items(model: Any, items: Iterable[Item], info: DatasetInfo, *, cache: 
     """
     records: list[ItemRecord] = []
     try:
-        for i, item in enumerate(items, start_index):
+        for i, item in enumerate(items):
             rec = _record(i, item, info)
             records.append(rec)
             result = cache.get(model, item.path) if cache is not None else None

@@ -21,7 +21,7 @@ from vqual.media import Chunk, iter_chunks, load_image, media_kind, probe_video
 from vqual.result import FLAG_EXPLANATION_CONTRADICTS, Moment, Provenance, QualityResult, score_to_100
 
 if TYPE_CHECKING:
-    from vqual.adapt.calibrate import Calibration
+    from vqual.calibration import Calibration
 
 
 class QualityModel:
@@ -52,12 +52,12 @@ class QualityModel:
     def with_calibration(self, calibration: Calibration | str | Path | None) -> QualityModel:
         """A copy of this model (sharing its weights) whose results are on `calibration`'s scale.
 
-        `calibration` is a `vqual.adapt.Calibration` or the path of its JSON; None gives an uncalibrated copy.
+        `calibration` is a `vqual.calibration.Calibration` or the path of its JSON; None gives an uncalibrated copy.
         Raises `vqual.errors.CalibrationError` if it was made for another model name, version or weights.
         """
         cal = None
         if calibration is not None:
-            from vqual.adapt.calibrate import as_calibration
+            from vqual.calibration import as_calibration
 
             cal = as_calibration(calibration)
             cal.check_model(self)

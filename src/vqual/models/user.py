@@ -153,7 +153,7 @@ class ModelCard:
     head: str  # "linear" or "mlp"
     weights_sha256: str
     description: str = ""
-    score_map: dict[str, Any] | None = None  # a `vqual.adapt.calibrate` map (to_dict form) from raw to 1-5
+    score_map: dict[str, Any] | None = None  # a `vqual.calibration` map (to_dict form) from raw to 1-5
     levels: dict[str, Any] = field(default_factory=lambda: default_levels())
     trained_on: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -363,7 +363,7 @@ class UserModel(QualityModel):
             raise WeightsError(f"{wpath}: unreadable weights ({e})") from None
         self.score_map = None
         if card.score_map is not None:
-            from vqual.adapt.calibrate import map_from_dict
+            from vqual.calibration import map_from_dict
             from vqual.errors import CalibrationError
 
             try:
