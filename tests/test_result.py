@@ -71,3 +71,26 @@ def test_unknown_schema_refused():
 def test_failure_form():
     f = Failure(path="x.mp4", reason="empty", message="x.mp4: empty file")
     assert f.to_dict() == {"path": "x.mp4", "error": {"reason": "empty", "message": "x.mp4: empty file"}}
+
+
+def test_one_json_form_serves_both_result_types():
+    """`JsonForm`: each class writes its own schema version, keys in declaration order, and no NaN / infinity."""
+    from dataclasses import dataclass, fields
+
+    from vqual.compare.result import SCHEMA_VERSION as COMPARE_SCHEMA
+    from vqual.compare.result import CompareResult
+    from vqual.result import JsonForm
+
+    cmp = CompareResult(reference="r.png", distorted="d.png", kind="image", width=4, height=3, metrics={})
+    d = json.loads(cmp.to_json())
+    assert d["schema"] == COMPARE_SCHEMA == 1 and list(d)[:-1] == [f.name for f in fields(CompareResult)]
+    assert "SCHEMA_VERSION" not in d  # a class constant, not a field
+
+    @dataclass
+    class Odd(JsonForm):
+        SCHEMA_VERSION = 7
+        x: float
+
+    assert Odd(1.5).to_dict() == {"x": 1.5, "schema": 7} and json.loads(Odd(2.0).to_json(indent=1))["x"] == 2.0
+    with pytest.raises(ValueError):
+        Odd(float("nan")).to_json()

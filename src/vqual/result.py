@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 #: Version of the JSON form; bump when a field changes meaning or is removed.
 #: 2: `scale`, `uncalibrated_score` and `flags` (calibration to a user's scale); `score` is on `scale`.
@@ -18,6 +18,22 @@ FLAG_CLIPPED_INPUT = "clipped_to_calibrated_range"  # the model's score was outs
 FLAG_CLIPPED_TIMELINE = "timeline_clipped_to_calibrated_range"  # the same for at least one second of the timeline
 FLAG_CLIPPED_SCALE = "clipped_to_scale"  # the calibrated value was outside the scale's range and was clipped
 FLAG_EXPLANATION_CONTRADICTS = "explanation_contradicts_result"  # see explanation_check["problems"]
+
+
+class JsonForm:
+    """A dataclass's versioned JSON form: `to_dict` (`dataclasses.asdict`, keys in declaration order, plus
+    ``schema``: the class's `SCHEMA_VERSION`) and `to_json` (no NaN or infinity: `allow_nan=False`)."""
+
+    SCHEMA_VERSION: ClassVar[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON-ready form (keys in declaration order, plus ``schema``)."""
+        d = asdict(self)  # type: ignore[call-overload]
+        d["schema"] = self.SCHEMA_VERSION
+        return d
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
 
 def score_to_100(score: float) -> float:
@@ -78,8 +94,10 @@ class Moment:
 
 
 @dataclass
-class QualityResult:
+class QualityResult(JsonForm):
     """The predicted quality of one image or video."""
+
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
 
     path: str  # the input as given (or "<array>" / "<PIL image>" for in-memory input)
     kind: Literal["image", "video"]
@@ -104,15 +122,6 @@ class QualityResult:
     height: int | None = None  # displayed height
     duration: float | None = None  # videos: seconds
     fps: float | None = None  # videos: average frame rate
-
-    def to_dict(self) -> dict[str, Any]:
-        """The stable JSON-ready form (keys in declaration order, plus ``schema``)."""
-        d = asdict(self)
-        d["schema"] = SCHEMA_VERSION
-        return d
-
-    def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     @property
     def calibrated(self) -> bool:

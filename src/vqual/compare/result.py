@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from vqual.result import JsonForm
 
 #: Version of the JSON form; bump when a field changes meaning or is removed.
 SCHEMA_VERSION = 1
@@ -54,8 +55,11 @@ class NoReferenceScores:
 
 
 @dataclass
-class CompareResult:
-    """A distorted image or video compared with its reference."""
+class CompareResult(JsonForm):
+    """A distorted image or video compared with its reference; `to_dict` / `to_json` write infinite values as null
+    (see `MetricResult.infinite`)."""
+
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
 
     reference: str  # the reference as given
     distorted: str  # the distorted input as given
@@ -70,12 +74,3 @@ class CompareResult:
     no_reference: NoReferenceScores | None = None
     flags: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)  # vqual, numpy, scipy versions; metric versions; time
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form (infinite values as null, see `MetricResult.infinite`), plus ``schema``."""
-        d = asdict(self)
-        d["schema"] = SCHEMA_VERSION
-        return d
-
-    def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
