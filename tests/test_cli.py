@@ -335,7 +335,7 @@ def test_wide_characters_keep_the_table_aligned(media, tmp_path, capsys):
 
 
 def test_report_and_table_print_the_summary_once(media, tmp_path, capsys):
-    from vqual.cli import run_score
+    from vqual.cli.score import run_score
 
     code = run_score([str(media / "a.png")], None, "table", None, timeline=False, report=str(tmp_path / "r.json"))
     out, err = capsys.readouterr()
@@ -370,3 +370,70 @@ def test_calibrate_names_the_first_bad_label(tmp_path, capsys):
     code, _, err = run(capsys, "calibrate", "--labels", str(labels), "--out", str(tmp_path / "c.json"))
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "has no usable labels" in err and "row 1 (a.jpg): score 'good' is not a number" in err
+
+
+def test_nothing_below_the_cli_imports_it():
+    """The command line sits on top: no module outside `vqual.cli` imports it (no cycle through the CLI)."""
+    import ast
+    from pathlib import Path
+
+    import vqual
+
+    root = Path(vqual.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if rel.parts[0] == "cli" or rel.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "vqual.cli" or n.startswith("vqual.cli.") for n in names):
+                offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == []
+
+
+def test_the_shared_dataset_group_reads_the_same_in_every_command(tmp_path):
+    """eval, train and instruct take a labelled set through one argument group and one loader."""
+    from vqual.cli import build_parser
+    from vqual.cli.args import UsageError, load_dataset_args, parse_options
+
+    labels = tmp_path / "l.csv"
+    (tmp_path / "a.png").write_bytes(b"")
+    labels.write_text("path,mos\na.png,70\n")
+    parser = build_parser(True)
+    for cmd, extra in (("eval", []), ("train", ["--out", "x"]), ("instruct", ["--out", "x"])):
+        args = parser.parse_args([cmd, "--manifest", str(labels), "--mos-range", "0", "100", "--lower-better", *extra])
+        ds = load_dataset_args(args)
+        assert ds.info.mos_range == (0.0, 100.0) and not ds.info.higher_is_better, cmd
+        assert [it.mos for it in ds.items] == [70.0], cmd
+        with pytest.raises(UsageError, match="needs --root DIR"):
+            load_dataset_args(parser.parse_args([cmd, "--dataset", "clive", *extra]))
+        with pytest.raises(UsageError, match="give exactly one of --dataset or --manifest"):
+            load_dataset_args(parser.parse_args([cmd, *extra]))
+    args = parser.parse_args(["eval", "--manifest", "m.csv", "--train-dataset", "clive"])
+    with pytest.raises(UsageError, match="--train-dataset clive needs --train-root DIR"):
+        load_dataset_args(args, "train-")
+    assert parse_options(["a-b=yes", "c=Off", "d= x=1 "]) == {"a_b": True, "c": False, "d": "x=1"}
+    with pytest.raises(UsageError, match="KEY=VALUE"):
+        parse_options(["novalue"])
+
+
+def test_an_unusable_cache_is_said_and_the_command_goes_on(tmp_path, capsys, monkeypatch):
+    import argparse
+
+    from vqual.cli.args import open_cache
+    from vqual.eval.cache import PredictionCache
+
+    (tmp_path / "file").write_text("")
+    with open_cache(argparse.Namespace(no_cache=False, cache_dir=str(tmp_path / "file")), "eval") as cache:
+        assert cache is None
+    assert capsys.readouterr().err.startswith("vqual eval: prediction cache unavailable (")
+    with open_cache(argparse.Namespace(no_cache=True, cache_dir=None), "eval") as cache:
+        assert cache is None
+    closed = []
+    monkeypatch.setattr(PredictionCache, "close", lambda self: closed.append(self))
+    with pytest.raises(KeyboardInterrupt), open_cache(argparse.Namespace(no_cache=False, cache_dir=str(tmp_path)),
+                                                      "eval") as cache:
+        raise KeyboardInterrupt
+    assert closed == [cache]  # closed whatever happens inside

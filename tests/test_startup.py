@@ -18,7 +18,9 @@ from vqual.cli import COMMANDS, build_parser, command_of, main
 
 #: Modules the scoring path must never import (the code of other sub-commands, fitting, the language path).
 NOT_FOR_SCORING = ("vqual.eval", "vqual.adapt", "vqual.lmm", "vqual.data", "vqual.models.user", "transformers",
-                   "scipy.optimize", "scipy.stats")
+                   "scipy.optimize", "scipy.stats", *(f"vqual.cli.{c}" for c in ("explain", "demo", "calibrate", "eval",
+                                                                                "train", "distill", "instruct",
+                                                                                "compare")))
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +125,8 @@ def test_a_calibration_is_applied_without_fitting_code(tmp_path):
                                     str(tmp_path / "cal.json"), "--out", str(tmp_path / "s.json")])
     assert code == 0 and json.loads((tmp_path / "s.json").read_text())["results"][0]["scale"]["name"] == "mine"
     # loading and applying a calibration needs neither the training package nor the evaluation harness
-    assert _offending(modules, ("scipy.optimize", "scipy.stats", "vqual.eval", "vqual.adapt", "transformers")) == []
+    assert _offending(modules, ("scipy.optimize", "scipy.stats", "vqual.eval", "vqual.adapt", "vqual.cli.eval",
+                                "vqual.cli.calibrate", "vqual.cli.train", "transformers")) == []
     assert "vqual.calibration" in modules
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 
 import numpy as np
 import pytest
@@ -100,6 +102,20 @@ def test_train_cli_end_to_end(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--manifest", str(labels), "--name", "greys", *FAST]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_provenance_records_the_command_line_as_typed(tmp_path, capsys, monkeypatch):
+    labels = make_grey_set(tmp_path / "my set", n=12)  # a space: the command is shell-quoted
+    out = tmp_path / "head"
+    argv = ["--debug", "train", "--manifest", str(labels), "--encoder", "lite-small", "--out", str(out), *FAST]
+    assert main(argv) == 0, capsys.readouterr().err
+    command = json.loads((out / "model.json").read_text())["provenance"]["command"]
+    assert command == shlex.join(["vqual", *argv]) and shlex.split(command)[1:] == argv
+
+    again = ["vqual", "--debug", "train", "--overwrite", *argv[2:]]
+    monkeypatch.setattr(sys, "argv", again)  # run as the console script: main() reads sys.argv
+    assert main() == 0, capsys.readouterr().err
+    assert json.loads((out / "model.json").read_text())["provenance"]["command"] == shlex.join(again)
 
 
 @pytest.mark.parametrize("argv, match", [

@@ -9,8 +9,9 @@ import pytest
 from evalfakes import BrightnessModel, make_image_set
 from PIL import Image
 
-from vqual.eval import cli, runner
+from vqual.cli import eval as cli
 from vqual.eval import report as rpt
+from vqual.eval import runner
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
-"""Evaluation harness: metrics, protocols, a prediction cache, reports, and the ``vqual eval`` command.
+"""Evaluation harness: metrics, protocols, a prediction cache, reports (the ``vqual eval`` command is
+`vqual.cli.eval`).
 
 >>> from vqual.eval import metrics
 >>> round(metrics.srcc([1, 2, 3, 4], [1.5, 2.0, 3.9, 4.1]), 3)
 1.0
 
 Modules: `metrics` (SRCC, KRCC, PLCC, RMSE, logistic maps, level accuracy), `protocols` (split, cross, k-fold,
-few-label), `cache` (per-item predictions), `runner` (scoring a dataset),
-`report` (JSON, table, HTML with SVG plots), `cli` (``vqual eval``).
+few-label), `cache` (per-item predictions), `runner` (loading and scoring a labelled set), `report` (JSON, table,
+HTML with SVG plots).
 
 Names are imported on first use: `vqual.eval.metrics` sits below `vqual.adapt` (fitting builds on it) while the
 protocols sit above it (they fit `vqual.adapt`'s maps in each fold), so importing the metrics must not load the

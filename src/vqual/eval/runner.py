@@ -1,4 +1,5 @@
-"""Scoring a dataset with a model: one record per item, cached predictions, failures recorded with their reason."""
+"""Loading and scoring a labelled set with a model: one record per item, cached predictions, failures recorded
+with their reason."""
 
 from __future__ import annotations
 
@@ -42,6 +43,23 @@ class ItemRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def load_labelled_set(dataset: str | None = None, root: str | None = None, manifest: str | None = None, *,
+                      mos_range: tuple[float, float] | None = None, higher_is_better: bool = True,
+                      options: dict[str, Any] | None = None) -> Dataset:
+    """The labelled set to score: the built-in `dataset` from the folder `root` it was downloaded to (`options` go
+    to its loader, see `vqual.data.load_dataset`), or else your own `manifest` file on the label scale `mos_range`
+    (inferred if None) and direction `higher_is_better` (see `vqual.data.load_manifest`). Raises `DatasetError`."""
+    from vqual.data import DatasetError, load_dataset, load_manifest
+
+    if dataset:
+        if not root:
+            raise DatasetError(f"dataset {dataset}: no folder given")
+        return load_dataset(dataset, root, **(options or {}))
+    if not manifest:
+        raise DatasetError("no dataset or manifest given")
+    return load_manifest(manifest, mos_range=mos_range, higher_is_better=higher_is_better)
 
 
 def load_model(name: str | None = None) -> Any:

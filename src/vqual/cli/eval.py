@@ -1,11 +1,6 @@
 """``vqual eval``: score a benchmark (or your own manifest) with a model and report agreement with the MOS.
 
-The lead's CLI wires this in with::
-
-    from vqual.eval.cli import add_eval_parser, run_eval
-    add_eval_parser(subparsers)          # adds the "eval" sub-command (and sets func=run_eval)
-    ...
-    return run_eval(args)                # 0 ok, 1 some items failed or were skipped, 2 usage error, 130 Ctrl-C
+Exit codes: 0 ok, 1 some items failed or were skipped, 2 usage error, 130 Ctrl-C (`vqual.cli.exits`).
 """
 
 from __future__ import annotations
@@ -13,16 +8,16 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from vqual.data import Dataset, DatasetError, list_datasets, load_dataset, load_manifest
+from vqual.cli.args import UsageError, add_cache_args, add_dataset_args, load_dataset_args, open_cache, parse_options
+from vqual.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, error, note
+from vqual.data import Dataset, list_datasets
 from vqual.errors import VqualError
 from vqual.eval import report as rpt
 from vqual.eval import runner
-from vqual.eval.cache import PredictionCache, default_cache_dir
 from vqual.eval.protocols import (
     CALIBRATIONS,
     DEFAULT_BOOTSTRAP,
@@ -34,8 +29,6 @@ from vqual.eval.protocols import (
     kfold_indices,
     run_protocol,
 )
-
-EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _EPILOG = """\
 examples:
@@ -53,26 +46,18 @@ Predictions are cached per (model, version, weights, media path and size) in $VQ
 """
 
 
-class UsageError(VqualError):
-    """Bad command-line arguments."""
-
-
 def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``eval`` sub-command to an argparse sub-parsers object; returns its parser."""
+    from vqual.cli import COMMANDS
+
     p = subparsers.add_parser(
-        "eval", help="evaluate a model on a benchmark dataset (SRCC/PLCC/..., JSON + HTML report)",
+        "eval", help=COMMANDS["eval"],
         description="Score a benchmark dataset (or your own labelled manifest) with a quality model and measure "
                     "its agreement with the human scores under a stated protocol.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", metavar="NAME", help="built-in dataset (see --list-datasets)")
-    g.add_argument("--root", metavar="DIR", help="folder you downloaded the dataset to")
-    g.add_argument("--manifest", metavar="FILE", help="your own CSV/TSV/JSONL manifest (path, mos[, split])")
-    g.add_argument("--mos-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
-                   help="manifest: label scale (default: inferred)")
-    g.add_argument("--lower-better", action="store_true", help="manifest: labels are DMOS-like (lower is better)")
-    g.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="dataset loader option, e.g. include_practice=true (CLIVE), target=align (AGIQA-3K)")
+    add_dataset_args(g, columns="path, mos[, split]", list_hint="see --list-datasets",
+                     option_help="dataset loader option, e.g. include_practice=true (CLIVE), target=align (AGIQA-3K)")
     g.add_argument("--limit", type=int, metavar="N", help="only the first N items (quick runs)")
     g.add_argument("--list-datasets", action="store_true", help="list the built-in datasets and exit")
     p.add_argument("--model", metavar="NAME", help="registered model (default: the default model)")
@@ -107,36 +92,9 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     g.add_argument("--no-report", action="store_true", help="print the table only, write no files")
     g.add_argument("--quiet", action="store_true", help="do not print the table")
     g.add_argument("--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)")
-    g.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
-    g.add_argument("--cache-dir", metavar="DIR", help=f"prediction cache folder (default {default_cache_dir()})")
+    add_cache_args(g)
     p.set_defaults(func=run_eval)
     return p
-
-
-def _err(msg: str) -> None:
-    print(f"vqual eval: error: {msg}", file=sys.stderr)
-
-
-def _warn(msg: str) -> None:
-    print(f"vqual eval: {msg}", file=sys.stderr)
-
-
-def _parse_options(opts: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for o in opts:
-        if "=" not in o:
-            raise UsageError(f"--option expects KEY=VALUE, got {o!r}")
-        k, v = o.split("=", 1)
-        low = v.strip().lower()
-        val: Any
-        if low in ("true", "yes", "1", "on"):
-            val = True
-        elif low in ("false", "no", "0", "off"):
-            val = False
-        else:
-            val = v.strip()
-        out[k.strip().replace("-", "_")] = val
-    return out
 
 
 def _parse_sizes(s: str) -> list[int]:
@@ -147,19 +105,6 @@ def _parse_sizes(s: str) -> list[int]:
     if not sizes or min(sizes) < 1:
         raise UsageError(f"--sizes must be positive integers, got {s!r}")
     return sizes
-
-
-def _load(dataset: str | None, root: str | None, manifest: str | None, args: argparse.Namespace,
-          what: str, options: dict[str, Any]) -> Dataset:
-    if bool(dataset) == bool(manifest):
-        raise UsageError(f"give exactly one of --{what}dataset or --{what}manifest")
-    if dataset:
-        if not root:
-            raise UsageError(f"--{what}dataset {dataset} needs --{what}root DIR (the folder you downloaded it to)")
-        return load_dataset(dataset, root, **options)
-    assert manifest is not None
-    mr = tuple(args.mos_range) if args.mos_range else None
-    return load_manifest(manifest, mos_range=mr, higher_is_better=not args.lower_better)
 
 
 def _default_protocol(args: argparse.Namespace, has_train: bool) -> str:
@@ -278,14 +223,14 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
         return _list_datasets()
     t0 = time.monotonic()
     try:
-        options = _parse_options(args.option)
+        options = parse_options(args.option)
         sizes = _parse_sizes(args.sizes)
         if args.limit is not None and args.limit < 1:
             raise UsageError("--limit must be at least 1")
-        ds = _load(args.dataset, args.root, args.manifest, args, "", options)
+        ds = load_dataset_args(args, options=options)
         train_ds = None
         if args.train_dataset or args.train_manifest:
-            train_ds = _load(args.train_dataset, args.train_root, args.train_manifest, args, "train-", {})
+            train_ds = load_dataset_args(args, "train-")
         protocols = _protocols(args, ds, train_ds is not None)
         _precheck(protocols, args, ds, train_ds is not None)
         mode, cal_file = _calibration_args(args)
@@ -301,37 +246,25 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
             model = model.with_calibration(None)
         if user_cal is not None:
             user_cal.check_model(model)
-    except (UsageError, DatasetError, ProtocolError) as e:
-        _err(str(e))
-        return EXIT_USAGE
-    except VqualError as e:  # unknown model, weights problems
-        _err(str(e))
-        return EXIT_USAGE
+    except VqualError as e:  # bad arguments, labels or protocol; unknown model, weights problems
+        return error("eval", str(e))
     for s in ds.skipped[:5]:
-        _warn(f"skipped {s.name}: {s.detail}")
+        note("eval", f"skipped {s.name}: {s.detail}")
     if len(ds.skipped) > 5:
-        _warn(f"... {len(ds.skipped) - 5} more skipped labels (listed in the report)")
+        note("eval", f"... {len(ds.skipped) - 5} more skipped labels (listed in the report)")
 
-    cache = None
-    if not args.no_cache:
-        try:
-            cache = PredictionCache(args.cache_dir)
-        except OSError as e:
-            _warn(f"prediction cache unavailable ({e}); scoring without it")
     show = False if args.no_progress else None
     train_records: list[runner.ItemRecord] | None = None
-    try:
-        records = runner.score_dataset(model, ds, cache=cache, progress=show, limit=args.limit)
-        if train_ds is not None:
-            train_records = runner.score_dataset(model, train_ds, cache=cache, progress=show, limit=args.limit,
-                                                 label=f"{train_ds.info.name} (train)")
-    except KeyboardInterrupt:
-        n = cache.count(model) if cache is not None else 0
-        _warn(f"interrupted; the cache holds {n} predictions of this model, re-run to continue")
-        return EXIT_INTERRUPTED
-    finally:
-        if cache is not None:
-            cache.close()
+    with open_cache(args, "eval") as cache:
+        try:
+            records = runner.score_dataset(model, ds, cache=cache, progress=show, limit=args.limit)
+            if train_ds is not None:
+                train_records = runner.score_dataset(model, train_ds, cache=cache, progress=show, limit=args.limit,
+                                                     label=f"{train_ds.info.name} (train)")
+        except KeyboardInterrupt:
+            n = cache.count(model) if cache is not None else 0
+            note("eval", f"interrupted; the cache holds {n} predictions of this model, re-run to continue")
+            return EXIT_INTERRUPTED
 
     if user_cal is not None:
         _apply_calibration(records, user_cal)
@@ -359,7 +292,7 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
                 results.append(run_protocol(proto, data, cal, train=train_data, **params))
             except ProtocolError as e:
                 problems += 1
-                _err(f"{proto}/{cal}: {e}")
+                error("eval", f"{proto}/{cal}: {e}")
 
     cal_block = None
     if user_cal is not None:
@@ -379,8 +312,7 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
             rpt.write_json(rep, jpath)
             rpt.write_html(rep, hpath)
         except OSError as e:
-            _err(f"cannot write the report: {e}")
-            return EXIT_USAGE
+            return error("eval", f"cannot write the report: {e}")
         if not args.quiet:
             print(f"\nreport: {jpath}\n        {hpath}")
     n_bad = sum(r.status != "ok" for r in records) + len(ds.skipped)
@@ -388,17 +320,5 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
         n_bad += sum(r.status != "ok" for r in train_records) + len(train_ds.skipped)
     if not results:
         return EXIT_USAGE
-    return EXIT_FAILED_ITEMS if (n_bad or problems) else EXIT_OK
+    return EXIT_FAILED if (n_bad or problems) else EXIT_OK
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m vqual.eval.cli``), same as ``vqual eval``."""
-    parser = argparse.ArgumentParser(prog="vqual")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_eval_parser(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

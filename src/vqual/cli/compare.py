@@ -10,9 +10,9 @@ import json
 import sys
 from typing import IO, Any
 
-HELP = "full-reference metrics (PSNR, SSIM, MS-SSIM, LPIPS) against a source, beside the score"
+from vqual.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, error, note
+
 FORMATS = ("table", "json", "csv")
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _EPILOG = """\
 examples:
@@ -28,10 +28,12 @@ number of frames (compared one to one). PSNR of identical inputs is infinite: 'i
 
 def add_compare_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``compare`` sub-command to an argparse sub-parsers object; returns its parser."""
+    from vqual.cli import COMMANDS
     from vqual.compare.core import SCALES
     from vqual.compare.metrics import DEFAULT_METRICS, METRICS
 
-    p = sub.add_parser("compare", help=HELP, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = sub.add_parser("compare", help=COMMANDS["compare"], epilog=_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Compare distorted images or videos with their reference: full-reference metrics "
                                    "(pooled, and per second for videos) with the default model's no-reference score "
                                    "of both inputs beside them.")
@@ -49,6 +51,7 @@ def add_compare_parser(sub: Any) -> argparse.ArgumentParser:
                         "size with a bicubic filter; none (default): refuse")
     p.add_argument("--no-score", action="store_true", help="skip the no-reference score of both inputs")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse frames with more pixels")
+    p.set_defaults(func=run_compare)
     return p
 
 
@@ -124,33 +127,29 @@ def run_compare(args: argparse.Namespace) -> int:
     from vqual.output import AtomicOutput, output_format
     from vqual.result import Failure
 
-    def usage(msg: str) -> int:
-        print(f"vqual compare: error: {msg}", file=sys.stderr)
-        return EXIT_USAGE
-
     try:
         names = parse_metrics(args.metrics)
         fmt = output_format(args.format, args.out)
     except (CompareError, ValueError) as e:
-        return usage(str(e))
+        return error("compare", str(e))
     if fmt not in FORMATS:
-        return usage(f"--format {fmt} is not available for compare; choose from {', '.join(FORMATS)}")
+        return error("compare", f"--format {fmt} is not available for compare; choose from {', '.join(FORMATS)}")
     sink = None
     try:
         sink = AtomicOutput(args.out) if args.out else None
     except OutputError as e:
-        return usage(str(e))
+        return error("compare", str(e))
     items: list = []
     try:
         for it in iter_compare(args.reference, args.distorted, names, timeline=args.timeline, scale=args.scale,
                                no_reference=not args.no_score, max_pixels=args.max_pixels):
             if isinstance(it, Failure):
-                print(f"vqual compare: {it.message}", file=sys.stderr)
+                note("compare", it.message)
             items.append(it)
     except CompareError as e:
         if sink:
             sink.abort()
-        return usage(str(e))
+        return error("compare", str(e))
     except KeyboardInterrupt:
         if sink:
             sink.abort()
