@@ -372,6 +372,16 @@ def test_calibrate_names_the_first_bad_label(tmp_path, capsys):
     assert "has no usable labels" in err and "row 1 (a.jpg): score 'good' is not a number" in err
 
 
+def test_every_sub_command_has_its_module_and_runner():
+    from vqual.cli import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser(True)._actions if a.dest == "command")
+    assert list(sub.choices) == list(COMMANDS)
+    for name, parser in sub.choices.items():
+        assert callable(parser.get_default("func")), name  # main runs args.func(args)
+        assert parser.prog == f"vqual {name}"
+
+
 def test_nothing_below_the_cli_imports_it():
     """The command line sits on top: no module outside `vqual.cli` imports it (no cycle through the CLI)."""
     import ast
