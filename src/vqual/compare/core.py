@@ -9,7 +9,8 @@ Alignment rules (each broken one is a `CompareError` with a one-line message, ne
   order; per-second values group frames by the reference's timestamps.
 
 Colour as each metric's reference defines it: PSNR, SSIM and MS-SSIM on luma (a video's Y plane as decoded, with
-L = 2^bits - 1; an image's BT.601 limited-range Y, L = 255).
+L = 2^bits - 1; an image's BT.601 limited-range Y, L = 255); VMAF on that luma as 8-bit integers (see
+`vqual.compare.vmaf`); LPIPS on RGB.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class CompareError(VqualError):
 
 
 def parse_metrics(metrics: str | Sequence[str] | None) -> list[str]:
-    """Metric names from a list or a comma-separated string; raises CompareError for an unknown name."""
+    """Metric names from a list or a comma-separated string; raises CompareError for an unknown name or a metric
+    whose optional dependency is not installed (VMAF: vmaf-torch)."""
     if metrics is None:
         return list(DEFAULT_METRICS)
     names = [m.strip().lower().replace("-", "_") for m in (metrics.split(",") if isinstance(metrics, str) else metrics)]
@@ -57,7 +59,12 @@ def parse_metrics(metrics: str | Sequence[str] | None) -> list[str]:
     unknown = [n for n in names if n not in METRICS]
     if unknown or not names:
         raise CompareError(f"unknown metric {', '.join(unknown) or '(none given)'}; choose from {', '.join(METRICS)}")
-    return list(dict.fromkeys(names))
+    names = list(dict.fromkeys(names))
+    for n in names:
+        problem = METRICS[n].unavailable() if METRICS[n].unavailable else None
+        if problem:
+            raise CompareError(problem)
+    return names
 
 
 # --- reading ------------------------------------------------------------------------------------------------------
@@ -174,12 +181,16 @@ def _image_pair(ref_rgb: np.ndarray, ref: str, dist: str, scale: str, max_pixels
 
 
 # --- computing ----------------------------------------------------------------------------------------------------
-def _frame_value(spec: MetricSpec, pair: _Pair) -> tuple[float, float]:
+def _frame_values(spec: MetricSpec, pair: _Pair, sequence: Any) -> tuple[list[float], float]:
+    """The frame values this pair completes (one, or for a `MetricSpec.sequence` metric those it completes) and
+    the data range."""
     if spec.space == "y":
         a, b, rng = pair.y()
-        return float(spec.frame_value(a, b, rng)), rng
-    a, b = pair.rgb()
-    return float(spec.frame_value(a, b, 1.0)), 1.0
+    else:
+        (a, b), rng = pair.rgb(), 1.0
+    if sequence is not None:
+        return [float(v) for v in sequence.add(a, b, rng)], rng
+    return [float(spec.frame_value(a, b, rng))], rng
 
 
 def _compare_one(ref: str, ref_kind: str, ref_rgb: np.ndarray | None, dist: str, names: list[str], timeline: bool,
@@ -200,17 +211,21 @@ def _compare_one(ref: str, ref_kind: str, ref_rgb: np.ndarray | None, dist: str,
         stream: Iterator[tuple[float, _Pair]] = iter([(0.0, pair)])
     else:
         meta, stream = _video_pairs(ref, dist, scale, max_pixels)
+    sequences = {s.name: s.sequence() for s in specs if s.sequence is not None}
     for t, pair in stream:
         times.append(t)
         for spec in specs:
             if spec.name in errors:
                 continue
             try:
-                v, ranges[spec.name] = _frame_value(spec, pair)
+                v, ranges[spec.name] = _frame_values(spec, pair, sequences.get(spec.name))
             except classic.MetricInputError as e:
                 errors[spec.name] = str(e)
                 continue
-            values[spec.name].append(v)
+            values[spec.name] += v
+    for name, seq in sequences.items():
+        if name not in errors:
+            values[name] += seq.finish()
     video = ref_kind == "video"
     secs = sorted({math.floor(t) for t in times}) if video else []
     sec_of = [secs.index(math.floor(t)) for t in times] if video else []
@@ -252,7 +267,8 @@ def _provenance(specs: list[MetricSpec], elapsed: float) -> dict[str, Any]:
     import scipy
 
     return {"vqual_version": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "metrics": {s.name: {"version": s.version, "reference": s.reference} for s in specs},
+            "metrics": {s.name: {"version": s.version, "reference": s.reference,
+                                 **(s.provenance() if s.provenance else {})} for s in specs},
             "elapsed_ms": round(elapsed * 1000.0, 1)}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -23,7 +23,12 @@ class MetricSpec:
     unit: str  # "dB" or "" (unitless)
     pooling: str  # how frames and seconds are pooled
     reference: str  # where it is defined / what it is checked against
-    frame_value: Callable  # (ref, dist, data_range) -> the per-frame value that is pooled (PSNR: the MSE)
+    frame_value: Callable | None  # (ref, dist, data_range) -> the per-frame value that is pooled (PSNR: the MSE)
+    # Metrics whose frame values depend on neighbouring frames (VMAF's motion): a factory of a per-input object with
+    # add(ref, dist, data_range) -> the frame values completed so far, and finish() -> the rest; else None.
+    sequence: Callable[[], Any] | None = None
+    unavailable: Callable[[], str | None] | None = None  # a one-line message when its optional dependency is missing
+    provenance: Callable[[], dict[str, Any]] | None = None  # implementation, weights / model hashes
 
 
 METRICS: dict[str, MetricSpec] = {
@@ -40,7 +45,12 @@ METRICS: dict[str, MetricSpec] = {
                           lambda a, b, L: classic.ms_ssim(a, b, L)),
     "lpips": MetricSpec("lpips", "0.1-alex-fp16", "rgb", False, (0.0, None), "", "mean of the per-frame values",
                         "LPIPS v0.1, AlexNet (Zhang et al. 2018) on RGB; checked against the authors' lpips 0.1.4",
-                        lambda a, b, L: _lpips(a, b)),
+                        lambda a, b, L: _lpips(a, b), provenance=lambda: {"weights_sha256": _lpips_sha256()}),
+    "vmaf": MetricSpec("vmaf", "0.6.1", "y", True, (0.0, 100.0), "",
+                       "mean of the per-frame values (each clipped to [0, 100]), as libvmaf pools",
+                       "VMAF model vmaf_v0.6.1 (Netflix) on 8-bit Y, by vmaf-torch 1.1.0; checked against libvmaf",
+                       None, sequence=lambda: _vmaf().VmafSequence(), unavailable=lambda: _vmaf().unavailable(),
+                       provenance=lambda: _vmaf().provenance()),
 }
 DEFAULT_METRICS: tuple[str, ...] = ("psnr", "ssim", "ms_ssim")
 
@@ -49,6 +59,18 @@ def _lpips(a: np.ndarray, b: np.ndarray) -> float:
     from vqual.compare.lpips import lpips  # torch is imported only when LPIPS is asked for
 
     return lpips(a, b)
+
+
+def _lpips_sha256() -> str:
+    from vqual.compare.lpips import WEIGHTS_SHA256
+
+    return WEIGHTS_SHA256
+
+
+def _vmaf() -> Any:
+    from vqual.compare import vmaf  # torch and vmaf-torch are imported only when VMAF is asked for
+
+    return vmaf
 
 
 def metric_value(spec: MetricSpec, pooled_frame_value: float, data_range: float) -> float:
