@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pytest
 from scipy.io import savemat
+from shareddata import shared_data
 
 from vqual.data import DatasetError, dataset_info, list_datasets, load_dataset, load_manifest
 from vqual.data.formats import read_xlsx
@@ -400,9 +401,7 @@ def test_clive_fewlabel_builtin(tmp_path):
 
 
 def test_shared_clive_fewlabel_if_present():
-    root = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "clive-fewlabel"
-    if not (root / "labels.csv").is_file():
-        pytest.skip("shared clive-fewlabel data not present")
+    root = shared_data("clive-fewlabel", "labels.csv").parent
     ds = load_dataset("clive-fewlabel", root)
     assert len(ds) == 200 and not ds.skipped
 

