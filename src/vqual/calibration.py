@@ -37,7 +37,7 @@ import numpy as np
 
 from vqual import __version__
 from vqual.errors import CalibrationError
-from vqual.output import AtomicOutput
+from vqual.output import write_atomic
 from vqual.result import (
     FLAG_CLIPPED_INPUT,
     FLAG_CLIPPED_SCALE,
@@ -341,13 +341,7 @@ class Calibration:
 
     def save(self, path: str | Path) -> Path:
         """Write the JSON atomically (a temporary file renamed into place)."""
-        sink = AtomicOutput(str(path))
-        try:
-            sink.stream.write(self.to_json())
-            sink.commit()
-        except BaseException:
-            sink.abort()
-            raise
+        write_atomic(path, self.to_json())
         self.path = str(path)
         return Path(path)
 

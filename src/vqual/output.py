@@ -8,6 +8,7 @@ import os
 import stat
 import tempfile
 import unicodedata
+from pathlib import Path
 from typing import IO
 
 from vqual.errors import OutputError
@@ -273,3 +274,16 @@ class AtomicOutput:
         self.stream.close()
         if os.path.exists(self.tmp):
             os.remove(self.tmp)
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` through an `AtomicOutput` (never a half-written file; folder created; `OutputError`
+    if it cannot be written). Returns the path."""
+    sink = AtomicOutput(str(path))
+    try:
+        sink.stream.write(text)
+        sink.commit()
+    except BaseException:
+        sink.abort()
+        raise
+    return Path(path)

@@ -11,7 +11,9 @@ from PIL import Image
 
 from vqual.cli import eval as cli
 from vqual.eval import report as rpt
+from vqual.eval import report_html as page
 from vqual.eval import runner
+from vqual.output import write_atomic
 
 
 @pytest.fixture
@@ -133,13 +135,13 @@ def test_keyboard_interrupt_exit_130(tmp_path, image_set, monkeypatch, capsys):
 
 
 def test_svg_helpers_and_ticks():
-    assert rpt.nice_ticks(1, 5) == [1, 2, 3, 4, 5]
-    assert rpt.nice_ticks(0, 0.83) == pytest.approx([0, 0.2, 0.4, 0.6, 0.8])
-    for svg in (rpt.svg_scatter([1, 2, 3], [1.5, 2.5, 4.0], title="t<&>", xlabel="x", curve=lambda x: x),
-                rpt.svg_curve([{"label": "a", "x": [10, 20], "mean": [0.5, 0.7], "std": [0.1, None]}], title="c"),
-                rpt.svg_confusion([[1, 2], [0, 3]], ["lo", "hi"], title="m")):
+    assert page.nice_ticks(1, 5) == [1, 2, 3, 4, 5]
+    assert page.nice_ticks(0, 0.83) == pytest.approx([0, 0.2, 0.4, 0.6, 0.8])
+    for svg in (page.svg_scatter([1, 2, 3], [1.5, 2.5, 4.0], title="t<&>", xlabel="x", curve=lambda x: x),
+                page.svg_curve([{"label": "a", "x": [10, 20], "mean": [0.5, 0.7], "std": [0.1, None]}], title="c"),
+                page.svg_confusion([[1, 2], [0, 3]], ["lo", "hi"], title="m")):
         ET.fromstring(svg)
-    assert rpt.svg_scatter([], [], title="", xlabel="") == ""
+    assert page.svg_scatter([], [], title="", xlabel="") == ""
 
 
 def test_training_data_is_flagged_not_reported_as_a_test(tmp_path, model, capsys):
@@ -158,7 +160,7 @@ def test_reports_get_the_mode_of_a_normal_file(tmp_path):
 
     old = os.umask(0o022)
     try:
-        path = rpt.write_atomic(tmp_path / "r.json", "{}\n")
+        path = write_atomic(tmp_path / "r.json", "{}\n")
     finally:
         os.umask(old)
     assert os.stat(path).st_mode & 0o777 == 0o644

@@ -15,9 +15,9 @@ from typing import Any
 from vqual.cli.args import UsageError, add_cache_args, add_dataset_args, load_dataset_args, open_cache, parse_options
 from vqual.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, error, note
 from vqual.data import Dataset, list_datasets
-from vqual.errors import VqualError
+from vqual.errors import OutputError, VqualError
 from vqual.eval import report as rpt
-from vqual.eval import runner
+from vqual.eval import report_html, runner
 from vqual.eval.protocols import (
     CALIBRATIONS,
     DEFAULT_BOOTSTRAP,
@@ -310,8 +310,8 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
         hpath = Path(args.html) if args.html else Path(args.out) / f"{stem}.html"
         try:
             rpt.write_json(rep, jpath)
-            rpt.write_html(rep, hpath)
-        except OSError as e:
+            report_html.write_html(rep, hpath)
+        except (OSError, OutputError) as e:
             return error("eval", f"cannot write the report: {e}")
         if not args.quiet:
             print(f"\nreport: {jpath}\n        {hpath}")
