@@ -16,6 +16,7 @@ def test_default_cache_dir_honours_env(monkeypatch, tmp_path):
     monkeypatch.setenv("VQUAL_CACHE_DIR", str(tmp_path / "c"))
     assert default_cache_dir() == tmp_path / "c" / "eval"
     monkeypatch.delenv("VQUAL_CACHE_DIR")
+    monkeypatch.delenv("VQUAL_HOME", raising=False)  # it would come before XDG (`vqual.paths`)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert default_cache_dir() == tmp_path / "x" / "vqual" / "eval"
 

@@ -10,7 +10,6 @@ from evalfakes import BrightnessModel, make_image_set
 from PIL import Image
 
 from vqual.cli import eval as cli
-from vqual.eval import report as rpt
 from vqual.eval import report_html as page
 from vqual.eval import runner
 from vqual.output import write_atomic

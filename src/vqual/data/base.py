@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vqual.errors import VqualError
-
-#: File extensions treated as media when a loader searches the dataset folder.
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".jp2")
-VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".yuv", ".3gp", ".mpg", ".mpeg", ".ts", ".flv")
+from vqual.media.kind import IMAGE_EXTS, VIDEO_EXTS
 
 
 class DatasetError(VqualError, ValueError):
@@ -135,9 +132,9 @@ class RawLabel:
 class MediaIndex:
     """Case-insensitive lookup of files below a root, built lazily by one walk of the tree."""
 
-    def __init__(self, root: Path, exts: tuple[str, ...] | None = None):
+    def __init__(self, root: Path, exts: Iterable[str] | None = None):
         self.root = Path(root)
-        self.exts = tuple(e.lower() for e in exts) if exts else None
+        self.exts = tuple(sorted(e.lower() for e in exts)) if exts else None
         self._by_name: dict[str, list[Path]] | None = None
         self._by_stem: dict[str, list[Path]] | None = None
 
@@ -183,7 +180,7 @@ class MediaIndex:
         hit = self.by_name(rel)
         if hit is None and by_stem:
             p = Path(rel)
-            hit = self.by_stem(p.stem if p.suffix.lower() in IMAGE_EXTS + VIDEO_EXTS else p.name)
+            hit = self.by_stem(p.stem if p.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS else p.name)
         return hit
 
 

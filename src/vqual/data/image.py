@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from vqual.data.base import IMAGE_EXTS, DatasetError, DatasetInfo, RawLabel, parse_float
+from vqual.data.base import DatasetError, DatasetInfo, RawLabel, parse_float
 from vqual.data.formats import (
     find_label_file,
     mat_numbers,
@@ -23,8 +23,8 @@ from vqual.data.formats import (
     read_table,
     xlsx_sheet_names,
 )
-from vqual.data.registry import LoadContext, register
-from vqual.data.video import _labels_from_table
+from vqual.data.registry import LoadContext, labels_from_table, register
+from vqual.media.kind import IMAGE_EXTS
 
 # --- CLIVE (LIVE In the Wild Image Quality Challenge) --------------------------------------------------------------
 
@@ -107,7 +107,7 @@ def load_koniq(ctx: LoadContext, *, resolution: str = "1024x768") -> Iterator[Ra
         ctx.note("koniq10k_distributions_sets.csv not found: items have no split")
     idx = ctx.index(IMAGE_EXTS)
     prefixes = (resolution, "1024x768", "512x384", "")
-    yield from _labels_from_table(ctx, path, rows, name_col, mos_col,
+    yield from labels_from_table(ctx, path, rows, name_col, mos_col,
                                   lambda n: idx.resolve(n, prefixes=prefixes),
                                   split=(lambda n, r: sets.get(n)) if sets else None,
                                   extra_cols=("SD", "MOS_zscore"))
@@ -143,7 +143,7 @@ def load_biq2021(ctx: LoadContext) -> Iterator[RawLabel]:
         head = list(rows[0]) if rows else []
         name_col = pick_column(head, ("Image Name",), path, ctx.name)
         mos_col = pick_column(head, ("MOS",), path, ctx.name)
-        for label in _labels_from_table(ctx, path, rows, name_col, mos_col,
+        for label in labels_from_table(ctx, path, rows, name_col, mos_col,
                                         lambda n: idx.resolve(n, prefixes=("Images", "")),
                                         split=lambda n, r, s=split: s):
             if label.name in seen:
@@ -180,7 +180,7 @@ def load_spaq(ctx: LoadContext) -> Iterator[RawLabel]:
     known = ("brightness", "colorfulness", "contrast", "noisiness", "sharpness")
     attrs = tuple(c for c in head if norm_key(c) in known)
     idx = ctx.index(IMAGE_EXTS)
-    yield from _labels_from_table(ctx, path, rows, name_col, mos_col,
+    yield from labels_from_table(ctx, path, rows, name_col, mos_col,
                                   lambda n: idx.resolve(n, prefixes=("TestImage", "")), extra_cols=attrs)
 
 
@@ -346,7 +346,7 @@ def load_kadid(ctx: LoadContext) -> Iterator[RawLabel]:
     ref_col = pick_column(head, ("ref_img",), path, ctx.name)
     mos_col = pick_column(head, ("dmos", "mos"), path, ctx.name)
     idx = ctx.index(IMAGE_EXTS)
-    yield from _labels_from_table(ctx, path, rows, name_col, mos_col,
+    yield from labels_from_table(ctx, path, rows, name_col, mos_col,
                                   lambda n: idx.resolve(n, prefixes=("images", "")),
                                   content=lambda n, r: str(r.get(ref_col, "")).strip() or n, extra_cols=("var",))
 
@@ -378,7 +378,7 @@ def load_agiqa(ctx: LoadContext, *, target: str = "quality") -> Iterator[RawLabe
     if target == "align":
         ctx.note("label: mos_align (text-image alignment), not perceptual quality")
     idx = ctx.index(IMAGE_EXTS)
-    yield from _labels_from_table(
+    yield from labels_from_table(
         ctx, path, rows, name_col, mos_col, lambda n: idx.resolve(n, prefixes=("", "images", "AGIQA-3K")),
         content=(lambda n, r: "prompt:" + str(r.get(prompt_col, "")).strip()) if prompt_col else None,
         extra_cols=(f"std_{target}",))

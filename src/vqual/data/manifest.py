@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vqual.data.base import IMAGE_EXTS, VIDEO_EXTS, Dataset, DatasetError, DatasetInfo, RawLabel, parse_float
+from vqual.data.base import Dataset, DatasetError, DatasetInfo, RawLabel, parse_float
 from vqual.data.formats import pick_column, read_table
 from vqual.data.registry import LoadContext, build_dataset, register
+from vqual.media.kind import IMAGE_EXTS, VIDEO_EXTS
 
 PATH_COLUMNS = ("path", "file", "filename", "file_name", "image", "video", "media", "name")
 MOS_COLUMNS = ("mos", "score", "label", "mos_score")

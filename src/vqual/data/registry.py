@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vqual.data.base import Dataset, DatasetError, DatasetInfo, Item, MediaIndex, RawLabel, Skipped
+from vqual.data.base import Dataset, DatasetError, DatasetInfo, Item, MediaIndex, RawLabel, Skipped, parse_float
 
 
 @dataclass
@@ -22,7 +22,7 @@ class LoadContext:
     options: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
-    _indexes: dict[tuple[str, ...] | None, MediaIndex] = field(default_factory=dict)
+    _indexes: dict[frozenset[str] | None, MediaIndex] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -34,11 +34,34 @@ class LoadContext:
     def skip(self, name: str, reason: str, detail: str = "") -> None:
         self.skipped.append(Skipped(str(name), reason, detail))
 
-    def index(self, exts: tuple[str, ...] | None = None) -> MediaIndex:
+    def index(self, exts: frozenset[str] | None = None) -> MediaIndex:
         """A (cached) case-insensitive file index of the root, limited to `exts` if given."""
         if exts not in self._indexes:
             self._indexes[exts] = MediaIndex(self.root, exts)
         return self._indexes[exts]
+
+
+def labels_from_table(ctx: LoadContext, path: Path, rows: list[dict], name_col: str, mos_col: str,
+                      resolve, *, split=None, content=None, extra_cols: tuple[str, ...] = ()) -> Iterator[RawLabel]:
+    """The row loop of the loaders that read a table: for each row, the name in `name_col` and the MOS in `mos_col`
+    (a bad one is recorded in `ctx` as skipped), the media path from ``resolve(name)``, and optionally the content id
+    (``content(name, row)``), the split (``split(name, row)``) and the `extra_cols` present."""
+    for i, row in enumerate(rows):
+        name = str(row.get(name_col, "") or "").strip()
+        if name.endswith(".0") and name[:-2].isdigit():  # numeric ids read from xlsx as floats
+            name = name[:-2]
+        if not name:
+            ctx.skip(f"{path.name} row {i + 2}", "bad_label", "empty name")
+            continue
+        try:
+            mos = parse_float(row.get(mos_col), f"{mos_col} of {name!r}")
+        except ValueError as e:
+            ctx.skip(name, "bad_label", f"{path.name}: {e}")
+            continue
+        extra = {c: row[c] for c in extra_cols if c in row}
+        yield RawLabel(name=name, mos=mos, path=resolve(name),
+                       content_id=content(name, row) if content else None,
+                       split=split(name, row) if split else None, extra=extra)
 
 
 Loader = Callable[..., Iterable[RawLabel]]

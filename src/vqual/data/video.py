@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from vqual.data.base import VIDEO_EXTS, DatasetError, DatasetInfo, RawLabel, parse_float
+from vqual.data.base import DatasetError, DatasetInfo, RawLabel
 from vqual.data.formats import (
     find_all_files,
     find_label_file,
@@ -21,29 +21,8 @@ from vqual.data.formats import (
     read_mat,
     read_table,
 )
-from vqual.data.registry import LoadContext, register
-
-
-def _labels_from_table(ctx: LoadContext, path: Path, rows: list[dict], name_col: str, mos_col: str,
-                       resolve, *, split=None, content=None, extra_cols: tuple[str, ...] = ()) -> Iterator[RawLabel]:
-    """Shared row loop: parse the MOS, resolve the media, record a bad row as skipped."""
-    for i, row in enumerate(rows):
-        name = str(row.get(name_col, "") or "").strip()
-        if name.endswith(".0") and name[:-2].isdigit():  # numeric ids read from xlsx as floats
-            name = name[:-2]
-        if not name:
-            ctx.skip(f"{path.name} row {i + 2}", "bad_label", "empty name")
-            continue
-        try:
-            mos = parse_float(row.get(mos_col), f"{mos_col} of {name!r}")
-        except ValueError as e:
-            ctx.skip(name, "bad_label", f"{path.name}: {e}")
-            continue
-        extra = {c: row[c] for c in extra_cols if c in row}
-        yield RawLabel(name=name, mos=mos, path=resolve(name),
-                       content_id=content(name, row) if content else None,
-                       split=split(name, row) if split else None, extra=extra)
-
+from vqual.data.registry import LoadContext, labels_from_table, register
+from vqual.media.kind import VIDEO_EXTS
 
 # --- KoNViD-1k ----------------------------------------------------------------------------------------------------
 
@@ -71,7 +50,7 @@ def load_konvid(ctx: LoadContext) -> Iterator[RawLabel]:
         p = ctx.root / "KoNViD_1k_videos" / f"{stem}.mp4"
         return p if p.is_file() else idx.by_stem(stem)
 
-    yield from _labels_from_table(ctx, path, rows, name_col, mos_col, resolve, extra_cols=("SD",))
+    yield from labels_from_table(ctx, path, rows, name_col, mos_col, resolve, extra_cols=("SD",))
 
 
 # --- LIVE-VQC -----------------------------------------------------------------------------------------------------
@@ -132,7 +111,7 @@ def load_youtube_ugc(ctx: LoadContext) -> Iterator[RawLabel]:
     def resolve(vid: str) -> Path | None:
         return idx.by_stem(vid) or idx.by_stem(vid + "_orig")
 
-    yield from _labels_from_table(ctx, path, rows, name_col, mos_col, resolve)
+    yield from labels_from_table(ctx, path, rows, name_col, mos_col, resolve)
 
 
 # --- LSVQ ---------------------------------------------------------------------------------------------------------
@@ -184,7 +163,7 @@ def load_lsvq(ctx: LoadContext) -> Iterator[RawLabel]:
         else:
             def split(name, row):
                 return "test" if _truthy(row.get(test_col)) else "train"
-        yield from _labels_from_table(ctx, main, rows, name_col, mos_col, resolve, split=split)
+        yield from labels_from_table(ctx, main, rows, name_col, mos_col, resolve, split=split)
     if p1080 is None:
         ctx.note(f"labels_test_1080p.csv not found under {ctx.root}: the test-1080p split is left out")
     else:
@@ -192,7 +171,7 @@ def load_lsvq(ctx: LoadContext) -> Iterator[RawLabel]:
         head = list(rows[0]) if rows else []
         name_col = pick_column(head, ("name",), p1080, ctx.name)
         mos_col = pick_column(head, ("mos",), p1080, ctx.name)
-        yield from _labels_from_table(ctx, p1080, rows, name_col, mos_col, resolve,
+        yield from labels_from_table(ctx, p1080, rows, name_col, mos_col, resolve,
                                       split=lambda name, row: "test-1080p")
 
 
@@ -235,7 +214,7 @@ def load_live_yt_gaming(ctx: LoadContext) -> Iterator[RawLabel]:
     name_col = pick_column(head, ("video", "video_name", "videoname", "name", "filename", "file_name", "vid"),
                            path, ctx.name)
     mos_col = pick_column(head, ("MOS", "mos_score"), path, ctx.name)
-    yield from _labels_from_table(ctx, path, rows, name_col, mos_col, resolve)
+    yield from labels_from_table(ctx, path, rows, name_col, mos_col, resolve)
 
 
 # --- CVD2014 ------------------------------------------------------------------------------------------------------
@@ -277,5 +256,5 @@ def load_cvd2014(ctx: LoadContext) -> Iterator[RawLabel]:
                 scene = parts[1] if len(parts) > 2 else Path(name).stem
             return f"{test}/{norm_key(scene)}"
 
-        yield from _labels_from_table(ctx, path, rows, name_col, mos_col,
+        yield from labels_from_table(ctx, path, rows, name_col, mos_col,
                                       lambda n: idx.resolve(n, by_stem=True), content=content)

@@ -1,8 +1,8 @@
 """Per-item prediction cache, so that re-running an evaluation with another protocol does not re-score media.
 
 Key: (model name, model version, weights sha256, absolute media path, file size). Value: the `QualityResult`
-JSON. Storage: one sqlite3 file, ``predictions.sqlite`` in ``$VQUAL_CACHE_DIR/eval`` (or
-``$XDG_CACHE_HOME/vqual/eval``, default ``~/.cache/vqual/eval``). Each `put` is its own transaction, so an
+JSON. Storage: one sqlite3 file, ``predictions.sqlite`` in `default_cache_dir` (``vqual.paths.cache_dir("eval")``,
+default ``~/.cache/vqual/eval``). Each `put` is its own transaction, so an
 interrupted run (Ctrl-C, kill) leaves every committed prediction readable and nothing half-written. Failed items
 are not cached: they are retried on the next run.
 """
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Self
 
+from vqual.paths import cache_dir
 from vqual.result import QualityResult
 
 CACHE_FILE = "predictions.sqlite"
@@ -35,13 +36,9 @@ CREATE TABLE IF NOT EXISTS predictions (
 
 
 def default_cache_dir() -> Path:
-    """``$VQUAL_CACHE_DIR/eval``, else ``$XDG_CACHE_HOME/vqual/eval``, else ``~/.cache/vqual/eval``."""
-    env = os.environ.get("VQUAL_CACHE_DIR")
-    if env:
-        return Path(env).expanduser() / "eval"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "vqual" / "eval"
+    """`vqual.paths.cache_dir` ``("eval")``: ``$VQUAL_CACHE_DIR/eval``, else ``$VQUAL_HOME/eval``, else
+    ``$XDG_CACHE_HOME/vqual/eval``, else ``~/.cache/vqual/eval``."""
+    return cache_dir("eval")
 
 
 def model_key(model: Any) -> tuple[str, str, str]:

