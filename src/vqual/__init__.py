@@ -5,6 +5,34 @@
     result = model.score("photo.jpg")  # a QualityResult
     vqual.explain("photo.jpg")         # the same with an explanation in words (vqual-lmm)
     vqual.compare("src.png", "enc.jpg")  # full-reference metrics (PSNR, SSIM, MS-SSIM) beside the score
+
+Layers, lowest first. A module imports only from its own layer or lower ones (imports inside functions count,
+``if TYPE_CHECKING:`` ones do not), and no modules import each other in a circle; tests/test_layers.py reads this
+table and checks both. A name stands for the module and everything below it; the longest name that matches wins
+(the bare ``vqual`` is this package's own ``__init__`` only). Every module must match a name.
+
+    base:      vqual.errors vqual.result vqual.levels vqual.version vqual.paths vqual.weights vqual.lazy
+               vqual.runtime vqual.progress vqual.interrupts vqual.output vqual.calibration
+    media:     vqual.media vqual.data vqual.inputs vqual.samples
+    encoders:  vqual.encoders
+    heads:     vqual.heads vqual.lmm
+    models:    vqual.models vqual.registry
+    api:       vqual.api vqual.compare
+    metrics:   vqual.eval.metrics
+    adapt:     vqual.adapt
+    eval:      vqual.eval
+    cli:       vqual.cli vqual.__main__ vqual
+
+- base: results, errors, levels, file locations and writers, and the calibration file (`vqual.calibration`: a
+  saved calibration is loaded and applied while scoring, so it sits with the result it maps; fitting one is adapt).
+- media: decoding images and videos, finding inputs, and the benchmark datasets' label files (`data` reads tables
+  and finds media by the media extensions; it never decodes).
+- heads: heads, level head and pooling; `lmm` holds the language path's parts (projectors, decoder, prompts),
+  which `models.lmm` assembles into a model, so it sits below models.
+- models: the models and the registry that names them; api and compare load models by name.
+- metrics, adapt, eval: fitting (adapt) builds on the evaluation metrics, and the evaluation protocols fit adapt's
+  maps in each fold, so `eval.metrics` sits below adapt and the rest of `eval` above it.
+- cli: the command line, and this package's lazy facade (``vqual.load_model`` etc. import `api` on first use).
 """
 
 __version__ = "0.1.0"
