@@ -95,7 +95,8 @@ def labelfree_teacher() -> Path:
     import torch
     import train_lite as T
 
-    from vqual.models.user import ModelCard, encoder_config, provenance, read_card, write_model_dir
+    from vqual.encoders.features import encoder_config
+    from vqual.models.user import ModelCard, provenance, read_card, write_model_dir
 
     out = CACHE / "lite-labelfree"
     if (out / "model.json").is_file():
@@ -120,7 +121,7 @@ def features(tag: str, encoder_name: str, paths: list[str]) -> np.ndarray:
     import hashlib
 
     from vqual.adapt.train import extract_features
-    from vqual.models.user import encoder_config, get_encoder
+    from vqual.encoders.features import encoder_config, get_encoder
 
     cfg = json.dumps(encoder_config(encoder_name), sort_keys=True)  # a changed preset gets a new cache file
     path = CACHE / f"{tag}-{hashlib.sha256(cfg.encode()).hexdigest()[:8]}.npy"
@@ -278,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             ratio[m] = {"srcc_50_over_150": s50 / s150, "target_0_9_met": bool(s50 >= 0.9 * s150)}
 
     # speed: the student (a model folder written like vqual distill writes it) against its teachers
-    from vqual.models.user import ModelCard, default_levels, encoder_config, provenance, write_model_dir
+    from vqual.encoders.features import encoder_config
+    from vqual.models.user import ModelCard, default_levels, provenance, write_model_dir
 
     perm = np.random.default_rng(0).permutation(n_items)
     pool = perm[N_TEST:]

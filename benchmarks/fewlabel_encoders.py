@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from vqual.adapt.train import TrainConfig, train_head
     from vqual.data import load_dataset
+    from vqual.encoders.features import encoder_config, get_encoder
     from vqual.media import load_image
-    from vqual.models.user import encoder_config, get_encoder
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     ds = load_dataset("clive-fewlabel", DATA)

@@ -104,31 +104,22 @@ def fit_joint(xc: np.ndarray, y: np.ndarray, xs: np.ndarray, pairs: np.ndarray, 
 
     Loss = sum((x_c w + b - y)^2) + alpha |w|^2 + mu * n_c * mean(margin * softplus(-(q_better - q_worse) / margin)).
     """
+    from vqual.adapt.pairs import fit_pair_ridge
     from vqual.heads.linear import LinearHead, standardiser
 
     mean, scale = standardiser(np.vstack([xc, xs]))
     zc = torch.from_numpy((xc - mean) / scale).float()
     zs = torch.from_numpy((xs - mean) / scale).float()
-    yt = torch.from_numpy(y).float()
     p = torch.from_numpy(pairs)
-    w = torch.zeros(zc.shape[1], requires_grad=True)
-    b = torch.tensor([float(y.mean())], requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=300, line_search_fn="strong_wolfe", tolerance_grad=1e-6)
 
-    def closure():
-        opt.zero_grad()
-        r = zc @ w + b - yt
-        loss = (r * r).sum() + alpha * (w * w).sum()
-        if mu > 0:
-            q = zs @ w
-            d = q[p[:, 0]] - q[p[:, 1]]
-            loss = loss + mu * len(y) * (margin * torch.nn.functional.softplus(-d / margin)).mean()
-        loss.backward()
-        return loss
+    def pair_margins(w):
+        q = zs @ w
+        return q[p[:, 0]] - q[p[:, 1]]
 
-    opt.step(closure)
-    return LinearHead(names=("score",), mean=mean, scale=scale, weight=w.detach().double().numpy()[:, None],
-                      bias=b.detach().double().numpy())
+    w, b = fit_pair_ridge(zc, torch.from_numpy(y).float(), float(y.mean()), pair_margins, alpha, mu, margin,
+                          max_iter=300, tolerance_grad=1e-6)  # float32, in the full feature space
+    return LinearHead(names=("score",), mean=mean, scale=scale, weight=w.double().numpy()[:, None],
+                      bias=b.double().numpy())
 
 
 JOINT_GRID = tuple((a, m) for a in (1.0, 10.0, 100.0) for m in (0.0, 0.03, 0.1, 0.3))

@@ -85,6 +85,8 @@ def main() -> None:
                for kind, levels in LEVELS.items() for j, lv in enumerate(levels)}
     old = json.loads(MAPPING.read_text()) if MAPPING.is_file() else {}
     out = {
+        "model": "niqe",
+        "version": old.get("version", "1.0.0"),  # the model's version (its registry entry reads it from here)
         "id": f"niqe-logistic-synthetic-v1-mid{mid:.3f}-scale{scale:.3f}",
         "form": "score = 1 + 4 / (1 + exp((niqe - mid) / scale))",
         "logistic": {"mid": round(mid, 4), "scale": round(scale, 4)},

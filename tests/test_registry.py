@@ -25,3 +25,32 @@ def test_pattern():
 def test_double_registration_refused():
     with pytest.raises(ValueError, match="already registered"):
         registry.register(registry.get_spec("niqe"))
+
+
+def test_builtin_versions_are_their_cards():
+    from vqual.models.cards import BUILTIN, read_card
+
+    for spec in BUILTIN:
+        assert spec.version == read_card(spec.card)["version"]
+        assert registry.get_spec(spec.name) is spec
+    assert registry.default_model_name() == BUILTIN[0].name
+
+
+def test_registered_adds_for_a_block_only():
+    from vqual.models.cards import ModelSpec
+
+    spec = ModelSpec(name="fake-for-a-block", version="0", factory="x:Y", description="")
+    with registry.registered(spec):
+        assert registry.get_spec("fake-for-a-block") is spec
+    with pytest.raises(ModelNotFoundError):
+        registry.get_spec("fake-for-a-block")
+
+
+def test_registry_and_models_do_not_import_each_other():
+    import subprocess
+    import sys
+
+    code = ("import sys, vqual.models.user, vqual.models.base, vqual.models.cards; "
+            "print('vqual.registry' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -13,10 +13,11 @@ from mediagen import moving_pattern, write_image
 import vqual
 from vqual import registry
 from vqual.cli import main
+from vqual.encoders.features import encoder_config
 from vqual.errors import ModelNotFoundError, WeightsError
 from vqual.heads.linear import LinearHead
 from vqual.models import user
-from vqual.models.user import ModelCard, encoder_config, write_model_dir
+from vqual.models.user import ModelCard, write_model_dir
 
 DIM = 1536 + 59  # lite-small features: spatial + measures
 

@@ -35,7 +35,7 @@ table and checks both. A name stands for the module and everything below it; the
 - cli: the command line, and this package's lazy facade (``vqual.load_model`` etc. import `api` on first use).
 """
 
-__version__ = "0.1.0"
+from vqual.version import __version__
 
 _API = ("load_model", "score", "iter_score", "explain", "list_models")
 

@@ -19,19 +19,20 @@ _LOADED: dict[tuple[str, int | None], QualityModel] = {}
 
 
 def load_model(name: str | None = None, *, max_pixels: int | None = None,
-               calibration: Calibration | str | Path | None = None) -> QualityModel:
+               calibration: Calibration | str | Path | None = None, **options: Any) -> QualityModel:
     """Build a registered model (the default when `name` is None). Raises ModelNotFoundError with suggestions.
 
     `calibration` (a `vqual.calibration.Calibration` or the path of one saved by ``vqual calibrate``) puts every result
     on the user's scale; with no `name`, the calibration's own model is loaded. A calibration made for another
-    model, version or weights raises `vqual.errors.CalibrationError`.
+    model, version or weights raises `vqual.errors.CalibrationError`. Other `options` go to the model's constructor
+    (vqual-lmm: ``decoder_path``, ``projectors_path``); a model that does not take one raises TypeError.
     """
     if calibration is None:
-        return registry.create_model(name, max_pixels=max_pixels)
+        return registry.create_model(name, max_pixels=max_pixels, **options)
     from vqual.calibration import as_calibration
 
     cal = as_calibration(calibration)
-    model = registry.create_model(name if name is not None else cal.model, max_pixels=max_pixels)
+    model = registry.create_model(name if name is not None else cal.model, max_pixels=max_pixels, **options)
     return model.with_calibration(cal)
 
 

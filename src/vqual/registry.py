@@ -1,26 +1,19 @@
-"""Model registry: names, versions and how to build each model; suggestions for mistyped names."""
+"""Model registry: the built-in models (`vqual.models.cards`), models registered at run time and user model folders
+(`vqual.models.user`) by name; suggestions for mistyped names."""
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
 import importlib
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from vqual.errors import ModelNotFoundError
+from vqual.models.cards import BUILTIN, ModelSpec
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A registered model."""
-
-    name: str  # the name users type
-    version: str  # model version; part of every result's provenance
-    factory: str  # "module:Class" building the model (imported lazily so listing models stays fast)
-    description: str  # one line for `vqual models`
-    kinds: tuple[str, ...] = ("image", "video")  # media it scores
-    path: str | None = None  # a user model's folder (`vqual.models.user`); None for built-in models
-
+__all__ = ["ModelSpec", "register", "registered", "default_model_name", "list_models", "get_spec", "create_model"]
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _DEFAULT: list[str] = []
@@ -35,13 +28,27 @@ def register(spec: ModelSpec, default: bool = False) -> None:
         _DEFAULT[:] = [spec.name]
 
 
+@contextmanager
+def registered(spec: ModelSpec) -> Iterator[ModelSpec]:
+    """Register `spec` for the duration of a ``with`` block (tests' fake models), then remove it."""
+    register(spec)
+    try:
+        yield spec
+    finally:
+        _REGISTRY.pop(spec.name, None)
+
+
 def default_model_name() -> str:
     return _DEFAULT[0]
 
 
-def is_builtin(name: str) -> bool:
-    """Whether `name` is a built-in model's (user models may not take it)."""
-    return name in _REGISTRY
+def _user_spec(found) -> ModelSpec | None:
+    if found is None:
+        return None
+    directory, card = found
+    desc = card.description or f"user model ({card.head} head on {card.encoder.get('name', '?')})"
+    return ModelSpec(name=card.name, version=card.version, factory="vqual.models.user:UserModel",
+                     description=f"{desc} [user: {directory}]", path=str(directory.resolve()))
 
 
 def list_models(pattern: str = "*") -> list[ModelSpec]:
@@ -50,7 +57,7 @@ def list_models(pattern: str = "*") -> list[ModelSpec]:
     from vqual.models.user import list_user_models
 
     specs = [s for s in _REGISTRY.values() if fnmatch.fnmatch(s.name, pattern)]
-    specs += [s for s in list_user_models() if fnmatch.fnmatch(s.name, pattern)]
+    specs += [s for s in map(_user_spec, list_user_models()) if s and fnmatch.fnmatch(s.name, pattern)]
     return sorted(specs, key=lambda s: (s.name != default_model_name(), s.name))
 
 
@@ -61,7 +68,7 @@ def get_spec(name: str | None = None) -> ModelSpec:
         return _REGISTRY[name]
     from vqual.models.user import find_user_model
 
-    user = find_user_model(name)  # a model folder's path, or a name in the models home; WeightsError if broken
+    user = _user_spec(find_user_model(name))  # a folder's path, or a name in the models home; WeightsError if broken
     if user is not None:
         return user
     close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=3, cutoff=0.5)
@@ -69,26 +76,18 @@ def get_spec(name: str | None = None) -> ModelSpec:
     raise ModelNotFoundError(f"unknown model {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})")
 
 
-def create_model(name: str | None = None, **kwargs):
-    """Build a registered model by name (the default when None)."""
+def create_model(name: str | None = None, **options: Any):
+    """Build a registered model by name (the default when None); `options` go to its constructor (every model takes
+    ``max_pixels``; vqual-lmm also ``decoder_path`` and ``projectors_path``)."""
     spec = get_spec(name)
     module, cls = spec.factory.split(":")
     if spec.path is not None:
-        kwargs = {**kwargs, "path": spec.path}
-    model = getattr(importlib.import_module(module), cls)(**kwargs)
+        options = {**options, "path": spec.path}
+    model = getattr(importlib.import_module(module), cls)(**options)
     if model.name != spec.name or model.version != spec.version:
         raise RuntimeError(f"registry entry {spec.name} {spec.version} builds {model.name} {model.version}")
     return model
 
 
-register(ModelSpec(name="vqual-lite", version="1.0.0", factory="vqual.models.lite:VqualLite",
-                   description="EfficientNet-Lite0 + NSS measures + temporal encoder, linear heads (trained here)"),
-         default=True)
-register(ModelSpec(name="vqual-lite@2.0", version="2.0.0", factory="vqual.models.lite:VqualLite2",
-                   description="vqual-lite with its encoder's upper half fine-tuned on 9,000 BIQ2021 photographs; "
-                               "large stills also judged at native resolution (candidate: see BENCHMARKS.md)"))
-register(ModelSpec(name="niqe", version="1.0.0", factory="vqual.models.niqe:NIQEModel",
-                   description="NIQE (Mittal et al. 2012), opinion-unaware naturalness with the LIVE pristine model"))
-register(ModelSpec(name="vqual-lmm", version="1.2.0", factory="vqual.models.lmm:VqualLMM",
-                   description="vqual-lite encoders -> projectors -> SmolLM2-135M: level-word score, explanations "
-                               "(needs the lmm extra)"))
+for _i, _spec in enumerate(BUILTIN):
+    register(_spec, default=_i == 0)

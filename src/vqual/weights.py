@@ -6,8 +6,11 @@ Building a model never touches the network. A missing or altered file raises `We
 from __future__ import annotations
 
 import hashlib
+import json
+from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from vqual.errors import WeightsError
 
@@ -24,6 +27,16 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 def asset_path(relpath: str) -> Path:
     """Path of a file shipped in the package's ``assets`` folder (e.g. ``"niqe/pristine.npz"``)."""
     return Path(str(resources.files("vqual") / "assets" / relpath))
+
+
+@cache
+def _asset_text(relpath: str) -> str:
+    return asset_path(relpath).read_text(encoding="utf-8")
+
+
+def read_asset_json(relpath: str) -> dict[str, Any]:
+    """A JSON file shipped in the assets folder (a model's card), read from disk once per process; a fresh copy."""
+    return json.loads(_asset_text(relpath))
 
 
 def resolve(relpath: str, sha256: str | None, explicit: str | Path | None = None) -> Path:

@@ -345,13 +345,17 @@ def test_model_with_calibration_scores_on_the_users_scale(tmp_path):
     assert calibrated.with_calibration(None).score(img).score == plain.score
 
 
-def test_api_load_model_and_score_take_a_calibration(tmp_path, monkeypatch):
+def test_api_load_model_and_score_take_a_calibration(tmp_path):
     from adaptfakes import SPEC
 
     import vqual
     from vqual import registry
 
-    monkeypatch.setitem(registry._REGISTRY, SPEC.name, SPEC)
+    with registry.registered(SPEC):
+        _api_takes_a_calibration(tmp_path, vqual)
+
+
+def _api_takes_a_calibration(tmp_path, vqual):
     cal = calibration()
     cal.save(tmp_path / "c.json")
     img = np.full((40, 40, 3), 200, np.uint8)

@@ -15,8 +15,9 @@ from vqual.cli import main
 
 @pytest.fixture(autouse=True)
 def _setup(tmp_path, monkeypatch):
-    monkeypatch.setitem(registry._REGISTRY, SPEC.name, SPEC)  # `fake-grey`, scored through the real driver
     monkeypatch.setenv("VQUAL_CACHE_DIR", str(tmp_path / "cache"))  # never the user's cache
+    with registry.registered(SPEC):  # `fake-grey`, scored through the real driver
+        yield
 
 
 def run(capsys, *argv):

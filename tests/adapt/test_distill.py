@@ -20,8 +20,9 @@ pytestmark = pytest.mark.usefixtures("one_thread", "isolated_home")
 
 
 @pytest.fixture(autouse=True)
-def _env(monkeypatch):
-    monkeypatch.setitem(registry._REGISTRY, SPEC.name, SPEC)
+def _env():
+    with registry.registered(SPEC):
+        yield
 
 
 def test_signals_reliability_follows_agreement():

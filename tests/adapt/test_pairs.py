@@ -77,7 +77,7 @@ def test_train_head_refuses_pairs_it_cannot_use():
 
 
 def test_packaged_prior_matches_the_lite_encoder():
-    from vqual.models.user import encoder_config, get_encoder
+    from vqual.encoders.features import encoder_config, get_encoder
 
     prior = load_pair_prior()
     assert prior.encoder == "lite" and prior.coef.shape == (1440, 128) and prior.basis.shape == (128, prior.dim)

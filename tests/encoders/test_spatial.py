@@ -112,3 +112,20 @@ def test_tuned_weights_replace_only_named_parameters():
         SpatialEncoder(tuned={"nope": np.zeros(3)})
     with pytest.raises(ValueError, match="has shape"):
         SpatialEncoder(tuned={"head.bias": np.zeros(3)})
+
+
+def test_sample_photograph_features_pinned(enc):
+    """A few of the bundled sample's 4096 features (one per tapped stage, mean and std), computed on 2026-12-05:
+    a change to the views, the backbone or the pooling moves them."""
+    from vqual.weights import asset_path
+
+    rgb = np.asarray(Image.open(asset_path("samples/kodim23.jpg")).convert("RGB"))
+    x = enc.encode(rgb)
+    pins = {"whole.s2.mean0": -0.5287635326385498, "whole.s2.mean1": 2.759398937225342,
+            "whole.s5.std100": 4.666379928588867, "whole.s7.std284": 2.4113709926605225,
+            "whole.head.mean511": 0.0015058140270411968, "whole.head.std184": 0.21530978381633759,
+            "whole.head.std1279": 0.3795942962169647}
+    names = enc.feature_names()
+    got = {n: float(x[names.index(n)]) for n in pins}
+    for n, want in pins.items():
+        assert got[n] == pytest.approx(want, abs=1e-5), n

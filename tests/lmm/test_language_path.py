@@ -233,3 +233,29 @@ def test_forced_runs_give_the_answer_of_token_by_token_decoding(arch, request):
         with torch.inference_mode():
             assert path.generate(conv, visual(seed=s), allowed=allowed) == _stepwise(path, conv, visual(seed=s),
                                                                                      allowed)
+
+
+def test_every_projector_parameter_gets_a_gradient(llama_dir):
+    """Built like vqual-lmm's (an attribute token per key frame and a temporal attribute token, as lmm.json says),
+    on the tiny decoder: the training loss of one video answer reaches every projector parameter."""
+    import json
+
+    from vqual.weights import asset_path
+
+    dims = json.loads(asset_path("lmm/lmm.json").read_text())["dims"]
+    attr_dim, temporal_attr_dim = dims["attr_dim"], dims["temporal_attr_dim"]
+    assert attr_dim > 0 and 0 < temporal_attr_dim <= F_T
+    path = make_path(llama_dir, attr_dim=attr_dim, temporal_attr_dim=temporal_attr_dim)
+    path.projectors.train()
+    rng = np.random.default_rng(3)
+    v = visual(2, video=True)
+    v.attributes = rng.uniform(0.2, 1.0, size=(2, attr_dim)).astype(np.float32)
+    v.temporal[:, -temporal_attr_dim:] = rng.uniform(0.2, 1.0, size=(2, temporal_attr_dim))
+    conv = Conversation("video", 2, [Turn("score", instruction("score", "video", index=0), soft_levels(2.5))])
+    path.projectors.zero_grad()
+    loss, _ = path.loss([path.embed(conv, v)])
+    loss.backward()
+    params = dict(path.projectors.named_parameters())
+    assert params and all(p.requires_grad for p in params.values())
+    missing = [n for n, p in params.items() if p.grad is None or not torch.any(p.grad != 0)]
+    assert not missing, missing

@@ -73,13 +73,11 @@ def test_level_probs_shape():
 
 def test_altered_heads_are_refused(monkeypatch, tmp_path):
     cfg = json.loads(asset_path("lite/lite.json").read_text())
-    cfg["heads_sha256"] = "0" * 64
-    fake = tmp_path / "lite.json"
-    fake.write_text(json.dumps(cfg))
+    cfg["heads_sha256"] = "0" * 64  # the card names other heads than the shipped file
     import vqual.models.lite as lite
 
-    real = lite.asset_path
-    monkeypatch.setattr(lite, "asset_path", lambda rel: fake if rel == "lite/lite.json" else real(rel))
+    real = lite.card_of
+    monkeypatch.setattr(lite, "card_of", lambda name: cfg if name == "vqual-lite" else real(name))
     with pytest.raises(WeightsError, match="sha256"):
         VqualLite()
 

@@ -171,13 +171,8 @@ def test_small_and_flat_images(model, sample):
     assert niqe_distance(np.tile(mu, (3, 1)), mu, cov) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_speed_500px(model, sample):
-    import time
-
-    model.predict_image(sample)
-    t = time.perf_counter()
-    model.predict_image(sample)
-    assert time.perf_counter() - t < 1.0  # ~40 ms on one core; generous for a loaded CI machine
+# Speed is measured by benchmarks/speed.py --model niqe (BENCHMARKS.md), not asserted here: wall-clock limits fail
+# on a shared CPU.
 
 
 # --- video ----------------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ Signals (`teacher_signals`), from the (members x views x items) scores on the mo
   of members and views whose order agrees with the mean's (the agreement).
 
 Student (`fit_student`): a linear head on the student encoder's standardised features (default ``lite-small``,
-`vqual.models.user.ENCODERS`), minimising jointly
+`vqual.encoders.features.PRESETS`), minimising jointly
 
     mean_r(weighted squared error to the teacher's target, mapped to the labels' 1-5 by a line fitted on the
            labelled items)
@@ -38,13 +38,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vqual.errors import MediaError, VqualError
 from vqual.heads.linear import LinearHead
 from vqual.progress import Progress
+
+if TYPE_CHECKING:
+    from vqual.models.base import Scorer
 
 VIEWS = ("orig", "hflip", "crop")
 #: Preference sharpness in standard units of a member's scores (a gap of 0.25 sd is a 73 % preference).
@@ -61,7 +64,7 @@ class DistillError(VqualError):
 class DistillConfig:
     """How the student learns (weights of the loss terms are relative to the point-wise term)."""
 
-    encoder: str = "lite-small"  # student encoder preset (`vqual.models.user.ENCODERS`)
+    encoder: str = "lite-small"  # student encoder preset (`vqual.encoders.features.PRESETS`)
     views: tuple[str, ...] = ("orig", "hflip")  # teacher views; more views, better reliability, more teacher time
     pairs_per_item: int = 20  # sampled pairs = this x number of items (at most `max_pairs`)
     max_pairs: int = 50000
@@ -89,13 +92,13 @@ def view_image(rgb: np.ndarray, view: str) -> np.ndarray:
 class _ViewKey:
     """The identity under which one view of a teacher is cached: the model's, with ``#view`` in its name."""
 
-    def __init__(self, model: Any, view: str):
+    def __init__(self, model: Scorer, view: str):
         self.name = f"{model.name}#{view}"
         self.version = model.version
-        self.weights_sha256 = getattr(model, "weights_sha256", None)
+        self.weights_sha256 = model.weights_sha256
 
 
-def teacher_scores(teachers: Sequence[Any], paths: Sequence[str | Path], views: Sequence[str], *,
+def teacher_scores(teachers: Sequence[Scorer], paths: Sequence[str | Path], views: Sequence[str], *,
                    cache: Any = None, progress: bool | None = None,
                    report: Callable[[str], None] | None = None) -> tuple[np.ndarray, list[str | None]]:
     """Scores (members, views, items) of every teacher on every view of every item (NaN where none), and for each

@@ -8,8 +8,9 @@ the synthetic set's feature scale and reduced to its top singular directions: D 
 
     sum_i (z_i w + b - y_i)^2 + alpha |w|^2 + weight * n * mean_p(margin * softplus(-(D_p w) / margin))
 
-the loss of scripts/fit_lite.py `fit_joint`. The minimiser lies in the span of the labelled rows and the basis
-rows, so it is found exactly in that (n + rank)-dimensional space (L-BFGS, float64, deterministic).
+the loss of vqual-lite's score head (scripts/fit_lite.py `fit_joint`); both minimise it with `fit_pair_ridge`. The
+minimiser lies in the span of the labelled rows and the basis rows, so it is found exactly in that
+(n + rank)-dimensional space (L-BFGS, float64, deterministic).
 """
 
 from __future__ import annotations
@@ -73,26 +74,38 @@ def fit_with_pairs(x: np.ndarray, y: np.ndarray, prior: PairPrior, alpha: float,
     mean = x.mean(axis=0)
     z = (x - mean) / prior.scale
     q, _ = np.linalg.qr(np.vstack([z, prior.basis]).T)  # (d, r): orthonormal basis of the solution's span
-    a = torch.from_numpy(z @ q)  # (n, r)
     p = torch.from_numpy(prior.coef @ (prior.basis @ q))  # (P, r)
-    yt = torch.from_numpy(y)
-    v = torch.zeros(q.shape[1], dtype=torch.float64, requires_grad=True)
-    b = torch.tensor([float(y.mean())], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([v, b], lr=1.0, max_iter=500, line_search_fn="strong_wolfe", tolerance_grad=1e-9,
-                            tolerance_change=1e-12)
-    margin = prior.margin
+    v, b = fit_pair_ridge(torch.from_numpy(z @ q), torch.from_numpy(y), float(y.mean()), lambda v: p @ v, alpha, mu,
+                          prior.margin, max_iter=500, tolerance_grad=1e-9, tolerance_change=1e-12)
+    w = q @ v.numpy()
+    return LinearHead(names=("score",), mean=mean, scale=prior.scale.copy(), weight=w[:, None], bias=b.numpy().copy())
+
+
+def fit_pair_ridge(a, y, b0: float, pair_margins, alpha: float, mu: float, margin: float, *, max_iter: int,
+                   tolerance_grad: float, tolerance_change: float = 1e-9):
+    """The joint loss of vqual-lite's score head (scripts/fit_lite.py) and of `fit_with_pairs`, minimised by L-BFGS
+    (strong Wolfe line search) from w = 0, b = `b0` (the labels' mean, computed by the caller):
+
+        sum_i (a_i w + b - y_i)^2 + alpha |w|^2 + mu * n * mean_p(margin * softplus(-pair_margins(w)_p / margin))
+
+    `a` (n, r) and `y` (n,) are torch tensors of one dtype (the precision of the fit); `pair_margins(w)` gives each
+    pair's score difference (better minus worse) for weights w. Returns (w, b), detached."""
+    import torch
+
+    w = torch.zeros(a.shape[1], dtype=a.dtype, requires_grad=True)
+    b = torch.tensor([b0], dtype=a.dtype, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
+                            tolerance_grad=tolerance_grad, tolerance_change=tolerance_change)
 
     def closure():
         opt.zero_grad()
-        r = a @ v + b - yt
-        loss = (r * r).sum() + alpha * (v * v).sum()
+        r = a @ w + b - y
+        loss = (r * r).sum() + alpha * (w * w).sum()
         if mu > 0:
-            loss = loss + mu * len(y) * (margin * torch.nn.functional.softplus(-(p @ v) / margin)).mean()
+            loss = loss + mu * len(y) * (margin * torch.nn.functional.softplus(-pair_margins(w) / margin)).mean()
         loss.backward()
         return loss
 
     opt.step(closure)
-    w = q @ v.detach().numpy()
-    return LinearHead(names=("score",), mean=mean, scale=prior.scale.copy(), weight=w[:, None],
-                      bias=b.detach().numpy().copy())
+    return w.detach(), b.detach()
 

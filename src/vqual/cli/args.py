@@ -115,7 +115,8 @@ def add_model_output_args(p: argparse.ArgumentParser) -> None:
     """What `vqual train` and `vqual distill` share: the model folder they write (``--out``, ``--name``,
     ``--model-version``, ``--overwrite``; read back by `model_destination`), the frozen ``--encoder``, ``--seed``
     and ``--no-progress``."""
-    from vqual.models.user import ENCODERS, models_home
+    from vqual.encoders.features import PRESETS as ENCODERS
+    from vqual.models.user import models_home
 
     g = p.add_argument_group("output")
     g.add_argument("--out", "-o", metavar="DIR", help="model folder to write (atomically)")

@@ -64,7 +64,8 @@ def run_distill(args: argparse.Namespace, *, teachers: list | None = None) -> in
     from vqual.data import DatasetError, load_manifest
     from vqual.eval import runner
     from vqual.inputs import expand_inputs
-    from vqual.models.user import ModelCard, encoder_config, get_encoder, provenance
+    from vqual.encoders.features import encoder_config, get_encoder
+    from vqual.models.user import ModelCard, provenance
 
     cmd = "distill"
     views = tuple(v.strip() for v in args.views.split(",") if v.strip())

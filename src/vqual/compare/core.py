@@ -19,12 +19,11 @@ import math
 import os
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
-from vqual import __version__
 from vqual.compare import classic
 from vqual.compare.metrics import DEFAULT_METRICS, METRICS, MetricSpec, metric_value
 from vqual.compare.result import (
@@ -38,6 +37,10 @@ from vqual.compare.result import (
 )
 from vqual.errors import MediaError, VqualError
 from vqual.result import Failure
+from vqual.version import __version__
+
+if TYPE_CHECKING:
+    from vqual.models.base import Scorer
 
 SCALES = ("none", "ref", "dist")
 SCALE_FILTER = "bicubic (Pillow)"
@@ -276,7 +279,7 @@ def _provenance(specs: list[MetricSpec], elapsed: float) -> dict[str, Any]:
 class _NoReference:
     """Scores inputs with a no-reference model (the reference once), for `NoReferenceScores`."""
 
-    def __init__(self, model: Any, timeline: bool):
+    def __init__(self, model: Scorer, timeline: bool):
         self.model, self.timeline = model, timeline
         self._cache: dict[str, Any] = {}
 

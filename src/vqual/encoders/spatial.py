@@ -186,48 +186,12 @@ def resize_area(rgb: np.ndarray, side: int) -> np.ndarray:
 
 
 def fragment_mosaic(rgb: np.ndarray, grid: int = 7, patch: int = 32) -> np.ndarray:
-    """Grid-centred native-resolution patches spliced into a mosaic. (H,W,3) -> (grid*patch, grid*patch, 3) uint8.
+    """The fragments view: the native-resolution patches of `vqual.media.sampling.fragments` (one centred in each
+    cell of a ``grid x grid`` split) spliced into a mosaic, in grid order. (H,W,3) -> (grid*patch, grid*patch, 3)."""
+    from vqual.media.sampling import fragments
 
-    The image is split into ``grid x grid`` equal cells and the ``patch x patch`` crop at each cell's centre is
-    kept at native resolution. Images smaller than ``grid*patch`` on a side are first upsampled (bilinear) to it.
-    """
-    h, w = rgb.shape[:2]
-    need = grid * patch
-    if h < need or w < need:
-        f = need / min(h, w)
-        rgb = np.asarray(Image.fromarray(rgb).resize((max(need, round(w * f)), max(need, round(h * f))),
-                                                      Image.BILINEAR))
-        h, w = rgb.shape[:2]
-    out = np.empty((need, need, 3), dtype=np.uint8)
-    for i in range(grid):
-        y0 = min(max(int(round((i + 0.5) * h / grid - patch / 2)), 0), h - patch)
-        for j in range(grid):
-            x0 = min(max(int(round((j + 0.5) * w / grid - patch / 2)), 0), w - patch)
-            out[i * patch:(i + 1) * patch, j * patch:(j + 1) * patch] = rgb[y0:y0 + patch, x0:x0 + patch]
-    return out
-
-
-def native_tiles(rgb: np.ndarray, n: int = 4, size: int = 224) -> np.ndarray:
-    """``n`` (a square number) native-resolution ``size x size`` crops centred on a uniform grid. -> (n, size, size, 3).
-
-    Images smaller than ``size`` on a side are upsampled (bilinear) to it first.
-    """
-    g = int(round(math.sqrt(n)))
-    if g * g != n:
-        raise ValueError("n must be a square number")
-    h, w = rgb.shape[:2]
-    if h < size or w < size:
-        f = size / min(h, w)
-        rgb = np.asarray(Image.fromarray(rgb).resize((max(size, round(w * f)), max(size, round(h * f))),
-                                                      Image.BILINEAR))
-        h, w = rgb.shape[:2]
-    tiles = []
-    for i in range(g):
-        y0 = min(max(int(round((i + 0.5) * h / g - size / 2)), 0), h - size)
-        for j in range(g):
-            x0 = min(max(int(round((j + 0.5) * w / g - size / 2)), 0), w - size)
-            tiles.append(rgb[y0:y0 + size, x0:x0 + size])
-    return np.stack(tiles)
+    p = fragments(rgb, (grid, grid), patch).patches.reshape(grid, grid, patch, patch, 3)
+    return np.ascontiguousarray(p.transpose(0, 2, 1, 3, 4).reshape(grid * patch, grid * patch, 3))
 
 
 def to_input(batch_u8: np.ndarray) -> torch.Tensor:
@@ -274,7 +238,8 @@ class SpatialConfig:
 
     ``whole``: the whole image, native up to ``whole_max_side**2`` pixels (a 500x500 photo is seen at native
     resolution, cropped to 496x496; a 1920x1080 frame is resized to ~683x384 then cropped to 672x384).
-    ``fragments`` (off by default, it scored lower on LIVE-itW): a ``grid x grid`` mosaic of native patches.
+    ``fragments`` (off by default and in every preset, it scored lower on LIVE-itW): a ``grid x grid`` mosaic of
+    native patches (`fragment_mosaic`).
     """
 
     whole_max_side: int = 512  # 0: no whole view
@@ -354,11 +319,13 @@ class SpatialEncoder:
 
     def encode(self, rgb: np.ndarray) -> np.ndarray:
         """HxWx3 uint8 RGB -> (dim,) float32: per view, per tap, [channel means (C_t), channel stds (C_t)]."""
-        maps = self.feature_maps(rgb)
+        return self.pool(self.feature_maps(rgb))
+
+    def pool(self, maps: dict[str, list[torch.Tensor]]) -> np.ndarray:
+        """`feature_maps` output -> the (dim,) float32 vector `encode` gives (mean and std of every tapped map)."""
         with torch.inference_mode():
             parts = [pool_mean_std(m) for view, _ in self._views for m in maps[view]]
-            v = torch.cat(parts).numpy().astype(np.float32, copy=True)  # (dim,)
-        return v
+            return torch.cat(parts).numpy().astype(np.float32, copy=True)
 
 
 def load_tuned(backbone: Lite0Backbone, tuned: dict[str, np.ndarray]) -> None:

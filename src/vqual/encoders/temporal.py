@@ -232,25 +232,15 @@ class TemporalEncoder:
     # ------------------------------------------------------------------------------------------------------------
     def encode_arrays(self, luma: np.ndarray, timestamps: Any = None, fps: float | None = None) -> TemporalFeatures:
         """Encode grey frames ``(T, h, w)`` in [0, 1] with their timestamps in seconds (None: ``i / fps``)."""
-        cfg = self.config
         Y = np.asarray(luma, dtype=np.float32)
         if Y.ndim == 2:
             Y = Y[None]
         if Y.ndim != 3 or Y.shape[0] == 0 or min(Y.shape[1:]) < 1:
             raise ValueError(f"luma must be (T, h, w) with T >= 1, got shape {np.shape(luma)}")
-        T, h, w = Y.shape
+        T = Y.shape[0]
         ts = self._timestamps(timestamps, T, fps)
         vec = np.zeros(self.dim, dtype=np.float64)
-
-        # work resolution
-        f = max(1, math.ceil(max(h, w) / cfg.work_size))
-        hw, ww = h // f, w // f
-        if f > 1 and hw >= 1 and ww >= 1:
-            Yw = _block_mean(Y, f)
-        else:
-            f, Yw = 1, Y
-        px256 = f * 256.0 / max(h, w)
-
+        Yw, px256 = self._work_frames(Y)
         means = Yw.mean(axis=(1, 2), dtype=np.float64)
         if not np.all(np.isfinite(means)):
             Yw = np.nan_to_num(Yw, nan=0.0, posinf=1.0, neginf=0.0)
@@ -262,13 +252,34 @@ class TemporalEncoder:
         vec[_IDX["frame_rate"]] = 1.0 / nominal
         if T < 2:
             return TemporalFeatures(vec.astype(np.float32), {a: 0.0 for a in ATTRIBUTES})
+        D, Dn = self._difference_features(vec, Yw, means)
+        dup = self._stutter_features(vec, D, Dn, nominal)
+        self._timing_features(vec, dt, nominal, missing, T)
+        shifts, vel, conf = self._motion_features(vec, Yw, means, px256, T, ts, dup)
+        self._flicker_features(vec, Yw, means, shifts, T)
+        sev = self._severities(vec, T)
+        vec = np.nan_to_num(vec, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        return TemporalFeatures(vec, sev, velocity=vel, duplicate=dup, missing=missing)
 
-        # frame differences
+    # --- the steps of `encode_arrays`: each fills its features into `vec` ---------------------------------------
+    def _work_frames(self, Y: np.ndarray) -> tuple[np.ndarray, float]:
+        """The frames block-averaged to the work resolution, and the size of one work pixel in px256 units."""
+        h, w = Y.shape[1:]
+        f = max(1, math.ceil(max(h, w) / self.config.work_size))
+        hw, ww = h // f, w // f
+        if f > 1 and hw >= 1 and ww >= 1:
+            Yw = _block_mean(Y, f)
+        else:
+            f, Yw = 1, Y
+        return Yw, f * 256.0 / max(h, w)
+
+    def _difference_features(self, vec: np.ndarray, Yw: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame-difference statistics; returns the mean absolute differences D and their gain-compensated Dn."""
         delta = Yw[1:] - Yw[:-1]
         D = np.abs(delta).mean(axis=(1, 2), dtype=np.float64)
         gains = (means[1:] + 1e-3) / (means[:-1] + 1e-3)
         # below a 0.5 % change of a frame mean, removing the global gain changes D by < 0.005 * luma: skip it
-        Dn = _gain_compensated_diff(Yw, cfg.clip_level, D) if np.max(np.abs(gains - 1.0)) > 5e-3 else D
+        Dn = _gain_compensated_diff(Yw, self.config.clip_level, D) if np.max(np.abs(gains - 1.0)) > 5e-3 else D
         sq = np.square(delta[:, ::2, ::2])  # pixel statistics on a quarter of the pixels
         m2 = float(sq.mean(dtype=np.float64))
         m4 = float(np.square(sq).mean(dtype=np.float64))
@@ -284,21 +295,27 @@ class TemporalEncoder:
         vec[_IDX["pix_diff_std"]] = math.sqrt(max(0.0, m2 - m1 * m1))
         if m2 > 1e-12:
             vec[_IDX["pix_diff_logkurt"]] = math.log(max(1.0, m4 / (m2 * m2)))
+        return D, Dn
 
-        # stutter
+    def _stutter_features(self, vec: np.ndarray, D: np.ndarray, Dn: np.ndarray, nominal: float) -> np.ndarray:
+        """Repeated frames; returns which frame pairs are duplicates."""
         dup, spikes = self._duplicates(Dn, nominal)
-        P = D.size
-        vec[_IDX["dup_ratio"]] = dup.sum() / P
+        vec[_IDX["dup_ratio"]] = dup.sum() / D.size
         vec[_IDX["spike_ratio"]] = spikes
         vec[_IDX["freeze_max_s"]] = (_longest_run(dup) + 1) * nominal if dup.any() else 0.0
+        return dup
 
-        # timing
+    @staticmethod
+    def _timing_features(vec: np.ndarray, dt: np.ndarray, nominal: float, missing: np.ndarray, T: int) -> None:
         n_missing = int(missing.sum())
         vec[_IDX["drop_ratio"]] = n_missing / (n_missing + T)
         vec[_IDX["gap_max_s"]] = max(0.0, float(dt.max()) - nominal)
         vec[_IDX["interval_cv"]] = dt.std() / (dt.mean() + 1e-9)
 
-        # global motion
+    def _motion_features(self, vec: np.ndarray, Yw: np.ndarray, means: np.ndarray, px256: float, T: int,
+                         ts: np.ndarray, dup: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Global motion by phase correlation; returns the shifts (work pixels), velocities (px256) and confidences."""
+        cfg = self.config
         fm = max(1, math.ceil(max(Yw.shape[1:]) / cfg.motion_size))
         if fm > 1 and min(Yw.shape[1:]) >= cfg.min_motion_side * fm:
             Ym = _block_mean(Yw, fm)
@@ -315,12 +332,18 @@ class TemporalEncoder:
         vec[_IDX["gm_confidence"]] = conf.mean()
         jit_med, jit_rms = _jitter(vel, ts, dup, conf >= cfg.min_confidence)
         vec[_IDX["gm_jitter"]], vec[_IDX["gm_jitter_rms"]] = jit_med, jit_rms
+        return shifts, vel, conf
 
-        # flicker
-        log_gain = self._log_gains(Yw, shifts) if min(Yw.shape[1:]) >= 4 * cfg.gain_blocks else np.zeros(T - 1)
+    def _flicker_features(self, vec: np.ndarray, Yw: np.ndarray, means: np.ndarray, shifts: np.ndarray,
+                          T: int) -> None:
+        ok = min(Yw.shape[1:]) >= 4 * self.config.gain_blocks
+        log_gain = self._log_gains(Yw, shifts) if ok else np.zeros(T - 1)
         vec[_IDX["flicker"]] = _spread(log_gain)
         vec[_IDX["luma_flicker_raw"]] = _spread(np.diff(np.log(means + 1e-3)))
 
+    def _severities(self, vec: np.ndarray, T: int) -> dict[str, float]:
+        """The four severities from their features (0 with fewer than `min_frames` frames), also written to `vec`."""
+        cfg = self.config
         sev = {a: 0.0 for a in ATTRIBUTES}
         if cfg.min_frames <= T:
             r = min(float(vec[_IDX["dup_ratio"]]), 0.97)
@@ -330,8 +353,7 @@ class TemporalEncoder:
             sev["flicker"] = cfg.flicker(vec[_IDX["flicker"]])
         for a in ATTRIBUTES:
             vec[_IDX["sev_" + a]] = sev[a]
-        vec = np.nan_to_num(vec, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-        return TemporalFeatures(vec, sev, velocity=vel, duplicate=dup, missing=missing)
+        return sev
 
     # ------------------------------------------------------------------------------------------------------------
     @staticmethod

@@ -15,10 +15,13 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 from vqual.paths import cache_dir
 from vqual.result import QualityResult
+
+if TYPE_CHECKING:
+    from vqual.models.base import Scorer
 
 CACHE_FILE = "predictions.sqlite"
 _SCHEMA = """
@@ -41,10 +44,9 @@ def default_cache_dir() -> Path:
     return cache_dir("eval")
 
 
-def model_key(model: Any) -> tuple[str, str, str]:
+def model_key(model: Scorer) -> tuple[str, str, str]:
     """(name, version, weights sha256 or "") of a model."""
-    return (str(getattr(model, "name", "") or type(model).__name__), str(getattr(model, "version", "") or ""),
-            str(getattr(model, "weights_sha256", None) or ""))
+    return (str(model.name or type(model).__name__), str(model.version or ""), str(model.weights_sha256 or ""))
 
 
 class PredictionCache:
@@ -80,7 +82,7 @@ class PredictionCache:
         p = Path(path).resolve()
         return str(p), p.stat().st_size
 
-    def get(self, model: Any, path: str | Path) -> QualityResult | None:
+    def get(self, model: Scorer, path: str | Path) -> QualityResult | None:
         """The cached result of `model` on `path`, or None (also None when the file changed size or vanished)."""
         try:
             mpath, size = self.media_key(path)
@@ -96,7 +98,7 @@ class PredictionCache:
         except (ValueError, TypeError, KeyError):
             return None  # written by another schema version: treat as a miss, it will be overwritten
 
-    def put(self, model: Any, path: str | Path, result: QualityResult) -> None:
+    def put(self, model: Scorer, path: str | Path, result: QualityResult) -> None:
         """Store one result (one transaction). Calibrated results are refused (ValueError): the cache holds the
         model's own predictions, a calibration is applied after reading them."""
         if result.provenance.calibration_id is not None:
@@ -106,13 +108,13 @@ class PredictionCache:
             self._conn.execute("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
                                (*model_key(model), mpath, size, result.to_json(), time.time()))
 
-    def count(self, model: Any | None = None) -> int:
+    def count(self, model: Scorer | None = None) -> int:
         if model is None:
             return int(self._conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
         return int(self._conn.execute("SELECT COUNT(*) FROM predictions WHERE model=? AND version=? AND weights=?",
                                       model_key(model)).fetchone()[0])
 
-    def clear(self, model: Any | None = None) -> int:
+    def clear(self, model: Scorer | None = None) -> int:
         """Delete every entry (or those of one model); returns how many."""
         with self._conn:
             if model is None:

@@ -18,3 +18,5 @@ class Prediction:
     raw: float | None = None  # the model's native value before mapping to 1-5
     explanation: str | None = None  # explaining models, when asked (`QualityModel.explaining`)
     explanation_check: dict[str, Any] | None = None  # see `vqual.lmm.explain.check`
+    #: What the model saw of this second, for its own `pool` (e.g. vqual-lmm's visual tokens); never in a result.
+    inputs: Any = None

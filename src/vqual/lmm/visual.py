@@ -1,5 +1,6 @@
 """What the language path sees of a picture: one backbone pass gives both the global quality features (the same
-vector `vqual-lite`'s heads read: stage statistics + direct measures) and a grid of last-stage cells."""
+vector `vqual-lite`'s heads read: `vqual.encoders.features`, stage statistics + direct measures) and a grid of
+last-stage cells."""
 
 from __future__ import annotations
 
@@ -19,24 +20,20 @@ class FrameFeatures:
 
 
 class FrameEncoder:
-    """RGB key frame -> FrameFeatures, with the frozen spatial encoder and the direct measures."""
+    """RGB key frame -> FrameFeatures, with vqual-lite's feature encoder (`vqual.encoders.features.FeatureEncoder`;
+    default: the ``lite`` preset)."""
 
-    def __init__(self, spatial=None):
-        from vqual.encoders.spatial import SpatialEncoder
+    def __init__(self, features=None):
+        from vqual.encoders.features import encoder_config, get_encoder
 
-        self.spatial = spatial or SpatialEncoder()
-        taps = self.spatial.config.whole_taps
-        if self.spatial.config.whole_max_side <= 0 or not taps:
+        self.features = features if features is not None else get_encoder(encoder_config("lite"))
+        config = features.spatial.config
+        if config.whole_max_side <= 0 or not config.whole_taps:
             raise ValueError("the language path needs the spatial encoder's whole-image view")
 
     def __call__(self, rgb: np.ndarray) -> FrameFeatures:
-        from vqual.encoders.measures import measures
-        from vqual.encoders.spatial import pool_mean_std
-
-        maps = self.spatial.feature_maps(rgb)
+        x, maps = self.features.with_maps(rgb)
         with torch.inference_mode():
-            stats = torch.cat([pool_mean_std(m) for view, _ in self.spatial._views for m in maps[view]])
             last = maps["whole"][-1]  # (1, C, h, w)
             grid = F.adaptive_avg_pool2d(last, GRID)[0].flatten(1).T  # (GRID*GRID, C)
-        g = np.concatenate([stats.numpy().astype(np.float32), measures(rgb).astype(np.float32)])
-        return FrameFeatures(global_feats=g, grid=grid.numpy().astype(np.float32, copy=True))
+        return FrameFeatures(global_feats=x.astype(np.float32), grid=grid.numpy().astype(np.float32, copy=True))

@@ -9,19 +9,31 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from vqual import __version__
 from vqual.errors import MediaError
 from vqual.heads.prediction import Prediction
 from vqual.levels import LEVELS, level_of, level_probs_from_score
 from vqual.media import Chunk, iter_chunks, load_image, media_kind, probe_video
 from vqual.result import FLAG_EXPLANATION_CONTRADICTS, Moment, Provenance, QualityResult, score_to_100
+from vqual.version import __version__
 
 if TYPE_CHECKING:
     from vqual.calibration import Calibration
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """What the harnesses (evaluation, its cache, calibration, distillation, comparison) need of a model: its identity
+    and `score`. Every `QualityModel` is one, and so is a test's fake that only scores."""
+
+    name: str  # registered model name
+    version: str  # model version
+    weights_sha256: str | None  # sha256 of its weights (None: no learned weights)
+
+    def score(self, src: Any, *, path_label: str | None = None) -> QualityResult: ...
 
 
 class QualityModel:

@@ -15,44 +15,45 @@ second's score by documented penalties; seconds are pooled with `vqual.heads.poo
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
+from vqual.encoders.features import encoder_config, get_encoder
 from vqual.heads.levels import level_probs
 from vqual.heads.pooling import pool_worst
 from vqual.heads.prediction import Prediction
 from vqual.heads.store import load_heads
 from vqual.media import Chunk
 from vqual.models.base import QualityModel
-from vqual.weights import asset_path, resolve
+from vqual.models.cards import card_of
+from vqual.weights import resolve
 
 N_FOLDS = 5
 
 
 class VqualLite(QualityModel):
     name = "vqual-lite"
-    version = "1.0.0"
     decoder = "linear-heads"
-    decoder_version = "1.0.0"
     chunk_luma_size = 256
     trained_on = ("clive-fewlabel",)
-    #: asset folder holding the model card (``card``), ``heads.npz`` and, for a fine-tuned encoder, ``encoder.npz``
+    #: asset folder holding ``heads.npz`` (the card: `cards.BUILTIN`)
     assets = "lite"
-    card = "lite.json"
+    #: the feature encoder (`vqual.encoders.features.PRESETS`)
+    preset = "lite"
 
     def __init__(self, max_pixels: int | None = None):
         super().__init__(max_pixels=max_pixels)
         from vqual.encoders.temporal import TemporalEncoder
 
-        self.config = json.loads(asset_path(f"{self.assets}/{self.card}").read_text())
-        if self.config["model"] != self.name.split("@")[0] or self.config["version"] != self.version:
-            raise RuntimeError(f"{self.card} is for {self.config['model']} {self.config['version']}")
+        self.config = card_of(self.name)
+        if self.config["model"] != self.name.split("@")[0]:
+            raise RuntimeError(f"the card of {self.name} is for {self.config['model']}")
+        self.version = self.decoder_version = str(self.config["version"])
         path = resolve(f"{self.assets}/heads.npz", self.config["heads_sha256"])
         self.weights_sha256 = self.config["heads_sha256"]
         prefixes = ("score", "attributes", *(f"fold{k}" for k in range(N_FOLDS)))
         self.heads, _ = load_heads(path, prefixes)
-        self.spatial = self._spatial_encoder()
+        self.encoder = get_encoder(encoder_config(self.preset))
+        self.spatial = self.encoder.spatial
         self.temporal = TemporalEncoder()
         self.bounds = self.config["levels"]["bounds"]
         self.tau = float(self.config["levels"]["tau"])
@@ -60,17 +61,10 @@ class VqualLite(QualityModel):
         self.worst_fraction = float(self.config["temporal"]["pool_worst_fraction"])
         self.attribute_names = self.heads["attributes"].names
 
-    def _spatial_encoder(self):
-        from vqual.encoders.spatial import SpatialEncoder
-
-        return SpatialEncoder()
-
     def features(self, rgb: np.ndarray, still: bool = True) -> np.ndarray:
         """Spatial encoder features and direct measures of one RGB image: the heads' input. `still`: a picture
         rather than a video key frame (see `spatial_features`)."""
-        from vqual.encoders.measures import measures
-
-        return np.concatenate([self.spatial_features(rgb, still), measures(rgb)]).astype(np.float64)
+        return self.encoder.combine(self.spatial_features(rgb, still), rgb)
 
     def spatial_features(self, rgb: np.ndarray, still: bool) -> np.ndarray:
         """The spatial encoder's vector (1.0: the whole view, stills and key frames alike)."""
@@ -107,19 +101,9 @@ class VqualLite2(VqualLite):
     trained with it. Attribute heads are refitted on the new features; the temporal part is 1.0's."""
 
     name = "vqual-lite@2.0"
-    version = "2.0.0"
-    decoder_version = "2.0.0"
     trained_on = ("biq2021",)
     assets = "lite2"
-    card = "lite2.json"
-
-    def _spatial_encoder(self):
-        from vqual.encoders.spatial import SpatialEncoder
-
-        path = resolve(f"{self.assets}/encoder.npz", self.config["encoder_sha256"])
-        with np.load(path, allow_pickle=False) as z:
-            tuned = {k: z[k] for k in z.files}
-        return SpatialEncoder(tuned=tuned)
+    preset = "lite2"  # the fine-tuned encoder.npz, its sha256 in lite2.json
 
     def spatial_features(self, rgb: np.ndarray, still: bool) -> np.ndarray:
         """As 1.0, and for a still picture larger than `LARGE_AREA` pixels the mean of the whole view's vector

@@ -26,21 +26,30 @@ moments: strong stutter at 4-6 s."), all by the same rule.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from vqual.errors import WeightsError
 from vqual.heads.pooling import pool_worst
 from vqual.heads.prediction import Prediction
 from vqual.levels import LEVELS, level_of
 from vqual.media import Chunk
 from vqual.models.base import QualityModel
+from vqual.models.cards import card_of
 from vqual.weights import asset_path, resolve
+
+
+@dataclass(frozen=True)
+class SecondInputs:
+    """What `VqualLMM.predict_chunk` saw of one second (`Prediction.inputs`), read again by `VqualLMM.pool`."""
+
+    visual: Any  # `vqual.lmm.model.Visual`: the second's key frame, grid, temporal and attribute tokens
+    span: tuple[int, float, float]  # (chunk index, start s, end s)
 
 
 class VqualLMM(QualityModel):
     name = "vqual-lmm"
-    version = "1.2.0"
     chunk_luma_size = 256
     trained_on = ("clive-fewlabel",)
     can_explain = True
@@ -59,17 +68,15 @@ class VqualLMM(QualityModel):
         from vqual.lmm.visual import FrameEncoder
         from vqual.models.lite import VqualLite
 
-        config_path = asset_path("lmm/lmm.json")
-        if not config_path.is_file():
-            raise WeightsError(f"{config_path}: model file not found; reinstall vqual or run scripts/train_lmm.py")
-        self.config = json.loads(config_path.read_text())
-        if self.config["model"] != self.name or self.config["version"] != self.version:
-            raise RuntimeError(f"lmm.json is for {self.config['model']} {self.config['version']}")
+        self.config = card_of(self.name)
+        if self.config["model"] != self.name:
+            raise RuntimeError(f"lmm.json is for {self.config['model']}")
+        self.version = str(self.config["version"])
         sha = None if projectors_path else self.config["projectors_sha256"]
         path = resolve("lmm/projectors.safetensors", sha, explicit=projectors_path)
         self.weights_sha256 = sha
         self.lite = VqualLite(max_pixels=max_pixels)
-        self.frames = FrameEncoder(self.lite.spatial)
+        self.frames = FrameEncoder(self.lite.encoder)
         decoder = load_decoder(decoder_path)
         if decoder_path is None and decoder.sha256 != self.config["decoder"]["sha256"]:
             raise RuntimeError(f"projectors were trained for decoder sha256 {self.config['decoder']['sha256'][:12]}")
@@ -170,8 +177,7 @@ class VqualLMM(QualityModel):
         attrs = {**image_attrs, **{k: float(v) for k, v in tf.severities.items()}}
         visual = Visual(f.global_feats[None], f.grid[None], tf.vector[None].astype(np.float32), token)
         pred = self._ask("video", visual, attrs)  # explaining: this second's explanation (the timeline keeps it)
-        pred._visual = visual  # type: ignore[attr-defined]  # for `pool`
-        pred._span = (chunk.index, float(chunk.t0), float(chunk.t1))  # type: ignore[attr-defined]
+        pred.inputs = SecondInputs(visual, (chunk.index, float(chunk.t0), float(chunk.t1)))  # for `pool`
         return pred
 
     def pool(self, seconds: list[Prediction]) -> Prediction:
@@ -180,7 +186,7 @@ class VqualLMM(QualityModel):
 
         k = len(seconds)
         idx = sorted(set(np.linspace(0, k - 1, min(k, self.max_key_frames)).round().astype(int).tolist()))
-        parts = [seconds[i]._visual for i in idx]  # type: ignore[attr-defined]
+        parts = [seconds[i].inputs.visual for i in idx]
         visual = Visual(np.concatenate([p.global_feats for p in parts]), np.concatenate([p.grid for p in parts]),
                         np.concatenate([p.temporal for p in parts]),
                         None if parts[0].attributes is None else np.concatenate([p.attributes for p in parts]))
@@ -190,8 +196,8 @@ class VqualLMM(QualityModel):
             return pred
         # the whole video: the grounded sentence on its pooled attributes, then where it is worst (the seconds that
         # score lowest, as the result's `worst` lists them), each read back with the timeline
-        timeline = [Second(*p._span, score=p.score, attributes=p.attributes,  # type: ignore[attr-defined]
-                           level=level_of(p.level_probs)) for p in seconds]
+        timeline = [Second(*p.inputs.span, score=p.score, attributes=p.attributes, level=level_of(p.level_probs))
+                    for p in seconds]
         where = worst_moments(timeline, self.n_worst, bands=self.bands)
         if where:
             pred.explanation = f"{pred.explanation} {where}"

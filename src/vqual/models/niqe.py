@@ -38,6 +38,7 @@ from vqual.encoders.nss import niqe_patch_features, to_gray
 from vqual.heads.pooling import pool_worst
 from vqual.heads.prediction import Prediction
 from vqual.models.base import QualityModel
+from vqual.models.cards import card_of
 from vqual.weights import resolve
 
 __all__ = ["NIQEModel", "NiqeMapping", "load_mapping", "load_pristine", "niqe", "niqe_distance"]
@@ -172,7 +173,6 @@ class NIQEModel(QualityModel):
     """
 
     name = "niqe"
-    version = "1.0.0"
     weights_sha256 = PRISTINE_SHA256
     chunk_luma_size = 128  # only frame differences are needed from the chunk frames
     patch_size = PATCH_SIZE
@@ -181,6 +181,7 @@ class NIQEModel(QualityModel):
         super().__init__(max_pixels=max_pixels)
         self.mu_p, self.cov_p = load_pristine()
         self.mapping = load_mapping()
+        self.version = str(card_of(self.name)["version"])
         from vqual.encoders.temporal import TemporalEncoder
 
         self.temporal = TemporalEncoder()

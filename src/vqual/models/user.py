@@ -4,11 +4,11 @@ and usable everywhere a registered model is (``vqual score --model``, `vqual.loa
 
 A model folder holds two files:
 
-- ``model.json``: schema, name, version, description, the encoder (a named preset and its full `SpatialConfig`, so
-  that the features are rebuilt exactly), the head type, the weights file and its sha256, the score map (a fitted
-  calibration map from the head's raw output to 1-5, or none), the level map (cumulative logistic of width ``tau``
-  around the score, as in vqual-lite), the datasets whose labels trained it (``trained_on``) and how it was made
-  (``provenance``: command, date, data, teacher, figures);
+- ``model.json``: schema, name, version, description, the encoder (a named preset of `vqual.encoders.features`
+  written out in full, `FeaturePreset.block`, so that the features are rebuilt exactly), the head type, the weights
+  file and its sha256, the score map (a fitted calibration map from the head's raw output to 1-5, or none), the
+  level map (cumulative logistic of width ``tau`` around the score, as in vqual-lite), the datasets whose labels
+  trained it (``trained_on``) and how it was made (``provenance``: command, date, data, teacher, figures);
 - ``weights.npz``: the head (`vqual.heads.store` format, prefix ``score``; numpy, read with ``allow_pickle=False``).
   Folders of card schema ``vqual.model/1`` (written before that format) hold the head's bare arrays and are read
   as well.
@@ -28,13 +28,13 @@ import os
 import re
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vqual import __version__
+from vqual.encoders.features import get_encoder
 from vqual.errors import ModelNotFoundError, WeightsError
 from vqual.heads.levels import DEFAULT_TAU, level_probs
 from vqual.heads.pooling import WORST_FRACTION, pool_worst
@@ -43,7 +43,9 @@ from vqual.heads.store import from_flat_arrays, head_from_arrays, kind_of
 from vqual.levels import LEVEL_BOUNDS
 from vqual.media import Chunk
 from vqual.models.base import QualityModel
+from vqual.models.cards import BUILTIN_NAMES
 from vqual.paths import vqual_home
+from vqual.version import __version__
 
 #: The card schema written; 2: the head in `vqual.heads.store`'s format (1: bare arrays, still read).
 SCHEMA = "vqual.model/2"
@@ -52,94 +54,6 @@ MODEL_FILE = "model.json"
 WEIGHTS_FILE = "weights.npz"
 HEAD_PREFIX = "score"  # the head's prefix in weights.npz
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-
-
-# --- encoders -----------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class EncoderPreset:
-    """A named frozen encoder a user head can sit on."""
-
-    whole_max_side: int  # the spatial encoder's whole view: native up to this many pixels squared
-    taps: tuple[str, ...]  # EfficientNet-Lite0 stages pooled (mean and std per channel)
-    measures: bool  # append the direct measures (sharpness, noise, blockiness, ...; `encoders.measures`)
-    description: str
-    tuned: str | None = None  # asset folder of fine-tuned trunk weights (encoder.npz + its card), None: ImageNet
-
-
-#: ``lite``: exactly vqual-lite's features (4096 + 59). ``lite-small``: a quarter of the pixels and no 1280-channel
-#: head stage, plus the measures: about 3x faster per image than ``lite`` (BENCHMARKS.md, few-label adaptation),
-#: 1536 + 59 features. (Without the measures it is faster still, but a student learns clearly less from it.)
-ENCODERS: dict[str, EncoderPreset] = {
-    "lite": EncoderPreset(512, ("s2", "s3", "s4", "s5", "s6", "s7", "head"), True,
-                          "vqual-lite's encoder: EfficientNet-Lite0 at up to 512x512 + 59 direct measures"),
-    "lite-small": EncoderPreset(256, ("s2", "s3", "s4", "s5", "s6", "s7"), True,
-                                "EfficientNet-Lite0 at up to 256x256, stages s2-s7 (no head stage) + 59 measures"),
-    "lite2": EncoderPreset(512, ("s2", "s3", "s4", "s5", "s6", "s7", "head"), True,
-                           "vqual-lite 2's encoder: Lite0 with its upper half fine-tuned on BIQ2021, up to 512x512 "
-                           "(whole view) + 59 direct measures", tuned="lite2"),
-}
-
-
-def encoder_config(name: str) -> dict[str, Any]:
-    """The ``encoder`` block of model.json for a preset; raises ValueError for an unknown preset."""
-    if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r} (known: {', '.join(ENCODERS)})")
-    from vqual.encoders.spatial import LITE0_SHA256, SpatialConfig
-
-    e = ENCODERS[name]
-    spatial = asdict(SpatialConfig(whole_max_side=e.whole_max_side, whole_taps=e.taps))
-    out = {"name": name, "spatial": {k: list(v) if isinstance(v, tuple) else v for k, v in spatial.items()},
-           "measures": e.measures, "backbone": "efficientnet-lite0", "backbone_sha256": LITE0_SHA256}
-    if e.tuned is not None:
-        from vqual.weights import asset_path
-
-        card = json.loads(asset_path(f"{e.tuned}/{e.tuned}.json").read_text())
-        out["tuned"] = {"asset": f"{e.tuned}/encoder.npz", "sha256": card["encoder_sha256"]}
-    return out
-
-
-class FeatureEncoder:
-    """The frozen features a user head reads: HxWx3 uint8 RGB -> (dim,) float64. Built from model.json's block."""
-
-    def __init__(self, config: dict[str, Any]):
-        from vqual.encoders.spatial import SpatialConfig, SpatialEncoder
-
-        spatial = {k: tuple(v) if isinstance(v, list) else v for k, v in config["spatial"].items()}
-        self.config = config
-        tuned = None
-        if config.get("tuned"):  # fine-tuned trunk weights, checked against the sha256 the model was trained with
-            from vqual.weights import resolve
-
-            with np.load(resolve(config["tuned"]["asset"], config["tuned"]["sha256"]), allow_pickle=False) as z:
-                tuned = {k: z[k] for k in z.files}
-        self.spatial = SpatialEncoder(SpatialConfig(**spatial), tuned=tuned)
-        self.measures = bool(config["measures"])
-
-    @property
-    def dim(self) -> int:
-        from vqual.encoders.measures import MEASURE_NAMES
-
-        return self.spatial.dim + (len(MEASURE_NAMES) if self.measures else 0)
-
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        x = self.spatial.encode(rgb)
-        if self.measures:
-            from vqual.encoders.measures import measures
-
-            x = np.concatenate([x, measures(rgb)])
-        return x.astype(np.float64)
-
-
-_ENCODER_CACHE: dict[str, FeatureEncoder] = {}
-
-
-def get_encoder(config: dict[str, Any]) -> FeatureEncoder:
-    """A shared `FeatureEncoder` per distinct config (the backbone is loaded once per process)."""
-    key = json.dumps(config, sort_keys=True)
-    if key not in _ENCODER_CACHE:
-        _ENCODER_CACHE[key] = FeatureEncoder(config)
-    return _ENCODER_CACHE[key]
 
 
 # --- the model card -------------------------------------------------------------------------------------------------
@@ -203,11 +117,9 @@ def models_home() -> Path:
 
 def check_name(name: str) -> None:
     """Raise ValueError unless `name` is a valid user model name that no built-in model has."""
-    from vqual import registry
-
     if not NAME_RE.match(name):
         raise ValueError(f"model name {name!r} must be 1-64 lower-case letters, digits, '.', '_' or '-'")
-    if registry.is_builtin(name):
+    if name in BUILTIN_NAMES:
         raise ValueError(f"model name {name!r} is a built-in model's; choose another")
 
 
@@ -227,20 +139,16 @@ def _looks_like_path(name: str) -> bool:
     return "/" in name or os.sep in name or name.startswith((".", "~")) or name.endswith(MODEL_FILE)
 
 
-def _spec(directory: Path, card: ModelCard):
-    from vqual.registry import ModelSpec
-
+def _checked(directory: Path, card: ModelCard) -> tuple[Path, ModelCard]:
     try:
         check_name(card.name)
     except ValueError as e:
         raise WeightsError(f"{directory / MODEL_FILE}: {e}") from None
-    desc = card.description or f"user model ({card.head} head on {card.encoder.get('name', '?')})"
-    return ModelSpec(name=card.name, version=card.version, factory="vqual.models.user:UserModel",
-                     description=f"{desc} [user: {directory}]", path=str(directory.resolve()))
+    return directory, card
 
 
-def find_user_model(name: str):
-    """The `ModelSpec` of a user model given by folder path or by name in `models_home()`; None when `name` is
+def find_user_model(name: str) -> tuple[Path, ModelCard] | None:
+    """The folder and card of a user model given by folder path or by name in `models_home()`; None when `name` is
     neither. Raises WeightsError for a folder whose card is broken, ModelNotFoundError for a missing path."""
     p = Path(name).expanduser()
     if p.name == MODEL_FILE:
@@ -248,7 +156,7 @@ def find_user_model(name: str):
     if _looks_like_path(name) or p.is_dir():
         if not p.is_dir():
             raise ModelNotFoundError(f"{name}: no such model folder")
-        return _spec(p, read_card(p))
+        return _checked(p, read_card(p))
     if not NAME_RE.match(name):
         return None
     d = models_home() / name
@@ -257,11 +165,12 @@ def find_user_model(name: str):
     card = read_card(d)
     if card.name != name:
         raise WeightsError(f"{d / MODEL_FILE}: the card names {card.name!r} but its folder is {name!r}")
-    return _spec(d, card)
+    return _checked(d, card)
 
 
-def list_user_models() -> list:
-    """Specs of the valid models in `models_home()`, by name; broken or shadowing folders are skipped with a note."""
+def list_user_models() -> list[tuple[Path, ModelCard]]:
+    """Folders and cards of the valid models in `models_home()`, by name; broken or shadowing folders are skipped
+    with a note."""
     home = models_home()
     if not home.is_dir():
         return []
@@ -270,12 +179,12 @@ def list_user_models() -> list:
         if not (d / MODEL_FILE).is_file():
             continue
         try:
-            spec = find_user_model(d.name)
+            found = find_user_model(d.name)
         except WeightsError as e:
             print(f"vqual: skipped user model {d.name}: {e}", file=sys.stderr)
             continue
-        if spec is not None:
-            out.append(spec)
+        if found is not None:
+            out.append(found)
     return out
 
 
