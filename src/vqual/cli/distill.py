@@ -62,9 +62,9 @@ def run_distill(args: argparse.Namespace, *, teachers: list | None = None) -> in
     from vqual.adapt.distill import DistillConfig, DistillError, teacher_scores, teacher_signals, train_student
     from vqual.adapt.train import extract_features
     from vqual.data import DatasetError, load_manifest
+    from vqual.encoders.features import encoder_config, get_encoder
     from vqual.eval import runner
     from vqual.inputs import expand_inputs
-    from vqual.encoders.features import encoder_config, get_encoder
     from vqual.models.user import ModelCard, provenance
 
     cmd = "distill"

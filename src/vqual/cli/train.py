@@ -64,8 +64,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     from vqual.adapt.train import TrainConfig, TrainError, extract_features, train_head
     from vqual.data import DatasetError
-    from vqual.heads.levels import fit_tau
     from vqual.encoders.features import encoder_config, get_encoder
+    from vqual.heads.levels import fit_tau
     from vqual.models.user import ModelCard, provenance
 
     cmd = "train"
