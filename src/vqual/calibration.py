@@ -35,7 +35,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from vqual import __version__
 from vqual.errors import CalibrationError
 from vqual.output import write_atomic
 from vqual.result import (
@@ -46,6 +45,7 @@ from vqual.result import (
     QualityResult,
     Scale,
 )
+from vqual.version import __version__
 
 #: Schema of the saved JSON.
 SCHEMA = "vqual.calibration/1"

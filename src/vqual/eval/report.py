@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from vqual import __version__
 from vqual.eval.metrics import MetricError, evaluate
 from vqual.eval.protocols import ProtocolResult
 from vqual.output import write_atomic
+from vqual.version import __version__
 
 REPORT_SCHEMA = "vqual.eval/1"
 
