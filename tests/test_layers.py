@@ -33,7 +33,7 @@ def parse_layers(doc: str) -> list[tuple[str, list[str]]]:
     return layers
 
 
-LAYERS = parse_layers(vqual.__doc__ or "")
+LAYERS = parse_layers(ast.get_docstring(ast.parse((SRC / "__init__.py").read_text(encoding="utf-8"))) or "")
 RANK = {name: i for i, (_, names) in enumerate(LAYERS) for name in names}
 LAYER_NAME = {i: layer for i, (layer, _) in enumerate(LAYERS)}
 
