@@ -7,7 +7,8 @@ The clip: 10 s at 24 fps, 360x640, a pan (3 px per frame) over the bundled sampl
 (benchmarks/.cache/explain_video_10s.mp4, made once). Each round runs one fresh process per tree, alternating
 (`--baseline DIR`: a checkout of the commit before the change, e.g. `git archive <commit> src | tar -x -C DIR`),
 which loads vqual-lmm, warms up on the clip, then times `--repeats` explained and plain scorings of it; the
-figure per tree is the median over all rounds. The explanation texts of both trees are compared: they must be
+figure per tree is the median over all rounds (each round's medians are listed too: on a shared machine the
+rounds of one pair ran under the same load). The explanation texts of both trees are compared: they must be
 identical.
 """
 
@@ -73,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     trees = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
     got: dict[str, dict[str, list[float]]] = {k: {"explain": [], "score": []} for k in trees}
     texts: dict[str, list] = {}
+    per_round: list[dict[str, float]] = []
     for rnd in range(args.rounds):
+        per_round.append({})
         for name, tree in trees.items():
             env = dict(os.environ, PYTHONPATH=str(tree / "src"))
             p = subprocess.run([sys.executable, "-c", WORKER, str(clip), str(args.repeats), str(args.threads)],
@@ -86,12 +89,14 @@ def main(argv: list[str] | None = None) -> int:
             for k in ("explain", "score"):
                 got[name][k] += res["times"][k]
             texts[name] = res["texts"]
+            per_round[-1][name] = round(statistics.median(res["times"]["explain"]), 3)
             print(f"round {rnd + 1}, {name}: explain {statistics.median(res['times']['explain']):.2f} s, "
                   f"score {statistics.median(res['times']['score']):.2f} s", file=sys.stderr)
     out = {"clip": "10 s, 24 fps, 360x640 pan over kodim23, x264 CRF 20", "rounds": args.rounds,
            "repeats": args.repeats, "threads": args.threads, "baseline": str(args.baseline) if args.baseline else None}
     for name, t in got.items():
         out[name] = {k: round(statistics.median(v), 3) for k, v in t.items()}
+    out["explain_per_round"] = per_round
     if args.baseline:
         out["same_explanations"] = texts["this"] == texts["baseline"]
         out["explain_ratio_this_to_baseline"] = round(out["this"]["explain"] / out["baseline"]["explain"], 3)
