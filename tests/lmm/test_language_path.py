@@ -259,3 +259,29 @@ def test_every_projector_parameter_gets_a_gradient(llama_dir):
     assert params and all(p.requires_grad for p in params.values())
     missing = [n for n, p in params.items() if p.grad is None or not torch.any(p.grad != 0)]
     assert not missing, missing
+
+
+def test_first_decoder_build_says_why_it_pauses(monkeypatch, tmp_path, capsys):
+    # #14: the one-time ~45 s dequantisation of the default decoder is announced in one line, not silent
+    import transformers
+
+    from vqual.lmm import decoder as D
+    from vqual.weights import sha256_file
+
+    gguf = tmp_path / "fake.gguf"
+    gguf.write_bytes(b"not a model")
+    monkeypatch.setenv("VQUAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(D, "smollm2_gguf", lambda: gguf)
+    monkeypatch.setattr(D, "SMOLLM2_GGUF_SHA256", sha256_file(gguf))
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a, **k):
+        raise Stop
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", stop)
+    with pytest.raises(Stop):
+        D.load_decoder()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "preparing the language decoder once" in err and str(tmp_path / "cache") in err

