@@ -447,3 +447,16 @@ def test_an_unusable_cache_is_said_and_the_command_goes_on(tmp_path, capsys, mon
                                                       "eval") as cache:
         raise KeyboardInterrupt
     assert closed == [cache]  # closed whatever happens inside
+
+
+def test_progress_log_on_a_non_terminal(media, capsys):
+    # #14: with stderr not a terminal nothing showed; --progress log writes plain lines, stdout stays the table
+    code, out, err = run(capsys, "score", str(media / "a.png"), str(media / "b.jpg"), "--progress", "log")
+    assert code == 0 and "ETA" not in out
+    lines = [ln for ln in err.splitlines() if "ETA" in ln]
+    assert lines[0].startswith("vqual: 1/2 ") and lines[-1].startswith("vqual: 2/2 100%")
+    assert "\r" not in err and "\x1b" not in err
+    for off in (["--progress", "off"], ["--no-progress"], []):  # auto on a non-terminal: nothing
+        code, _, err = run(capsys, "score", str(media / "a.png"), str(media / "b.jpg"), *off)
+        assert code == 0 and "ETA" not in err
+    assert run(capsys, "score", str(media / "a.png"), "--progress", "sometimes")[0] == 2

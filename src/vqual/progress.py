@@ -1,10 +1,20 @@
-"""A minimal stderr progress bar with rate and ETA; silent unless the stream is a terminal."""
+"""A minimal stderr progress bar with rate and ETA, silent unless the stream is a terminal; or periodic plain lines
+(``--progress log``) for logs, batch schedulers and anything that is not a terminal."""
 
 from __future__ import annotations
 
 import sys
 import time
 from typing import TextIO
+
+MODES = ("auto", "bar", "log", "off")  # the --progress choices
+LOG_EVERY = 10.0  # seconds between two lines in log mode
+
+
+def progress_setting(mode: str) -> bool | str | None:
+    """The `enabled` value of `Progress` for a ``--progress`` mode: auto None (a bar on a terminal), bar True,
+    log "log", off False."""
+    return {"auto": None, "bar": True, "log": "log", "off": False}[mode]
 
 
 def format_seconds(s: float) -> str:
@@ -17,18 +27,25 @@ def format_seconds(s: float) -> str:
 class Progress:
     """``[#####.....] 120/1162 10% 3.4 it/s ETA 05:06 (80 cached, 1 failed)``, redrawn at most 10 times a second.
 
-    `enabled` defaults to ``stream.isatty()``. The ETA is computed from the items actually scored (cache hits are
-    nearly free and would make it optimistic). Anything else printed to the same terminal (another stream
-    included) must go between `clear()` and the next draw, or through `message()`. With ``leave=False`` the bar
+    `enabled` defaults to ``stream.isatty()``; ``"log"`` writes the line (without the bar) as plain text every
+    `log_every` seconds and once at the end, whatever the stream (for logs: no carriage returns, no escape codes).
+    The ETA is computed from the items actually scored (cache hits are nearly free and would make it optimistic).
+    Anything else printed to the same terminal (another stream included) must go between `clear()` and the next
+    draw, or through `message()`. With ``leave=False`` the bar
     is erased by `close()` instead of being left as the last line.
     """
 
-    def __init__(self, total: int, *, label: str = "", stream: TextIO | None = None, enabled: bool | None = None,
-                 width: int = 28, leave: bool = True):
+    def __init__(self, total: int, *, label: str = "", stream: TextIO | None = None,
+                 enabled: bool | str | None = None, width: int = 28, leave: bool = True, log_every: float = LOG_EVERY):
         self.total = max(0, int(total))
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
-        if enabled is None:
+        self.log = enabled == "log"
+        self.log_every = log_every
+        self._logged: tuple[int, int] | None = None  # (done, total) of the last line written in log mode
+        if self.log:
+            enabled = True
+        elif enabled is None:
             try:
                 enabled = bool(self.stream.isatty())
             except (AttributeError, ValueError):
@@ -74,7 +91,8 @@ class Progress:
             extra.append(f"{self.cached} cached")
         if self.failed:
             extra.append(f"{self.failed} failed")
-        s = (f"{self.label + ' ' if self.label else ''}[{'#' * fill}{'.' * (self.width - fill)}] "
+        bar = "" if self.log else f"[{'#' * fill}{'.' * (self.width - fill)}] "
+        s = (f"{self.label + ' ' if self.label else ''}{bar}"
              f"{self.done}/{self.total} {frac * 100:3.0f}% {rate:.1f} it/s "
              f"ETA {format_seconds(eta) if eta is not None else '--:--'}")
         return s + (f" ({', '.join(extra)})" if extra else "")
@@ -83,6 +101,14 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic()
+        if self.log:
+            if (self.done, self.total) == self._logged or (
+                    not force and now - self._last_draw < self.log_every and self.done < self.total):
+                return
+            self._last_draw, self._logged = now, (self.done, self.total)
+            self.stream.write(f"vqual: {self.line()}\n")
+            self.stream.flush()
+            return
         if not force and now - self._last_draw < 0.1 and self.done < self.total:
             return
         self._last_draw = now
@@ -92,6 +118,8 @@ class Progress:
 
     def clear(self) -> None:
         """Erase the bar (the cursor goes back to the start of its line); the next `draw` or `update` redraws it."""
+        if self.log:
+            return  # nothing on screen to erase; the log keeps its own pace
         if self.enabled and self._shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
@@ -103,13 +131,16 @@ class Progress:
         self.clear()
         self.stream.write(text + "\n")
         self.stream.flush()
-        self.draw()
+        if not self.log:
+            self.draw()
 
     def close(self) -> None:
         """Leave the final bar on its own line (``leave=True``) or erase it."""
         if not self.enabled:
             return
-        if self.leave:
+        if self.log:
+            self.draw(force=True)  # the final state, unless it is the last line already written
+        elif self.leave:
             self.draw(force=True)
             self.stream.write("\n")
             self.stream.flush()

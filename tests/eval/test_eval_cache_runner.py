@@ -100,3 +100,28 @@ def test_progress_bar_with_eta():
     Progress(3, stream=silent).update()  # StringIO is not a TTY: nothing drawn
     assert silent.getvalue() == ""
     assert format_seconds(3725) == "1:02:05" and format_seconds(65) == "01:05"
+
+
+def test_progress_log_mode_writes_plain_lines_at_its_pace(monkeypatch):
+    import vqual.progress as P
+
+    clock = [1000.0]
+    monkeypatch.setattr(P.time, "monotonic", lambda: clock[0])
+    out = io.StringIO()  # not a terminal: log mode writes anyway
+    bar = Progress(5, stream=out, enabled="log", log_every=10.0)
+    bar.update(seconds=1.0)  # the first item: a line at once
+    clock[0] += 3
+    bar.update(seconds=1.0)  # 3 s later: nothing
+    bar.message("vqual: error: x")  # a message does not redraw in log mode
+    clock[0] += 10
+    bar.update(seconds=1.0)  # 13 s: a line
+    bar.update(seconds=1.0)
+    bar.clear()
+    bar.update(seconds=1.0)  # the last item: a line
+    bar.close()  # the final state is already written: no repeat
+    lines = out.getvalue().splitlines()
+    assert [ln.split()[1] for ln in lines if "ETA" in ln] == ["1/5", "3/5", "5/5"]
+    assert "vqual: error: x" in lines and "\r" not in out.getvalue() and "\x1b" not in out.getvalue()
+    assert all(ln.startswith("vqual: ") and "#" not in ln for ln in lines)
+    assert P.progress_setting("log") == "log" and P.progress_setting("off") is False
+    assert P.progress_setting("auto") is None and P.progress_setting("bar") is True

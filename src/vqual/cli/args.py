@@ -114,7 +114,7 @@ def open_cache(args: argparse.Namespace, command: str, what: str = "prediction",
 def add_model_output_args(p: argparse.ArgumentParser) -> None:
     """What `vqual train` and `vqual distill` share: the model folder they write (``--out``, ``--name``,
     ``--model-version``, ``--overwrite``; read back by `model_destination`), the frozen ``--encoder``, ``--seed``
-    and ``--no-progress``."""
+    and ``--progress``."""
     from vqual.encoders.features import PRESETS as ENCODERS
     from vqual.models.user import models_home
 
@@ -126,7 +126,25 @@ def add_model_output_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     p.add_argument("--encoder", choices=tuple(ENCODERS), help="frozen encoder the head sits on")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    add_progress_args(p)
+
+
+def add_progress_args(p) -> None:
+    """``--progress {auto,bar,log,off}`` and its alias ``--no-progress``; read back by `progress_of`."""
+    from vqual.progress import LOG_EVERY, MODES
+
+    p.add_argument("--progress", choices=MODES, default="auto",
+                   help=f"auto: a bar on a terminal (default); bar: always a bar; log: a plain line on stderr every "
+                        f"{LOG_EVERY:g} s and at the end (for logs and schedulers); off")
+    p.add_argument("--no-progress", dest="progress", action="store_const", const="off",
+                   help="the same as --progress off")
+
+
+def progress_of(args: argparse.Namespace) -> bool | str | None:
+    """The `Progress(enabled=...)` value of the parsed ``--progress`` option."""
+    from vqual.progress import progress_setting
+
+    return progress_setting(args.progress)
 
 
 def model_destination(args: argparse.Namespace) -> tuple[Path, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vqual.cli.args import add_cache_args, add_label_scale_args, label_scale
+from vqual.cli.args import add_cache_args, add_label_scale_args, add_progress_args, label_scale, progress_of
 from vqual.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, error, note
 
 
@@ -27,7 +27,7 @@ def add_calibrate_parser(sub) -> argparse.ArgumentParser:
     add_label_scale_args(p)
     p.add_argument("--name", default=None, help="name of the scale / calibration (default: the --out file's stem)")
     p.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds (default 0)")
-    p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    add_progress_args(p)
     add_cache_args(p)
     p.set_defaults(func=run_calibrate)
     return p
@@ -105,7 +105,7 @@ def run_calibrate(args: argparse.Namespace, *, model=None) -> int:
         model = model.with_calibration(None)
     with open_cache(args, cmd) as cache:
         try:
-            records = runner.score_dataset(model, ds, cache=cache, progress=False if args.no_progress else None,
+            records = runner.score_dataset(model, ds, cache=cache, progress=progress_of(args),
                                            label=f"calibrate {ds.info.name}")
         except KeyboardInterrupt:
             note(cmd, "interrupted; nothing written (scored files are cached)")

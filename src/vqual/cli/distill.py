@@ -20,6 +20,7 @@ from vqual.cli.args import (
     label_scale,
     model_destination,
     open_cache,
+    progress_of,
     write_model,
 )
 from vqual.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, error, note
@@ -92,7 +93,7 @@ def run_distill(args: argparse.Namespace, *, teachers: list | None = None) -> in
     paths = list(dict.fromkeys(labelled_paths + unlabelled))  # labelled first; each file once
     if len(unlabelled) == 0:
         return error(cmd, f"no media files found in {', '.join(args.unlabelled)}")
-    progress = False if args.no_progress else None
+    progress = progress_of(args)
     with open_cache(args, cmd, "teacher", "running") as cache:
         try:
             scores, errors = teacher_scores(teachers, paths, views, cache=cache, progress=progress,

@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vqual.cli.args import UsageError, add_cache_args, add_dataset_args, load_dataset_args, open_cache, parse_options
+from vqual.cli.args import (
+    UsageError,
+    add_cache_args,
+    add_dataset_args,
+    add_progress_args,
+    load_dataset_args,
+    open_cache,
+    parse_options,
+    progress_of,
+)
 from vqual.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, error, note
 from vqual.data import Dataset, list_datasets
 from vqual.errors import OutputError, VqualError
@@ -91,7 +100,7 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     g.add_argument("--html", metavar="FILE", help="HTML report path (overrides --out)")
     g.add_argument("--no-report", action="store_true", help="print the table only, write no files")
     g.add_argument("--quiet", action="store_true", help="do not print the table")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)")
+    add_progress_args(g)
     add_cache_args(g)
     p.set_defaults(func=run_eval)
     return p
@@ -253,7 +262,7 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
     if len(ds.skipped) > 5:
         note("eval", f"... {len(ds.skipped) - 5} more skipped labels (listed in the report)")
 
-    show = False if args.no_progress else None
+    show = progress_of(args)
     train_records: list[runner.ItemRecord] | None = None
     with open_cache(args, "eval") as cache:
         try:

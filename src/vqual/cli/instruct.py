@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from vqual.cli.args import UsageError, add_dataset_args, load_dataset_args
+from vqual.cli.args import UsageError, add_dataset_args, add_progress_args, load_dataset_args, progress_of
 from vqual.cli.exits import EXIT_FAILED, EXIT_OK, error, note
 
 EPILOG = """examples:
@@ -29,7 +29,7 @@ def add_instruct_parser(sub) -> argparse.ArgumentParser:
                                                           "(default score,coarse)")
     p.add_argument("--seed", type=int, default=0, help="seed of the template choice (default 0)")
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="JSONL file to write (atomically)")
-    p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    add_progress_args(p)
     p.set_defaults(func=run_instruct)
     return p
 
@@ -61,7 +61,7 @@ def run_instruct(args: argparse.Namespace) -> int:
     attributes = None
     failed: list[str] = []
     if "explain" in tasks:
-        attributes, failed = _measured_attributes(ds, progress=not args.no_progress)
+        attributes, failed = _measured_attributes(ds, progress=progress_of(args))
         if failed:
             keep = [it for it in ds.items if str(it.path) not in set(failed)]
             ds = type(ds)(info=ds.info, root=ds.root, items=keep, skipped=ds.skipped, notes=ds.notes)
@@ -76,7 +76,7 @@ def run_instruct(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _measured_attributes(ds, progress: bool):
+def _measured_attributes(ds, progress: bool | str | None):
     """vqual-lite's attributes of every item (the explanation task's grounding); unreadable files are reported."""
     from vqual.api import load_model, score_one
     from vqual.progress import Progress
@@ -85,7 +85,7 @@ def _measured_attributes(ds, progress: bool):
     model = load_model("vqual-lite")
     found: dict[str, dict[str, float]] = {}
     failed: list[str] = []
-    bar = Progress(len(ds), enabled=None if progress else False)
+    bar = Progress(len(ds), enabled=progress)
     for it in ds:
         r = score_one(model, str(it.path))
         bar.update(failed=isinstance(r, Failure))

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from vqual import __version__
+from vqual.cli.args import add_progress_args, progress_of
 from vqual.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, error
 
 EXPLAIN_MODEL = "vqual-lmm"  # default model of `vqual explain`
@@ -24,7 +25,7 @@ def add_score_args(p: argparse.ArgumentParser, default_model: str = "the default
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images/videos with more pixels per frame")
     p.add_argument("--calibration", "-c", default=None, metavar="FILE",
                    help="calibration from `vqual calibrate`: scores on your scale (its model is the default --model)")
-    p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    add_progress_args(p)
 
 
 def add_score_parser(sub) -> argparse.ArgumentParser:
@@ -39,11 +40,11 @@ def add_score_parser(sub) -> argparse.ArgumentParser:
 def run_score_args(args: argparse.Namespace, explain: bool = False) -> int:
     """`run_score` from the parsed arguments of `vqual score` (or, with `explain`, `vqual explain`)."""
     return run_score(args.paths, args.model, args.format, args.out, args.timeline, args.max_pixels,
-                     progress=False if args.no_progress else None, calibration=args.calibration, explain=explain)
+                     progress=progress_of(args), calibration=args.calibration, explain=explain)
 
 
 def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: str | None, timeline: bool,
-              max_pixels: int | None = None, progress: bool | None = None, calibration: str | None = None,
+              max_pixels: int | None = None, progress: bool | str | None = None, calibration: str | None = None,
               report: str | None = None, explain: bool = False) -> int:
     """Score inputs and write them in `fmt` to `out` (or stdout), on the scale of `calibration` (a calibration
     file) if given; with `report`, the same results also go to that JSON file (each input is scored once).
@@ -104,7 +105,8 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
         writers = [make_writer(fmt, stream, timeline, meta)]
         if report_sink:
             writers.append(make_writer("json", report_sink.stream, timeline, meta))
-        bar = Progress(len(items), enabled=False if progress is False else (None if len(items) > 1 else False),
+        # auto: a bar on a terminal when there is more than one input; bar, log and off as asked
+        bar = Progress(len(items), enabled=(None if len(items) > 1 else False) if progress is None else progress,
                        leave=False)
         n_ok = n_failed = 0
         code = EXIT_OK

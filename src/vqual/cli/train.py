@@ -19,6 +19,7 @@ from vqual.cli.args import (
     load_dataset_args,
     model_destination,
     parse_options,
+    progress_of,
     write_model,
 )
 from vqual.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, error, note
@@ -104,7 +105,7 @@ def run_train(args: argparse.Namespace) -> int:
     failures: list[str] = []
     try:
         x, ok = extract_features(get_encoder(enc_cfg), [it.path for it in items],
-                                 progress=False if args.no_progress else None, label=f"train {ds.info.name}",
+                                 progress=progress_of(args), label=f"train {ds.info.name}",
                                  report=lambda m: failures.append(m))
     except KeyboardInterrupt:
         note(cmd, "interrupted; nothing written")
