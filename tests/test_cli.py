@@ -460,3 +460,16 @@ def test_progress_log_on_a_non_terminal(media, capsys):
         code, _, err = run(capsys, "score", str(media / "a.png"), str(media / "b.jpg"), *off)
         assert code == 0 and "ETA" not in err
     assert run(capsys, "score", str(media / "a.png"), "--progress", "sometimes")[0] == 2
+
+
+def test_a_long_video_reports_each_second(tmp_path, capsys, monkeypatch):
+    # #14: one long video showed no progress at all; now each scored second reaches the progress display
+    from vqual.progress import Progress
+
+    video = write_video(tmp_path / "long.mp4", moving_pattern(30, 96, 128), fps=10)  # 3 s
+    calls = []
+    real = Progress.part
+    monkeypatch.setattr(Progress, "part", lambda self, *a: (calls.append(a), real(self, *a)))
+    code, _, err = run(capsys, "score", str(video), "--progress", "log")
+    assert code == 0 and calls == [("long.mp4", 1, 3), ("long.mp4", 2, 3), ("long.mp4", 3, 3)]
+    assert "| long.mp4 1/3 s" in err  # the first second is logged at once, then every 10 s

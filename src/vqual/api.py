@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,11 +49,13 @@ def list_models(pattern: str = "*") -> list[registry.ModelSpec]:
     return registry.list_models(pattern)
 
 
-def score_one(model: QualityModel, src: Any) -> QualityResult | Failure:
-    """Score one input, turning a bad file into a `Failure` instead of an exception."""
+def score_one(model: QualityModel, src: Any, on_second: Callable[[int, int], None] | None = None,
+              ) -> QualityResult | Failure:
+    """Score one input, turning a bad file into a `Failure` instead of an exception; `on_second(done, total)`:
+    called after each second of a video (`QualityModel.score`)."""
     label = str(src) if isinstance(src, (str, os.PathLike)) else None
     try:
-        return model.score(src)
+        return model.score(src) if on_second is None else model.score(src, on_second=on_second)
     except MediaError as e:
         return Failure(path=label or (e.path or "<input>"), reason=e.reason, message=str(e))
     except VqualError as e:

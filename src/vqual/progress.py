@@ -42,7 +42,7 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.log = enabled == "log"
         self.log_every = log_every
-        self._logged: tuple[int, int] | None = None  # (done, total) of the last line written in log mode
+        self._logged: tuple | None = None  # what the last line written in log mode showed
         if self.log:
             enabled = True
         elif enabled is None:
@@ -61,9 +61,19 @@ class Progress:
         self._scored_time = 0.0
         self._t0 = time.monotonic()
         self._last_draw = 0.0
+        self._part: tuple[str, int, int] | None = None  # (label, done, total) inside the current item
+        self._item_t0 = self._t0  # when the current item started
+
+    def part(self, label: str, done: int, total: int) -> None:
+        """Progress inside the current item (a long video: `done` of `total` seconds), shown after the counts until
+        the item's `update`."""
+        self._part = (label, done, total)
+        self.draw()
 
     def update(self, *, cached: bool = False, failed: bool = False, seconds: float = 0.0) -> None:
         """One item finished; `seconds` is the time it took (when it was actually scored)."""
+        self._part = None
+        self._item_t0 = time.monotonic()
         self.done += 1
         self.cached += int(cached)
         self.failed += int(failed)
@@ -76,9 +86,12 @@ class Progress:
         remaining = self.total - self.done
         if remaining <= 0:
             return 0.0
-        if self._scored == 0:
-            return None
-        return remaining * self._scored_time / self._scored
+        per_item = self._scored_time / self._scored if self._scored else None
+        if self._part is not None and self._part[1] > 0:  # the current item from its own pace, the rest from the mean
+            _, done, total = self._part
+            this = (time.monotonic() - self._item_t0) / done * max(0, total - done)
+            return this if remaining == 1 else None if per_item is None else this + (remaining - 1) * per_item
+        return None if per_item is None else remaining * per_item
 
     def line(self) -> str:
         frac = self.done / self.total if self.total else 1.0
@@ -95,17 +108,22 @@ class Progress:
         s = (f"{self.label + ' ' if self.label else ''}{bar}"
              f"{self.done}/{self.total} {frac * 100:3.0f}% {rate:.1f} it/s "
              f"ETA {format_seconds(eta) if eta is not None else '--:--'}")
-        return s + (f" ({', '.join(extra)})" if extra else "")
+        s += f" ({', '.join(extra)})" if extra else ""
+        if self._part is not None:
+            label, done, total = self._part
+            s += f" | {label} {done}/{total} s"
+        return s
 
     def draw(self, force: bool = False) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
         if self.log:
-            if (self.done, self.total) == self._logged or (
+            shown = (self.done, self.total, self._part)
+            if shown == self._logged or (
                     not force and now - self._last_draw < self.log_every and self.done < self.total):
                 return
-            self._last_draw, self._logged = now, (self.done, self.total)
+            self._last_draw, self._logged = now, shown
             self.stream.write(f"vqual: {self.line()}\n")
             self.stream.flush()
             return

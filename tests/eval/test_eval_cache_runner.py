@@ -125,3 +125,23 @@ def test_progress_log_mode_writes_plain_lines_at_its_pace(monkeypatch):
     assert all(ln.startswith("vqual: ") and "#" not in ln for ln in lines)
     assert P.progress_setting("log") == "log" and P.progress_setting("off") is False
     assert P.progress_setting("auto") is None and P.progress_setting("bar") is True
+
+
+def test_progress_inside_an_item_and_its_eta(monkeypatch):
+    import vqual.progress as P
+
+    clock = [1000.0]
+    monkeypatch.setattr(P.time, "monotonic", lambda: clock[0])
+    out = io.StringIO()
+    bar = Progress(1, stream=out, enabled="log", log_every=10.0)
+    bar.part("clip.mp4", 0, 60)
+    clock[0] += 20
+    bar.part("clip.mp4", 10, 60)  # 10 s of video in 20 s: 50 more seconds take 100 s
+    assert bar.eta() == pytest.approx(100.0)
+    assert bar.line().endswith("| clip.mp4 10/60 s") and "ETA 01:40" in bar.line()
+    bar.update(seconds=120.0)
+    assert "|" not in bar.line()
+    lines = out.getvalue().splitlines()
+    assert lines == ["vqual: 0/1   0% 0.0 it/s ETA --:-- | clip.mp4 0/60 s",
+                     "vqual: 0/1   0% 0.0 it/s ETA 01:40 | clip.mp4 10/60 s",
+                     "vqual: 1/1 100% 0.1 it/s ETA 00:00"]

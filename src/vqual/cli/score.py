@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from vqual import __version__
 from vqual.cli.args import add_progress_args, progress_of
@@ -60,6 +61,7 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
     from vqual.errors import OutputError
     from vqual.inputs import expand_inputs, is_unmatched_pattern
     from vqual.interrupts import Terminated, deferred
+    from vqual.media.kind import VIDEO_EXTS
     from vqual.output import AtomicOutput, make_writer, output_format
     from vqual.progress import Progress
     from vqual.result import Failure
@@ -105,8 +107,9 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
         writers = [make_writer(fmt, stream, timeline, meta)]
         if report_sink:
             writers.append(make_writer("json", report_sink.stream, timeline, meta))
-        # auto: a bar on a terminal when there is more than one input; bar, log and off as asked
-        bar = Progress(len(items), enabled=(None if len(items) > 1 else False) if progress is None else progress,
+        # auto: a bar on a terminal when there is more than one input or a video (per second); else as asked
+        several = len(items) > 1 or any(Path(p).suffix.lower() in VIDEO_EXTS for p in items)
+        bar = Progress(len(items), enabled=(None if several else False) if progress is None else progress,
                        leave=False)
         n_ok = n_failed = 0
         code = EXIT_OK
@@ -119,7 +122,7 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
                     if item is None:
                         if model is None:
                             model = load_model(model_name, max_pixels=max_pixels)
-                        item = score_one(model, path)
+                        item = score_one(model, path, on_second=lambda d, t, n=Path(path).name: bar.part(n, d, t))
                 failed = isinstance(item, Failure)
                 with deferred():  # a row is written whole, even if Ctrl-C or SIGTERM arrives meanwhile
                     if not sink:

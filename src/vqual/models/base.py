@@ -7,7 +7,9 @@ assembling the `QualityResult` happen here, once, for every model.
 from __future__ import annotations
 
 import copy
+import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -104,8 +106,10 @@ class QualityModel:
         raise NotImplementedError
 
     # --- driver --------------------------------------------------------------------------------------------------
-    def score(self, src: Any, *, path_label: str | None = None) -> QualityResult:
-        """Score a path (image or video), a PIL image or an HxWx3 uint8 array.
+    def score(self, src: Any, *, path_label: str | None = None,
+              on_second: Callable[[int, int], None] | None = None) -> QualityResult:
+        """Score a path (image or video), a PIL image or an HxWx3 uint8 array. `on_second(done, total)` is called
+        after each second of a video is scored (total: the declared duration rounded up; progress display).
 
         Raises `vqual.errors.MediaError` for input that cannot be read.
         """
@@ -135,6 +139,9 @@ class QualityModel:
             moments.append(Moment(second=chunk.index, start=round(chunk.t0, 6), end=round(chunk.t1, 6),
                                   score=float(p.score), level=level_of(probs), attributes=dict(p.attributes),
                                   explanation=p.explanation))
+            if on_second is not None:
+                declared = math.ceil(info.duration) if math.isfinite(info.duration) else 0
+                on_second(len(seconds), max(len(seconds), declared))
         pooled = self.pool(seconds)
         worst = sorted(moments, key=lambda m: (m.score, m.second))[: self.n_worst]
         return self._result(label, "video", pooled, key_indices, t0, width=info.width, height=info.height,
