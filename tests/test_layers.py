@@ -147,7 +147,7 @@ def without_known(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 
 def test_the_table_is_read_from_the_package_docstring():
     names = [layer for layer, _ in LAYERS]
-    assert names == ["base", "media", "encoders", "heads", "models", "api", "metrics", "adapt", "eval", "cli"]
+    assert names == ["base", "media", "encoders", "heads", "models", "api", "metrics", "adapt", "eval", "serve", "cli"]
     assert RANK["vqual.result"] < RANK["vqual.media"] < RANK["vqual.encoders"] < RANK["vqual.heads"]
     assert RANK["vqual.heads"] < RANK["vqual.models"] < RANK["vqual.api"] < RANK["vqual.cli"]
     every = [n for _, names in LAYERS for n in names]
