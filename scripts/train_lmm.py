@@ -288,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     from vqual.lmm.decoder import load_decoder
     from vqual.lmm.tuning import TuneConfig, tune
     from vqual.lmm.visual import FrameEncoder
+    from vqual.models.cards import identity
     from vqual.weights import sha256_file
 
     t_start = time.time()
@@ -362,26 +363,28 @@ def main(argv: list[str] | None = None) -> int:
     out = ASSETS / "projectors.safetensors"
     state = {k: v.detach().contiguous() for k, v in path.projectors.state_dict().items()}
     save_file(state, str(out), metadata={"model": "vqual-lmm", "version": VERSION})
-    config = {
-        "model": "vqual-lmm", "version": VERSION,
-        "projectors_sha256": sha256_file(out),
+    old = json.loads((ASSETS / "lmm.json").read_text()) if (ASSETS / "lmm.json").is_file() else {}
+    config = {  # the card's identity fields (vqual.models.cards) carried over, the new projectors' sha256 in them
+        **identity(old), "model": "vqual-lmm", "version": VERSION,
+        "weights": {"projectors.safetensors": sha256_file(out)},
         "dims": path.projectors.dims, "out_scale_init": emb_rms, "attributes": attr_names,
         "temporal_attributes": list(TEMPORAL_ATTRIBUTES),
         "decoder": {"name": decoder.name, "sha256": decoder.sha256},
         "tertiles": list(tert),
         "training": {
             "command": "python scripts/train_lmm.py" + (" --cv" if args.cv else ""),
-            "stage_a": {**cfg_a, "items": len(replay), "history": hist_a,
-                        "data": "synthetic distortions of Kodak 24 + McMaster 1-12 (images) and 2-s pans over them "
-                                "(videos); McMaster 13-18 held out"},
-            "stage_b": {**cfg_b, "items": len(y), "history": hist_b,
-                        "data": "../shared/data/clive-fewlabel (200 MOS): score + good/fair/poor turns"},
+            "data": {"stage_a": "synthetic distortions of Kodak 24 + McMaster 1-12 (images) and 2-s pans over them "
+                                "(videos); McMaster 13-18 held out",
+                     "stage_b": "../shared/data/clive-fewlabel (200 MOS): score + good/fair/poor turns"},
+            "stage_a": {**cfg_a, "items": len(replay), "history": hist_a},
+            "stage_b": {**cfg_b, "items": len(y), "history": hist_b},
             "minutes": round((time.time() - t_start) / 60, 1),
         },
         "cv": report,
     }
     (ASSETS / "lmm.json").write_text(json.dumps(config, indent=1) + "\n")
-    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, sha256 {config['projectors_sha256'][:12]}) and lmm.json")
+    sha = config["weights"]["projectors.safetensors"]
+    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, sha256 {sha[:12]}) and lmm.json")
     return 0
 
 

@@ -31,7 +31,7 @@ def test_builtin_versions_are_their_cards():
     from vqual.models.cards import BUILTIN, read_card
 
     for spec in BUILTIN:
-        assert spec.version == read_card(spec.card)["version"]
+        assert spec.version == read_card(spec.card).version
         assert registry.get_spec(spec.name) is spec
     assert registry.default_model_name() == BUILTIN[0].name
 
@@ -54,3 +54,25 @@ def test_registry_and_models_do_not_import_each_other():
             "print('vqual.registry' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_builtin_cards_are_one_schema():
+    """Every built-in card has the identity fields, typed; its weights files are the ones it names (sha256); the
+    registry entry's version, description and kinds are the card's."""
+    from vqual.encoders.features import PRESETS
+    from vqual.models.cards import BUILTIN, IDENTITY_KEYS, Training, card_of
+    from vqual.weights import asset_path, read_asset_json, sha256_file
+
+    for spec in BUILTIN:
+        raw = read_asset_json(str(spec.card))
+        assert set(IDENTITY_KEYS) <= set(raw), spec.name
+        card = card_of(spec.name)
+        assert (card.name, card.version, card.description, card.kinds) == (spec.name, spec.version,
+                                                                            spec.description, spec.kinds)
+        assert card.score_range == (1.0, 5.0) and card.weights
+        for file, sha in card.weights:
+            assert sha256_file(asset_path(f"{card.folder}/{file}")) == sha, (spec.name, file)
+        assert card.preset is None or card.preset in PRESETS
+        assert card.training is None or isinstance(card.training, Training)
+    assert card_of("vqual-lite@2.0").training.code_version and card_of("vqual-lite@2.0").training.args
+    assert card_of("niqe").training is None and card_of("niqe").preset is None

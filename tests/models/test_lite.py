@@ -28,7 +28,7 @@ def test_image_result_is_consistent(model, sample):
     assert set(r.attributes) == {"blur", "noise", "compression", "underexposure", "overexposure", "colour", "scaling"}
     assert all(0.0 <= v <= 1.0 for v in r.attributes.values())
     assert 0.0 <= r.uncertainty < 1.0
-    assert r.provenance.model == "vqual-lite" and r.provenance.weights_sha256 == model.config["heads_sha256"]
+    assert r.provenance.model == "vqual-lite" and r.provenance.weights_sha256 == model.config["weights"]["heads.npz"]
 
 
 def test_golden_score_of_the_bundled_sample(model, sample):
@@ -73,11 +73,11 @@ def test_level_probs_shape():
 
 def test_altered_heads_are_refused(monkeypatch, tmp_path):
     cfg = json.loads(asset_path("lite/lite.json").read_text())
-    cfg["heads_sha256"] = "0" * 64  # the card names other heads than the shipped file
-    import vqual.models.lite as lite
+    cfg["weights"]["heads.npz"] = "0" * 64  # the card names other heads than the shipped file
+    import vqual.models.cards as cards
 
-    real = lite.card_of
-    monkeypatch.setattr(lite, "card_of", lambda name: cfg if name == "vqual-lite" else real(name))
+    real = cards.read_asset_json
+    monkeypatch.setattr(cards, "read_asset_json", lambda rel: cfg if rel == "lite/lite.json" else real(rel))
     with pytest.raises(WeightsError, match="sha256"):
         VqualLite()
 

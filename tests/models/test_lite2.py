@@ -58,7 +58,7 @@ def test_card_matches_the_weights():
 
 def test_altered_encoder_is_refused(monkeypatch, tmp_path):
     cfg = json.loads(asset_path("lite2/lite2.json").read_text())
-    cfg["encoder_sha256"] = "0" * 64  # the card names another encoder.npz than the shipped one
+    cfg["weights"]["encoder.npz"] = "0" * 64  # the card names another encoder.npz than the shipped one
     import vqual.weights as weights
 
     real = weights.read_asset_json

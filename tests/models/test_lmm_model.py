@@ -32,7 +32,8 @@ def model():
 
 def test_image_score_reads_the_level_words(model, sample):
     r = model.score(sample)
-    assert r.provenance.model == "vqual-lmm" and r.provenance.weights_sha256 == model.config["projectors_sha256"]
+    assert r.provenance.model == "vqual-lmm"
+    assert r.provenance.weights_sha256 == model.config["weights"]["projectors.safetensors"]
     assert r.provenance.decoder == "SmolLM2-135M-Instruct"
     assert set(r.level_probs) == set(LEVELS) and sum(r.level_probs.values()) == pytest.approx(1.0)
     expected = sum(p * w for p, w in zip([r.level_probs[k] for k in LEVELS], [5, 4, 3, 2, 1]))

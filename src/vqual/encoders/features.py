@@ -44,7 +44,7 @@ class FeaturePreset:
             from vqual.weights import read_asset_json
 
             card = read_asset_json(f"{self.tuned}/{self.tuned}.json")
-            out["tuned"] = {"asset": f"{self.tuned}/encoder.npz", "sha256": card["encoder_sha256"]}
+            out["tuned"] = {"asset": f"{self.tuned}/encoder.npz", "sha256": card["weights"]["encoder.npz"]}
         return out
 
 

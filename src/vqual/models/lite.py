@@ -35,24 +35,19 @@ class VqualLite(QualityModel):
     decoder = "linear-heads"
     chunk_luma_size = 256
     trained_on = ("clive-fewlabel",)
-    #: asset folder holding ``heads.npz`` (the card: `cards.BUILTIN`)
-    assets = "lite"
-    #: the feature encoder (`vqual.encoders.features.PRESETS`)
-    preset = "lite"
 
     def __init__(self, max_pixels: int | None = None):
         super().__init__(max_pixels=max_pixels)
         from vqual.encoders.temporal import TemporalEncoder
 
-        self.config = card_of(self.name)
-        if self.config["model"] != self.name.split("@")[0]:
-            raise RuntimeError(f"the card of {self.name} is for {self.config['model']}")
-        self.version = self.decoder_version = str(self.config["version"])
-        path = resolve(f"{self.assets}/heads.npz", self.config["heads_sha256"])
-        self.weights_sha256 = self.config["heads_sha256"]
+        card = card_of(self.name)  # its heads.npz, their sha256 and its feature preset (`cards.BUILTIN`)
+        self.config = card.config
+        self.version = self.decoder_version = card.version
+        self.weights_sha256 = card.sha256("heads.npz")
+        path = resolve(f"{card.folder}/heads.npz", self.weights_sha256)
         prefixes = ("score", "attributes", *(f"fold{k}" for k in range(N_FOLDS)))
         self.heads, _ = load_heads(path, prefixes)
-        self.encoder = get_encoder(encoder_config(self.preset))
+        self.encoder = get_encoder(encoder_config(str(card.preset)))
         self.spatial = self.encoder.spatial
         self.temporal = TemporalEncoder()
         self.bounds = self.config["levels"]["bounds"]
@@ -102,8 +97,6 @@ class VqualLite2(VqualLite):
 
     name = "vqual-lite@2.0"
     trained_on = ("biq2021",)
-    assets = "lite2"
-    preset = "lite2"  # the fine-tuned encoder.npz, its sha256 in lite2.json
 
     def spatial_features(self, rgb: np.ndarray, still: bool) -> np.ndarray:
         """As 1.0, and for a still picture larger than `LARGE_AREA` pixels the mean of the whole view's vector

@@ -68,11 +68,10 @@ class VqualLMM(QualityModel):
         from vqual.lmm.visual import FrameEncoder
         from vqual.models.lite import VqualLite
 
-        self.config = card_of(self.name)
-        if self.config["model"] != self.name:
-            raise RuntimeError(f"lmm.json is for {self.config['model']}")
-        self.version = str(self.config["version"])
-        sha = None if projectors_path else self.config["projectors_sha256"]
+        card = card_of(self.name)
+        self.config = card.config
+        self.version = card.version
+        sha = None if projectors_path else card.sha256("projectors.safetensors")
         path = resolve("lmm/projectors.safetensors", sha, explicit=projectors_path)
         self.weights_sha256 = sha
         self.lite = VqualLite(max_pixels=max_pixels)

@@ -43,11 +43,11 @@ from vqual.weights import resolve
 
 __all__ = ["NIQEModel", "NiqeMapping", "load_mapping", "load_pristine", "niqe", "niqe_distance"]
 
-#: sha256 of ``assets/niqe/pristine.npz`` (arrays ``mu`` (36,) and ``cov`` (36, 36), float64). The LIVE file it was
-#: converted from (``niqe_pristine_params.mat``, keys pop_mu / pop_cov) has sha256
+#: sha256 of ``assets/niqe/pristine.npz``, from its card (mapping.json); arrays ``mu`` (36,) and ``cov`` (36, 36),
+#: float64. The LIVE file it was converted from (``niqe_pristine_params.mat``, keys pop_mu / pop_cov) has sha256
 #: c0f359a92d32de06002b81d1446e8a060a31de46ae9cce2c4d781405626727eb; its arrays are bit-identical to BasicSR's
 #: ``niqe_pris_params.npz`` (a conversion of the same LIVE modelparameters.mat).
-PRISTINE_SHA256 = "40f068c96ddfe76af29cb28a7bc976559af0b789b9bb3fd4f9669728384023d6"
+PRISTINE_SHA256 = card_of("niqe").sha256("pristine.npz")
 PRISTINE_ASSET = "niqe/pristine.npz"
 MAPPING_ASSET = "niqe/mapping.json"
 PATCH_SIZE = 96
@@ -181,7 +181,7 @@ class NIQEModel(QualityModel):
         super().__init__(max_pixels=max_pixels)
         self.mu_p, self.cov_p = load_pristine()
         self.mapping = load_mapping()
-        self.version = str(card_of(self.name)["version"])
+        self.version = card_of(self.name).version
         from vqual.encoders.temporal import TemporalEncoder
 
         self.temporal = TemporalEncoder()
