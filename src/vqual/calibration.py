@@ -31,7 +31,7 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from vqual.result import (
     Scale,
 )
 from vqual.version import __version__
+
+if TYPE_CHECKING:
+    from vqual.models.base import Scorer
 
 #: Schema of the saved JSON.
 SCHEMA = "vqual.calibration/1"
@@ -346,10 +349,9 @@ class Calibration:
         return Path(path)
 
     # --- applying -----------------------------------------------------------------------------------------------
-    def check_model(self, model: Any) -> None:
+    def check_model(self, model: Scorer) -> None:
         """Raise `CalibrationError` unless `model` (name, version, weights sha256) is the one this was made for."""
-        self._check_identity(str(getattr(model, "name", "")), str(getattr(model, "version", "")),
-                             getattr(model, "weights_sha256", None))
+        self._check_identity(str(model.name), str(model.version), model.weights_sha256)
 
     def _check_identity(self, name: str, version: str, sha: str | None) -> None:
         if (name, version, sha) != (self.model, self.model_version, self.weights_sha256):

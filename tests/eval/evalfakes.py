@@ -19,10 +19,17 @@ class BrightnessModel:
     name = "fake-brightness"
     version = "1.0"
     weights_sha256 = None
+    trained_on: tuple[str, ...] = ()
+    calibration = None  # scores on its own scale only (`vqual.models.base.Scorer`)
 
     def __init__(self, interrupt_after: int | None = None):
         self.calls = 0
         self.interrupt_after = interrupt_after
+
+    def with_calibration(self, calibration):
+        if calibration is not None:
+            raise NotImplementedError("the fake scores on its own scale only")
+        return self
 
     def score(self, path, **_):
         if self.interrupt_after is not None and self.calls >= self.interrupt_after:

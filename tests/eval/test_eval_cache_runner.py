@@ -145,3 +145,19 @@ def test_progress_inside_an_item_and_its_eta(monkeypatch):
     assert lines == ["vqual: 0/1   0% 0.0 it/s ETA --:-- | clip.mp4 0/60 s",
                      "vqual: 0/1   0% 0.0 it/s ETA 01:40 | clip.mp4 10/60 s",
                      "vqual: 1/1 100% 0.1 it/s ETA 00:00"]
+
+
+def test_the_fake_is_a_scorer():
+    """The harnesses read name, version, weights, trained_on and calibration of any model they get; the fake has them
+    all, and an object without trained_on/calibration is not a `Scorer`."""
+    from vqual.models.base import Scorer
+
+    class Bare:
+        name, version, weights_sha256 = "bare", "0", None
+
+        def score(self, src, *, path_label=None): ...
+
+        def with_calibration(self, calibration): ...
+
+    assert isinstance(BrightnessModel(), Scorer)
+    assert not isinstance(Bare(), Scorer)

@@ -17,7 +17,7 @@ import datetime as _dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from vqual.errors import CalibrationError
 from vqual.eval.metrics import MetricError, as_pair
 from vqual.lazy import LazyModule
 from vqual.result import Scale
+
+if TYPE_CHECKING:
+    from vqual.models.base import Scorer
 
 stats = LazyModule("scipy.stats")
 
@@ -112,7 +115,7 @@ def select_method(cv: dict[str, Any]) -> str:
 
 # --- fitting ----------------------------------------------------------------------------------------------------
 
-def fit_calibration(x, y, *, model: Any, scale: Scale, method: str = "auto", groups: Sequence[str] | None = None,
+def fit_calibration(x, y, *, model: Scorer, scale: Scale, method: str = "auto", groups: Sequence[str] | None = None,
                     seed: int = 0, name: str | None = None, labels_file: str | None = None, n_failed: int = 0,
                     n_skipped: int = 0) -> Calibration:
     """Fit a `Calibration` of `model` (anything with ``name``, ``version``, ``weights_sha256``) from its
@@ -149,7 +152,7 @@ def fit_calibration(x, y, *, model: Any, scale: Scale, method: str = "auto", gro
         warnings.append(f"labels {lo:g}-{hi:g} lie outside the declared scale {scale.min:g}-{scale.max:g}; "
                         "calibrated scores are clipped to the scale")
     return Calibration(name=name or scale.name, model=str(model.name), model_version=str(model.version),
-                       weights_sha256=getattr(model, "weights_sha256", None), method=chosen, map=fitted,
+                       weights_sha256=model.weights_sha256, method=chosen, map=fitted,
                        x_min_=float(xs.min()), x_max_=float(xs.max()), scale=replace(scale), n_labels=int(xs.size),
                        label_min=lo, label_max=hi, selected_by="cross-validation" if method == "auto" else "user",
                        cv=cv, labels_file=labels_file, n_failed=n_failed, n_skipped=n_skipped, warnings=warnings,

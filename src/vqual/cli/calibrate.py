@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from vqual.cli.args import add_cache_args, add_label_scale_args, add_progress_args, label_scale, progress_of
 from vqual.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, error, note
+
+if TYPE_CHECKING:
+    from vqual.models.base import Scorer
 
 
 def add_calibrate_parser(sub) -> argparse.ArgumentParser:
@@ -66,7 +70,7 @@ def _first_bad_label(path: str) -> str | None:
     return None
 
 
-def run_calibrate(args: argparse.Namespace, *, model=None) -> int:
+def run_calibrate(args: argparse.Namespace, *, model: Scorer | None = None) -> int:
     """``vqual calibrate``: score the labelled files (prediction cache shared with ``vqual eval``), fit, save.
 
     Exit codes: 0 written; 1 written, but some labelled files could not be scored or were skipped; 2 nothing
@@ -101,7 +105,7 @@ def run_calibrate(args: argparse.Namespace, *, model=None) -> int:
         return error(cmd, f"{args.labels}: {len(ds.items)} usable labels; a calibration needs at least {MIN_LABELS}")
     if model is None:
         model = runner.load_model(args.model)
-    if getattr(model, "calibration", None) is not None:  # fit on the model's own score, never a calibrated one
+    if model.calibration is not None:  # fit on the model's own score, never a calibrated one
         model = model.with_calibration(None)
     with open_cache(args, cmd) as cache:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vqual.cli.args import (
     add_cache_args,
@@ -24,6 +24,9 @@ from vqual.cli.args import (
     write_model,
 )
 from vqual.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, error, note
+
+if TYPE_CHECKING:
+    from vqual.models.base import Scorer
 
 
 def add_distill_parser(sub: Any) -> argparse.ArgumentParser:
@@ -56,7 +59,7 @@ def add_distill_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def run_distill(args: argparse.Namespace, *, teachers: list | None = None) -> int:
+def run_distill(args: argparse.Namespace, *, teachers: list[Scorer] | None = None) -> int:
     """``vqual distill``; `teachers` (loaded models) bypasses ``--teacher`` (tests)."""
     import numpy as np
 
@@ -66,7 +69,7 @@ def run_distill(args: argparse.Namespace, *, teachers: list | None = None) -> in
     from vqual.encoders.features import encoder_config, get_encoder
     from vqual.eval import runner
     from vqual.inputs import expand_inputs
-    from vqual.models.user import ModelCard, provenance
+    from vqual.models.user import ModelCard, default_levels, provenance
 
     cmd = "distill"
     views = tuple(v.strip() for v in args.views.split(",") if v.strip())
@@ -83,7 +86,7 @@ def run_distill(args: argparse.Namespace, *, teachers: list | None = None) -> in
             if not names:
                 raise ValueError("--teacher is empty")
             teachers = [runner.load_model(n) for n in names]
-        teachers = [t.with_calibration(None) if getattr(t, "calibration", None) is not None else t for t in teachers]
+        teachers = [t.with_calibration(None) if t.calibration is not None else t for t in teachers]
     except (ValueError, DatasetError) as e:
         return error(cmd, str(e))
     for msg in ds.notes:
@@ -123,14 +126,14 @@ def run_distill(args: argparse.Namespace, *, teachers: list | None = None) -> in
         student = train_student(x, signals, labelled, y, [it.content_id for it in lab_items], config)
     except DistillError as e:
         return error(cmd, f"{args.labels}: {e}")
-    teacher_ids = [{"name": t.name, "version": t.version, "weights_sha256": getattr(t, "weights_sha256", None)}
+    teacher_ids = [{"name": t.name, "version": t.version, "weights_sha256": t.weights_sha256}
                    for t in teachers]
-    trained_on = sorted({ds.info.name, *(d for t in teachers for d in getattr(t, "trained_on", ()))})
+    trained_on = sorted({ds.info.name, *(d for t in teachers for d in t.trained_on)})
     card = ModelCard(
         name=name, version=args.model_version, encoder=enc_cfg, head="linear", weights_sha256="",
         description=f"student of {'+'.join(t.name for t in teachers)} on {args.encoder}, calibrated on "
                     f"{len(labelled)} labels",
-        score_map=student.score_map.to_dict(), levels={"bounds": [1.5, 2.5, 3.5, 4.5], "tau": student.tau},
+        score_map=student.score_map.to_dict(), levels=default_levels(student.tau),
         trained_on=trained_on,
         provenance=provenance("vqual distill", args.command_line, teacher=teacher_ids, views=list(views),
                               n_unlabelled=len(unlabelled), n_items=len(kept_paths), n_unreadable=n_unreadable,

@@ -10,7 +10,7 @@ import re
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vqual.cli.args import (
     UsageError,
@@ -38,6 +38,10 @@ from vqual.eval.protocols import (
     kfold_indices,
     run_protocol,
 )
+
+if TYPE_CHECKING:
+    from vqual.calibration import Calibration
+    from vqual.models.base import Scorer
 
 _EPILOG = """\
 examples:
@@ -203,7 +207,7 @@ def _calibration_args(args: argparse.Namespace) -> tuple[str, str | None]:
     return (modes[0] if modes else "both"), (files[0] if files else None)
 
 
-def _apply_calibration(records: list[runner.ItemRecord], cal: Any) -> None:
+def _apply_calibration(records: list[runner.ItemRecord], cal: Calibration) -> None:
     """Put each scored record's score on the calibration's scale (kept in ``calibrated_score``) and, mapped
     linearly from that scale to 1-5, in ``score``; the model's own score moves to ``uncalibrated_score``."""
     ok = [r for r in records if r.status == "ok" and r.score is not None]
@@ -226,7 +230,7 @@ def _list_datasets() -> int:
     return EXIT_OK
 
 
-def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
+def run_eval(args: argparse.Namespace, *, model: Scorer | None = None) -> int:
     """Run ``vqual eval`` from parsed arguments. `model` (a loaded model) bypasses ``--model`` (for tests / API)."""
     if getattr(args, "list_datasets", False):
         return _list_datasets()
@@ -250,7 +254,7 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
             user_cal = load_calibration(cal_file)
         if model is None:
             model = runner.load_model(args.model if args.model or user_cal is None else user_cal.model)
-        if getattr(model, "calibration", None) is not None:  # score (and cache) the model's own predictions
+        if model.calibration is not None:  # score (and cache) the model's own predictions
             user_cal = user_cal or model.calibration
             model = model.with_calibration(None)
         if user_cal is not None:
@@ -314,7 +318,7 @@ def run_eval(args: argparse.Namespace, *, model: Any = None) -> int:
     if not args.quiet:
         print(rpt.summary_text(rep))
     if not args.no_report:
-        stem = f"{_slug(ds.info.name)}_{_slug(str(getattr(model, 'name', 'model')))}"
+        stem = f"{_slug(ds.info.name)}_{_slug(model.name)}"
         jpath = Path(args.json) if args.json else Path(args.out) / f"{stem}.json"
         hpath = Path(args.html) if args.html else Path(args.out) / f"{stem}.html"
         try:

@@ -67,7 +67,7 @@ def run_train(args: argparse.Namespace) -> int:
     from vqual.data import DatasetError
     from vqual.encoders.features import encoder_config, get_encoder
     from vqual.heads.levels import fit_tau
-    from vqual.models.user import ModelCard, provenance
+    from vqual.models.user import ModelCard, default_levels, provenance
 
     cmd = "train"
     try:
@@ -123,7 +123,7 @@ def run_train(args: argparse.Namespace) -> int:
     card = ModelCard(
         name=name, version=args.model_version, encoder=enc_cfg, head=args.head, weights_sha256="",
         description=f"{args.head} head warmed up on {len(used)} labels of {ds.info.name} ({args.encoder} encoder)",
-        levels={"bounds": [1.5, 2.5, 3.5, 4.5], "tau": tau}, trained_on=[ds.info.name],
+        levels=default_levels(tau), trained_on=[ds.info.name],
         provenance=provenance("vqual train", args.command_line, dataset=ds.info.name,
                               labels=ds.info.label_files[0] if ds.info.label_files else None,
                               n_items=n_all, n_labels=len(used), n_unreadable=int((~ok).sum()),

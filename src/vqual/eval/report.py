@@ -9,7 +9,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from vqual.eval.metrics import MetricError, evaluate
 from vqual.eval.protocols import ProtocolResult
 from vqual.output import write_atomic
 from vqual.version import __version__
+
+if TYPE_CHECKING:
+    from vqual.models.base import Scorer
 
 REPORT_SCHEMA = "vqual.eval/1"
 
@@ -74,7 +77,7 @@ def all_items_metrics(records: Sequence[Any]) -> dict[str, Any]:
         return {"error": str(e), "n": len(ok)}
 
 
-def build_report(*, model: Any, dataset: Any, records: Sequence[Any], results: Sequence[ProtocolResult],
+def build_report(*, model: Scorer, dataset: Any, records: Sequence[Any], results: Sequence[ProtocolResult],
                  command: str = "", train_dataset: Any = None, train_records: Sequence[Any] | None = None,
                  elapsed_s: float | None = None, calibration: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report document (JSON-ready). `calibration`: the user's calibration used for 'model' rows, if any
@@ -83,8 +86,7 @@ def build_report(*, model: Any, dataset: Any, records: Sequence[Any], results: S
         "schema": REPORT_SCHEMA, "vqual_version": __version__,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": command, "convention": CONVENTION,
-        "model": {"name": getattr(model, "name", ""), "version": getattr(model, "version", ""),
-                  "weights_sha256": getattr(model, "weights_sha256", None)},
+        "model": {"name": model.name, "version": model.version, "weights_sha256": model.weights_sha256},
         "dataset": _dataset_block(dataset, records),
         "all_items": all_items_metrics(records),
         "results": [r.to_dict() for r in results],
@@ -95,7 +97,7 @@ def build_report(*, model: Any, dataset: Any, records: Sequence[Any], results: S
     }
     if calibration is not None:
         rep["model"]["calibration"] = calibration
-    trained_on = tuple(getattr(model, "trained_on", ()))
+    trained_on = tuple(model.trained_on)
     if dataset.info.name in trained_on:
         rep["in_sample"] = True
         rep["warning"] = (f"{rep['model']['name']} was trained on {dataset.info.name}: these figures are "

@@ -8,12 +8,15 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vqual.data.base import Dataset, DatasetInfo, Item
 from vqual.errors import MediaError
 from vqual.eval.cache import PredictionCache
 from vqual.progress import Progress
+
+if TYPE_CHECKING:
+    from vqual.models.base import QualityModel, Scorer
 
 
 @dataclass
@@ -62,7 +65,7 @@ def load_labelled_set(dataset: str | None = None, root: str | None = None, manif
     return load_manifest(manifest, mos_range=mos_range, higher_is_better=higher_is_better)
 
 
-def load_model(name: str | None = None) -> Any:
+def load_model(name: str | None = None) -> QualityModel:
     """`vqual.api.load_model(name)`; None gives the default model. (The one place the evaluation commands load a
     model, so that tests can put a fake one there.)"""
     from vqual.api import load_model as load
@@ -75,7 +78,7 @@ def _record(i: int, item: Item, info: DatasetInfo) -> ItemRecord:
                       mos_1_5=float(info.to_1_5(item.mos)), content_id=item.content_id, split=item.split)
 
 
-def score_items(model: Any, items: Iterable[Item], info: DatasetInfo, *, cache: PredictionCache | None = None,
+def score_items(model: Scorer, items: Iterable[Item], info: DatasetInfo, *, cache: PredictionCache | None = None,
                 progress: Progress | None = None) -> list[ItemRecord]:
     """Score every item with `model` (``model.score(path) -> QualityResult``), using and filling `cache`.
 
@@ -120,8 +123,8 @@ def score_items(model: Any, items: Iterable[Item], info: DatasetInfo, *, cache: 
     return records
 
 
-def score_dataset(model: Any, dataset: Dataset, *, cache: PredictionCache | None = None, progress: bool | None = None,
-                  limit: int | None = None, label: str = "") -> list[ItemRecord]:
+def score_dataset(model: Scorer, dataset: Dataset, *, cache: PredictionCache | None = None,
+                  progress: bool | None = None, limit: int | None = None, label: str = "") -> list[ItemRecord]:
     """Score the items of a loaded dataset (the first `limit` only, if given). `progress` None: bar on a TTY."""
     items = dataset.items[:limit] if limit is not None else dataset.items
     bar = Progress(len(items), label=label or dataset.info.name, enabled=progress)

@@ -28,14 +28,19 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class Scorer(Protocol):
-    """What the harnesses (evaluation, its cache, calibration, distillation, comparison) need of a model: its identity
-    and `score`. Every `QualityModel` is one, and so is a test's fake that only scores."""
+    """What the harnesses (evaluation, its cache, calibration, distillation, comparison) need of a model: its identity,
+    what trained it, its calibration and `score`. Every `QualityModel` is one, and so is a test's fake that only
+    scores (with ``trained_on = ()`` and ``calibration = None``)."""
 
     name: str  # registered model name
     version: str  # model version
     weights_sha256: str | None  # sha256 of its weights (None: no learned weights)
+    trained_on: tuple[str, ...]  # datasets whose labels trained or calibrated it: evaluating on them is not a test
+    calibration: Calibration | None  # applied to its results (None: its own 1-5)
 
     def score(self, src: Any, *, path_label: str | None = None) -> QualityResult: ...
+
+    def with_calibration(self, calibration: Calibration | str | Path | None) -> Scorer: ...
 
 
 class QualityModel:
