@@ -82,3 +82,18 @@ def test_a_file_that_ends_inside_its_signature_is_truncated(tmp_path, head, fmt)
     assert e.reason == "truncated" and fmt in str(e)
     (tmp_path / "r.txt").write_bytes(b"Rxyz")  # text that merely starts like one is still text
     assert _reason(media_kind, tmp_path / "r.txt").reason == "not_media"
+
+
+def test_identify_is_the_one_first_look_of_every_reader(tmp_path):
+    """media_kind, load_image and probe_video all check a file through `identify`: its first n bytes, the size, the
+    sniffed kind; a file cut inside its signature is truncated for each of them."""
+    from vqual.media import load_image, probe_video
+    from vqual.media.kind import identify
+
+    png = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    head, size, kind, label = identify(png, 16)
+    assert head == png.read_bytes()[:16] and size == png.stat().st_size and (kind, label) == ("image", "PNG")
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(b"\x89PNG\r")
+    for read in (media_kind, load_image, probe_video):
+        assert _reason(read, cut).reason == "truncated"

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vqual.adapt.folds import kfold_indices, n_folds
+from vqual.adapt.folds import content_ids, kfold_indices, n_folds
 from vqual.adapt.maps import make_map
 from vqual.calibration import METHODS, Calibration
 from vqual.errors import CalibrationError
@@ -73,7 +73,7 @@ def cross_validate(x, y, *, groups: Sequence[str] | None = None, seed: int = 0,
     Folds: `vqual.adapt.folds.kfold_indices` (seeded, every content id in one fold), k = min(5, n // 5).
     """
     xs, ys = as_pair(x, y, min_n=1, what="calibration")
-    g = np.asarray(groups if groups is not None else [str(i) for i in range(xs.size)], dtype=object)
+    g = np.asarray(content_ids(groups, xs.size), dtype=object)
     if g.size != xs.size:
         raise CalibrationError(f"{g.size} content ids for {xs.size} labels")
     k = check_labels(xs, ys, g)

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vqual.adapt.folds import content_ids
 from vqual.errors import MediaError, VqualError
 from vqual.heads.linear import LinearHead
 from vqual.progress import Progress
@@ -308,7 +309,7 @@ def train_student(x: np.ndarray, signals: TeacherSignals, labelled: np.ndarray, 
         raise DistillError(f"{len(labelled)} usable labels; the student's calibration needs at least {MIN_LABELS}")
     if np.ptp(y) == 0:
         raise DistillError(f"all {len(y)} labels are equal ({y[0]:g}); nothing to calibrate on")
-    g = list(groups) if groups is not None else [str(i) for i in range(len(labelled))]
+    g = content_ids(groups, len(labelled))
     oof = cross_fitted_scores(x, signals, labelled, y, g, cfg)
     head, info = fit_student(x, signals, labelled, y, cfg)
     try:

@@ -19,6 +19,11 @@ class ProtocolError(VqualError, ValueError):
     """A protocol cannot run on this data (no split, too few items or contents, bad parameter)."""
 
 
+def content_ids(groups: Sequence[str] | None, n: int) -> list[str]:
+    """The content id of each of `n` items: `groups`, or when none are given every item its own content."""
+    return list(groups) if groups is not None else [str(i) for i in range(n)]
+
+
 def n_folds(n: int, n_groups: int | None = None) -> int:
     """k = min(5, n // 5) (and at most the number of distinct contents)."""
     k = min(MAX_FOLDS, n // MIN_PER_FOLD)

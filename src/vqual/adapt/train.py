@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vqual.adapt.folds import content_ids
 from vqual.errors import MediaError, VqualError
 from vqual.heads.linear import LinearHead
 from vqual.heads.mlp import MLPHead
@@ -293,7 +294,7 @@ def train_head(x: np.ndarray, y: np.ndarray, groups: Sequence[str] | None = None
         raise TrainError(f"{len(y)} usable labels; a head needs at least {MIN_TRAIN_LABELS}")
     if np.ptp(y) == 0:
         raise TrainError(f"all {len(y)} labels are equal ({y[0]:g}); nothing to learn")
-    g = list(groups) if groups is not None else [str(i) for i in range(len(y))]
+    g = content_ids(groups, len(y))
     splits = validation_splits(g, cfg)
     if pairs is not None:
         return _train_with_pairs(x, y, splits, cfg, pairs)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from vqual.adapt.folds import ProtocolError, kfold_indices
+from vqual.adapt.folds import ProtocolError, content_ids, kfold_indices
 from vqual.adapt.maps import LogisticEstimator
 from vqual.adapt.maps import MapFactory as CalibratorFactory
 from vqual.eval.metrics import METRIC_KEYS, MetricError, bootstrap_ci, evaluate, flat, mean_std
@@ -60,7 +60,7 @@ class EvalSet:
         feature = np.asarray(raw if raw_ok else score, dtype=float)
         return cls(ids=np.asarray(ids if ids is not None else range(n), dtype=int),
                    mos=np.asarray(mos, dtype=float), score=np.asarray(score, dtype=float), feature=feature,
-                   content=np.asarray(content if content is not None else [str(i) for i in range(n)], dtype=object),
+                   content=np.asarray(content_ids(content, n), dtype=object),
                    split=np.asarray(split if split is not None else [None] * n, dtype=object),
                    feature_name="raw_score" if raw_ok else "score")
 

@@ -34,7 +34,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from vqual.errors import MediaError
 from vqual.media.imagescan import truncation
-from vqual.media.kind import check_file, check_pixels, check_signature, read_head, sniff
+from vqual.media.kind import check_pixels, identify
 
 
 def load_image(src: Any, max_pixels: int | None = None) -> np.ndarray:
@@ -57,10 +57,7 @@ def load_image(src: Any, max_pixels: int | None = None) -> np.ndarray:
 
 # --- paths ----------------------------------------------------------------------------------------------------------
 def _load_path(path: str | Path, max_pixels: int | None) -> np.ndarray:
-    size = check_file(path)
-    head = read_head(path, 512)
-    check_signature(path, head, size)
-    kind, label = sniff(head)
+    head, size, kind, label = identify(path, 512)
     if kind == "video":
         raise MediaError(path, "not_media", f"not an image (looks like a {label} video)")
     if kind is None and label is not None:

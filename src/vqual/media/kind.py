@@ -92,6 +92,16 @@ def check_signature(path: str | Path, head: bytes, size: int) -> None:
                                             f"({size} bytes)")
 
 
+def identify(path: str | Path, n: int = 1024) -> tuple[bytes, int, Kind | None, str | None]:
+    """Check that `path` is a non-empty readable file that does not end inside a known signature, and identify it from
+    its first `n` bytes: ``(head, size, kind, label)`` (`sniff`). Raises MediaError ``missing`` / ``empty`` /
+    ``truncated``."""
+    size = check_file(path)
+    head = read_head(path, n)
+    check_signature(path, head, size)
+    return (head, size, *sniff(head))
+
+
 def sniff(head: bytes) -> tuple[Kind | None, str | None]:
     """Identify content from its first bytes.
 
@@ -209,10 +219,7 @@ def media_kind(path: str | Path) -> Kind:
     Raises MediaError ``missing`` (no such file / a directory), ``empty`` (0 bytes), ``truncated`` (the file ends
     inside a known signature) or ``not_media``.
     """
-    size = check_file(path)
-    head = read_head(path)
-    check_signature(path, head, size)
-    kind, label = sniff(head)
+    _, _, kind, label = identify(path)
     if kind is not None:
         return kind
     if label is not None:

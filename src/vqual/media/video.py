@@ -44,7 +44,7 @@ import numpy as np
 
 from vqual.errors import MediaError
 from vqual.media.containers import scan_container
-from vqual.media.kind import check_file, check_pixels, check_signature, read_head, sniff
+from vqual.media.kind import check_pixels, identify
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,7 @@ def _err_text(e: BaseException) -> str:
 # --- opening --------------------------------------------------------------------------------------------------------
 def _open_video(path: str | Path, max_pixels: int | None):
     """Open `path` and select its video stream, or raise a MediaError. Returns (container, stream)."""
-    size = check_file(path)
-    head = read_head(path, 1024)
-    check_signature(path, head, size)
-    kind, label = sniff(head)
+    head, size, kind, label = identify(path, 1024)
     if kind == "image":
         raise MediaError(path, "not_media", f"not a video (looks like a {label} image)")
     if kind is None and label is not None:
