@@ -14,7 +14,7 @@ declare -A runs=(
   [from12]="--train-from 12"    # train s6's last blocks, s7 and the head conv
   [crop16]="--crop 16"          # 256-px native crops instead of 384
 )
-names=("$@"); [ ${#names[@]} -gt 0 ] || names=(ref no-syn from15 no-rank crop16 from12)
+names=("$@"); [ ${#names[@]} -gt 0 ] || names=(ref no-syn from15 no-rank crop16 ref-rerun from12)
 here=$(dirname "$0")
 for n in "${names[@]}"; do
   if [ -f "$work/runs/$n/history.json" ]; then echo "$n: done"; continue; fi
@@ -22,3 +22,16 @@ for n in "${names[@]}"; do
   python "$here/train_lite2.py" --biq-root "$root" --work "$work" --stage train --epochs 1 --threads 1 \
     --run "$n" --resume ${runs[$n]}
 done
+# the table of research/lite2/README.md: one row per finished run
+python - "$work" <<'PY'
+import json, sys
+from pathlib import Path
+print("| run | changed | val SRCC (1,000 held-back BIQ2021) | val RMSE | clive-fewlabel SRCC (200, zero-shot) |")
+print("| --- | --- | ---: | ---: | ---: |")
+for f in sorted(Path(sys.argv[1], "runs").glob("*/history.json")):
+    d = json.loads(f.read_text())
+    a, h = d["args"], d["history"][-1]
+    changed = "same as ref, from scratch" if a["run"] == "ref-rerun" else ", ".join(f"{k}={a[k]}" for k, v in (("w_syn", "1.0"), ("w_rank", "1.0"), ("train_from", "8"),
+                                                  ("crop", "24")) if a[k] != v) or "-"
+    print(f"| {a['run']} | {changed} | {h['val_srcc']:.3f} | {h['val_rmse']:.3f} | {h['clive_srcc']:.3f} |")
+PY
