@@ -342,3 +342,27 @@ def test_binding_elsewhere_needs_a_token(tmp_path):
                        capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "VQUAL_TOKEN"},
                        timeout=60)
     assert r.returncode == 2 and "needs a token" in r.stderr
+
+
+def test_job_progress_counts_seconds_as_they_are_scored(tmp_path, media):
+    """In process (no HTTP): a job's progress is written after each second of the video, then the result."""
+    from vqual.serve.app import Scorer, State
+    from vqual.serve.settings import Settings
+
+    settings = Settings(home=str(tmp_path / "serve")).check()
+    state = State(settings)
+    state.scorer = Scorer(settings)
+    seen = []
+    real = state.jobs.progress
+    state.jobs.progress = lambda job_id, done, total: (seen.append((done, total)), real(job_id, done, total))
+    job_id = state.jobs.new_id()
+    folder = state.jobs.folder(job_id)
+    folder.mkdir(parents=True)
+    path = folder / "upload-0.mp4"
+    path.write_bytes(read(media["video"]))
+    state.jobs.add(job_id, "clip.mp4", str(path), owned=True, options={})
+    state.run_job(state.jobs.claim(os.getpid()))
+    assert seen == [(0.0, 3.0), (1.0, 3.0), (2.0, 3.0), (3.0, 3.0)]
+    job = state.jobs.public(state.jobs.get(job_id))
+    assert job["state"] == "done" and job["progress"] == {"done": 3.0, "total": 3.0, "unit": "seconds"}
+    state.executor.shutdown()

@@ -96,12 +96,15 @@ class Scorer:
             self._explaining = self.model.explaining()
         return self._explaining
 
-    def score_one(self, model, path: str, label: str):
-        """Like `vqual.api.score_one`, with the client's file name in results and messages (never a server path)."""
+    def score_one(self, model, path: str, label: str, on_second=None):
+        """Like `vqual.api.score_one`, with the client's file name in results and messages (never a server path);
+        `on_second(done, total)` after each second of a video."""
         from vqual.errors import MediaError, VqualError
         from vqual.result import Failure
 
         try:
+            if on_second is not None:
+                return model.score(path, path_label=label, on_second=on_second)
             return model.score(path, path_label=label)
         except MediaError as e:
             return Failure(path=label, reason=e.reason, message=f"{label}: {e.detail}")
@@ -111,7 +114,8 @@ class Scorer:
             log.exception("internal error scoring %s", label)
             return Failure(path=label, reason="internal", message=f"{label}: internal error ({type(e).__name__})")
 
-    def document(self, files: list[tuple[str, str]], timeline: bool, explain: bool) -> tuple[dict, list]:
+    def document(self, files: list[tuple[str, str]], timeline: bool, explain: bool,
+                 on_second=None) -> tuple[dict, list]:
         """Score (path, label) pairs; returns the JSON document of `vqual score --format json` and the failures."""
         from vqual.output import make_writer
         from vqual.result import Failure
@@ -122,7 +126,7 @@ class Scorer:
         failures, n_ok = [], 0
         with self.lock:
             for path, label in files:
-                item = self.score_one(model, path, label)
+                item = self.score_one(model, path, label, on_second)
                 writer.write(item)
                 if isinstance(item, Failure):
                     failures.append(item)
@@ -184,10 +188,11 @@ class State:
             total = probe_video(job["input"]).duration if media_kind(job["input"]) == "video" else None
         except Exception:  # noqa: BLE001 - scoring reports what is wrong with the file
             total = None
-        self.jobs.progress(job["id"], 0.0, total)
+        self.jobs.progress(job["id"], 0.0, total)  # seconds scored of the declared duration, as scoring goes
         try:
-            doc, failures = self.scorer.document([(job["input"], job["filename"])], bool(opts.get("timeline")),
-                                                 bool(opts.get("explain")))
+            doc, failures = self.scorer.document(
+                [(job["input"], job["filename"])], bool(opts.get("timeline")), bool(opts.get("explain")),
+                on_second=lambda done, n: self.jobs.progress(job["id"], float(done), float(max(n, total or 0))))
         except ApiError as e:
             self.jobs.finish(job["id"], "failed", error={"reason": e.reason, "message": e.message})
             return
