@@ -12,6 +12,7 @@ declare -A runs=(
   [no-rank]="--w-rank 0"        # MSE only on BIQ2021 (synthetic pairs kept)
   [from15]="--train-from 15"    # train only s7 (block 15) and the head conv
   [from12]="--train-from 12"    # train s6's last blocks, s7 and the head conv
+  [ref-rerun]=""                # ref again from scratch: reproducibility of the validation figures
   [crop16]="--crop 16"          # 256-px native crops instead of 384
 )
 names=("$@"); [ ${#names[@]} -gt 0 ] || names=(ref no-syn from15 no-rank crop16 ref-rerun from12)
@@ -31,7 +32,9 @@ print("| --- | --- | ---: | ---: | ---: |")
 for f in sorted(Path(sys.argv[1], "runs").glob("*/history.json")):
     d = json.loads(f.read_text())
     a, h = d["args"], d["history"][-1]
-    changed = "same as ref, from scratch" if a["run"] == "ref-rerun" else ", ".join(f"{k}={a[k]}" for k, v in (("w_syn", "1.0"), ("w_rank", "1.0"), ("train_from", "8"),
-                                                  ("crop", "24")) if a[k] != v) or "-"
+    defaults = (("w_syn", "1.0"), ("w_rank", "1.0"), ("train_from", "8"), ("crop", "24"))
+    changed = ", ".join(f"{k}={a[k]}" for k, v in defaults if a[k] != v) or "-"
+    if a["run"] == "ref-rerun":
+        changed = "same as ref, from scratch"
     print(f"| {a['run']} | {changed} | {h['val_srcc']:.3f} | {h['val_rmse']:.3f} | {h['clive_srcc']:.3f} |")
 PY
