@@ -123,3 +123,15 @@ def test_cli_formats_and_exit_codes(media, tmp_path, capsys):
     assert "vqual compare: error: reference" in capsys.readouterr().err
     assert main(["compare", media["ref_png"], media["ref_png"], "--no-score"]) == 0
     assert " inf " in capsys.readouterr().out
+
+
+def test_no_reference_scores_name_the_model_when_neither_input_can_be_judged(tmp_path):
+    # 24x24 pictures: PSNR is computed, the no-reference model refuses both (too small); the block still says which
+    # model was asked (it said "?" before)
+    rng = np.random.default_rng(0)
+    img = (rng.random((24, 24, 3)) * 255).astype(np.uint8)
+    ref, dist = write_image(tmp_path / "r.png", img), write_image(tmp_path / "d.png", 255 - img)
+    r = compare(str(ref), str(dist), metrics=["psnr"])
+    nr = r.no_reference
+    assert nr.reference is None and nr.distorted is None
+    assert nr.model == vqual.load_model().name and nr.model_version == vqual.load_model().version

@@ -293,11 +293,10 @@ class _NoReference:
 
     def scores(self, ref: str, dist: str, seconds: list[list[float]] | None) -> NoReferenceScores:
         rr, dr = self._score(ref), self._score(dist)
-        spec = self.model.spec if hasattr(self.model, "spec") else None
         ok = next((r for r in (rr, dr) if not isinstance(r, Exception)), None)
         prov = ok.provenance if ok is not None else None
-        out = NoReferenceScores(model=prov.model if prov else getattr(spec, "name", "?"),
-                                model_version=prov.model_version if prov else getattr(spec, "version", "?"),
+        out = NoReferenceScores(model=prov.model if prov else self.model.name,
+                                model_version=prov.model_version if prov else self.model.version,
                                 weights_sha256=prov.weights_sha256 if prov else None,
                                 reference=None if isinstance(rr, Exception) else rr.score,
                                 distorted=None if isinstance(dr, Exception) else dr.score)
