@@ -424,6 +424,8 @@ def stage_export(args) -> None:
             "baseline": d["state"]["baseline"], "args": d["args"], "code_version": rev}
     (args.work / "export.json").write_text(json.dumps(card, indent=2))
     log(f"wrote {ASSET} sha256 {card['sha256']}")
+    # scoring runs the encoder on ONNX Runtime: check it computes what torch does with the new weights (#17)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "export_onnx.py"), "vqual-lite@2.0"], check=True)
 
 
 # --------------------------------------------------------------------------------------------------------------------

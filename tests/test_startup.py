@@ -58,8 +58,20 @@ def test_scoring_imports_nothing_of_the_other_commands(bad, tmp_path):
     out = tmp_path / "s.json"
     code, modules = _modules_after(["score", str(bad["dir"] / "good.jpg"), "--out", str(out)])
     assert code == 0 and len(json.loads(out.read_text())["results"]) == 1
-    assert "torch" in modules  # the model did run
+    assert "onnxruntime" in modules  # the model did run
     assert _offending(modules, NOT_FOR_SCORING) == []
+
+
+def test_scoring_an_image_and_a_video_never_imports_torch(bad, tmp_path):
+    """vqual-lite runs on ONNX Runtime and numpy (issue #17): a plain install has no torch, so scoring must not
+    import it, nor the torch reference encoder or the ONNX export tools."""
+    out = tmp_path / "s.json"
+    code, modules = _modules_after(["score", str(bad["dir"] / "good.jpg"), str(bad["dir"] / "good.mp4"), "--out",
+                                    str(out)])
+    assert code == 0 and len(json.loads(out.read_text())["results"]) == 2
+    assert "onnxruntime" in modules
+    assert _offending(modules, ("torch", "efficientnet_lite_pytorch", "onnx", "vqual.encoders.spatial",
+                                "vqual.encoders.lite0_export")) == []
 
 
 def test_a_failing_only_batch_loads_no_model(bad, tmp_path):

@@ -28,6 +28,10 @@ table and checks both. A name stands for the module and everything below it; the
   saved calibration is loaded and applied while scoring, so it sits with the result it maps; fitting one is adapt).
 - media: decoding images and videos, finding inputs, and the benchmark datasets' label files (`data` reads tables
   and finds media by the media extensions; it never decodes).
+- encoders: the features heads read. The spatial encoder has two engines over one framework-free core
+  (`encoders.lite0`: taps, views, configuration): `encoders.lite0_ort` on ONNX Runtime, which scoring uses, and
+  `encoders.spatial` in PyTorch, the reference for training, the language path and the parity tests
+  (`encoders.lite0_export` writes the ONNX graph from it; both need the ``train`` extra).
 - heads: heads, level head and pooling; `lmm` holds the language path's parts (projectors, decoder, prompts),
   which `models.lmm` assembles into a model, so it sits below models.
 - models: the models and the registry that names them; api and compare load models by name.

@@ -46,3 +46,56 @@ def tune_allocator() -> bool:
         return False
     _done = ok
     return ok
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Threads: one knob for ONNX Runtime, decoding and numpy (`--threads`, VQUAL_THREADS)
+# ------------------------------------------------------------------------------------------------------------------
+_threads: int | None = None
+#: numpy's BLAS and OpenMP read these once, when numpy is first imported.
+_BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def parse_threads(value: str | int, source: str) -> int:
+    """A thread count (an integer >= 1); ValueError naming `source` (e.g. "VQUAL_THREADS") otherwise."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1:
+        raise ValueError(f"{source}: expected a whole number of threads >= 1, got {value!r}")
+    return n
+
+
+def threads() -> int:
+    """Threads one scoring job uses for ONNX Runtime's intra-op pool and for video decoding: `set_threads`'s value
+    if it was called, else ``$VQUAL_THREADS``, else every usable CPU. Raises ValueError for a bad VQUAL_THREADS."""
+    if _threads is not None:
+        return _threads
+    env = os.environ.get("VQUAL_THREADS")
+    return parse_threads(env, "VQUAL_THREADS") if env else usable_cpus()
+
+
+def set_threads(n: int | None) -> None:
+    """Set the thread count for this process (None: back to VQUAL_THREADS or every CPU). Also exported as
+    VQUAL_THREADS for child processes, and, when numpy has not been imported yet, as its BLAS/OpenMP thread count.
+    Sessions created before the call keep their count. (A server or batch running several workers gives each one
+    thread: `set_threads(1)` in each.)"""
+    global _threads
+    import sys
+
+    _threads = None if n is None else parse_threads(n, "threads")
+    if _threads is None:
+        return
+    os.environ["VQUAL_THREADS"] = str(_threads)
+    if "numpy" not in sys.modules:
+        for var in _BLAS_ENV:
+            os.environ[var] = str(_threads)

@@ -1,7 +1,8 @@
 """User model folders written before the one head format (card schema ``vqual.model/1``, bare head arrays) still
 load and score exactly as they did. The two folders in legacy_user/ were written by `write_model_dir` of the code
 before the change (a linear and an mlp head on lite-small, random float32 arrays, seed 15); the expected values
-were computed by that code on the bundled sample photograph."""
+were computed by that code on the bundled sample photograph, whose spatial encoder was the PyTorch one: the torch engine
+must give them exactly, the ONNX Runtime engine that scoring uses within 1e-5 (its measured difference: ~5e-7)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,14 @@ pytestmark = pytest.mark.usefixtures("one_thread", "isolated_home")
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_old_folder_scores_as_before(name, sample):
     assert read_card(HERE / name).schema == "vqual.model/1"
-    model = vqual.load_model(str(HERE / name))
-    p = model.predict_image(sample)
+    p = UserModel(HERE / name, engine="torch").predict_image(sample)
     assert p.score == EXPECTED[name]["score"] and p.raw == EXPECTED[name]["score"]
     assert p.level_probs == EXPECTED[name]["level_probs"]
+    model = vqual.load_model(str(HERE / name))
     assert model.decoder_version == "vqual.model/1"
+    p = model.predict_image(sample)
+    assert p.score == pytest.approx(EXPECTED[name]["score"], abs=1e-5)
+    assert p.level_probs == pytest.approx(EXPECTED[name]["level_probs"], abs=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -47,7 +51,7 @@ def test_old_folder_rewritten_in_the_one_format_scores_the_same(name, sample, tm
     new_dir = write_model_dir(tmp_path / name, card, old.head.to_arrays("score", dtype=None))
     heads, rest = load_heads(new_dir / "weights.npz", ("score",))
     assert not rest and type(heads["score"]) is type(old.head)
-    new = UserModel(new_dir)
+    new = UserModel(new_dir, engine="torch")
     assert new.decoder_version == SCHEMA
     p = new.predict_image(sample)
     assert p.score == EXPECTED[name]["score"] and p.level_probs == EXPECTED[name]["level_probs"]

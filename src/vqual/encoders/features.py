@@ -28,14 +28,14 @@ class FeaturePreset:
     tuned: str | None = None  # asset folder of fine-tuned trunk weights (encoder.npz + its card), None: ImageNet
 
     def spatial_config(self):
-        from vqual.encoders.spatial import SpatialConfig
+        from vqual.encoders.lite0 import SpatialConfig
 
         return SpatialConfig(whole_max_side=self.whole_max_side, whole_taps=self.taps)
 
     def block(self) -> dict[str, Any]:
         """The preset written out in full (the ``encoder`` block of a user model.json), so that the features can be
         rebuilt exactly even if the preset changes later."""
-        from vqual.encoders.spatial import LITE0_SHA256
+        from vqual.encoders.lite0 import LITE0_SHA256
 
         spatial = asdict(self.spatial_config())
         out = {"name": self.name, "spatial": {k: list(v) if isinstance(v, tuple) else v for k, v in spatial.items()},
@@ -70,27 +70,42 @@ def encoder_config(name: str) -> dict[str, Any]:
     return PRESETS[name].block()
 
 
+#: The spatial encoder's engines: ONNX Runtime (scoring; no torch) and PyTorch (the reference: training, the language
+#: path's stage maps, parity tests; needs the ``train`` or ``lmm`` extra).
+ENGINES = ("onnxruntime", "torch")
+
+
 class FeatureEncoder:
     """The frozen features: HxWx3 uint8 RGB -> (dim,) float64, the spatial vector then the measures."""
 
     def __init__(self, spatial, measures: bool = True):
-        self.spatial = spatial  # a `vqual.encoders.spatial.SpatialEncoder`
+        self.spatial = spatial  # a `vqual.encoders.lite0.SpatialBase`: OrtSpatialEncoder or SpatialEncoder (torch)
         self.measures = bool(measures)
 
     @classmethod
-    def from_block(cls, block: dict[str, Any]) -> FeatureEncoder:
-        """The encoder a model.json ``encoder`` block (`FeaturePreset.block`) describes; fine-tuned trunk weights are
-        checked against the sha256 it records."""
-        from vqual.encoders.spatial import SpatialConfig, SpatialEncoder
+    def from_block(cls, block: dict[str, Any], engine: str = "onnxruntime") -> FeatureEncoder:
+        """The encoder a model.json ``encoder`` block (`FeaturePreset.block`) describes, on `engine` (`ENGINES`);
+        fine-tuned trunk weights are checked against the sha256 it records."""
+        from vqual.encoders.lite0 import SpatialConfig
 
-        spatial = {k: tuple(v) if isinstance(v, list) else v for k, v in block["spatial"].items()}
-        tuned = None
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+        spatial = SpatialConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in block["spatial"].items()})
+        tuned = tuned_key = None
         if block.get("tuned"):
             from vqual.weights import resolve
 
-            with np.load(resolve(block["tuned"]["asset"], block["tuned"]["sha256"]), allow_pickle=False) as z:
+            tuned_key = block["tuned"]["sha256"]
+            with np.load(resolve(block["tuned"]["asset"], tuned_key), allow_pickle=False) as z:
                 tuned = {k: z[k] for k in z.files}
-        enc = cls(SpatialEncoder(SpatialConfig(**spatial), tuned=tuned), bool(block["measures"]))
+        if engine == "torch":
+            from vqual.encoders.spatial import SpatialEncoder
+
+            enc = cls(SpatialEncoder(spatial, tuned=tuned), bool(block["measures"]))
+        else:
+            from vqual.encoders.lite0_ort import OrtSpatialEncoder
+
+            enc = cls(OrtSpatialEncoder(spatial, tuned=tuned, tuned_key=tuned_key), bool(block["measures"]))
         enc.block = block
         return enc
 
@@ -112,17 +127,20 @@ class FeatureEncoder:
         return self.combine(self.spatial.encode(rgb), rgb)
 
     def with_maps(self, rgb: np.ndarray) -> tuple[np.ndarray, dict]:
-        """The features and, from the same backbone pass, the spatial encoder's stage maps (`feature_maps`)."""
+        """The features and, from the same backbone pass, the spatial encoder's stage maps (`feature_maps`; the torch
+        engine only)."""
+        if not hasattr(self.spatial, "feature_maps"):
+            raise TypeError("stage maps need the torch engine: get_encoder(block, engine='torch')")
         maps = self.spatial.feature_maps(rgb)
         return self.combine(self.spatial.pool(maps), rgb), maps
 
 
-_CACHE: dict[str, FeatureEncoder] = {}
+_CACHE: dict[tuple[str, str], FeatureEncoder] = {}
 
 
-def get_encoder(block: dict[str, Any]) -> FeatureEncoder:
-    """A shared `FeatureEncoder` per distinct block (the backbone is loaded once per process)."""
-    key = json.dumps(block, sort_keys=True)
+def get_encoder(block: dict[str, Any], engine: str = "onnxruntime") -> FeatureEncoder:
+    """A shared `FeatureEncoder` per distinct block and engine (the backbone is loaded once per process)."""
+    key = (json.dumps(block, sort_keys=True), engine)
     if key not in _CACHE:
-        _CACHE[key] = FeatureEncoder.from_block(block)
+        _CACHE[key] = FeatureEncoder.from_block(block, engine)
     return _CACHE[key]

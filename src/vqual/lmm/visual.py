@@ -20,14 +20,14 @@ class FrameFeatures:
 
 
 class FrameEncoder:
-    """RGB key frame -> FrameFeatures, with vqual-lite's feature encoder (`vqual.encoders.features.FeatureEncoder`;
-    default: the ``lite`` preset)."""
+    """RGB key frame -> FrameFeatures, with vqual-lite's feature encoder (`vqual.encoders.features.FeatureEncoder` on
+    the torch engine, which gives the stage maps; default: the ``lite`` preset)."""
 
     def __init__(self, features=None):
         from vqual.encoders.features import encoder_config, get_encoder
 
-        self.features = features if features is not None else get_encoder(encoder_config("lite"))
-        config = features.spatial.config
+        self.features = features if features is not None else get_encoder(encoder_config("lite"), engine="torch")
+        config = self.features.spatial.config
         if config.whole_max_side <= 0 or not config.whole_taps:
             raise ValueError("the language path needs the spatial encoder's whole-image view")
 

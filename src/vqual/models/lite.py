@@ -36,7 +36,9 @@ class VqualLite(QualityModel):
     chunk_luma_size = 256
     trained_on = ("clive-fewlabel",)
 
-    def __init__(self, max_pixels: int | None = None):
+    def __init__(self, max_pixels: int | None = None, engine: str = "onnxruntime"):
+        """``engine``: the spatial encoder's (`vqual.encoders.features.ENGINES`): ONNX Runtime for scoring, "torch"
+        for the reference implementation (parity checks; needs the ``train`` extra)."""
         super().__init__(max_pixels=max_pixels)
         from vqual.encoders.temporal import TemporalEncoder
 
@@ -47,7 +49,7 @@ class VqualLite(QualityModel):
         path = resolve(f"{card.folder}/heads.npz", self.weights_sha256)
         prefixes = ("score", "attributes", *(f"fold{k}" for k in range(N_FOLDS)))
         self.heads, _ = load_heads(path, prefixes)
-        self.encoder = get_encoder(encoder_config(str(card.preset)))
+        self.encoder = get_encoder(encoder_config(str(card.preset)), engine)
         self.spatial = self.encoder.spatial
         self.temporal = TemporalEncoder()
         self.bounds = self.config["levels"]["bounds"]

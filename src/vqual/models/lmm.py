@@ -62,6 +62,7 @@ class VqualLMM(QualityModel):
         import torch
         from safetensors.torch import load_file
 
+        from vqual.encoders.features import get_encoder
         from vqual.lmm.decoder import load_decoder
         from vqual.lmm.model import LanguagePath
         from vqual.lmm.projectors import Projectors
@@ -75,7 +76,8 @@ class VqualLMM(QualityModel):
         path = resolve("lmm/projectors.safetensors", sha, explicit=projectors_path)
         self.weights_sha256 = sha
         self.lite = VqualLite(max_pixels=max_pixels)
-        self.frames = FrameEncoder(self.lite.encoder)
+        # the language path reads stage maps, which only the torch engine gives (vqual-lmm needs torch anyway)
+        self.frames = FrameEncoder(get_encoder(self.lite.encoder.block, engine="torch"))
         decoder = load_decoder(decoder_path)
         if decoder_path is None and decoder.sha256 != self.config["decoder"]["sha256"]:
             raise RuntimeError(f"projectors were trained for decoder sha256 {self.config['decoder']['sha256'][:12]}")

@@ -245,7 +245,8 @@ class UserModel(QualityModel):
     chunk_luma_size = None  # key frames only: no temporal encoder
     worst_fraction = WORST_FRACTION
 
-    def __init__(self, path: str | Path, max_pixels: int | None = None):
+    def __init__(self, path: str | Path, max_pixels: int | None = None, engine: str = "onnxruntime"):
+        """``engine``: the spatial encoder's (`vqual.encoders.features.ENGINES`; "torch" is the reference)."""
         super().__init__(max_pixels=max_pixels)
         from vqual.weights import resolve
 
@@ -281,7 +282,7 @@ class UserModel(QualityModel):
                 raise WeightsError(f"{self.path / MODEL_FILE}: malformed score map ({e})") from None
         self.bounds = [float(b) for b in card.levels.get("bounds", LEVEL_BOUNDS)]
         self.tau = float(card.levels["tau"])
-        self.encoder = get_encoder(card.encoder)
+        self.encoder = get_encoder(card.encoder, engine)
         if self.encoder.dim != self.head.dim:
             raise WeightsError(f"{wpath}: head expects {self.head.dim} features, encoder "
                                f"{card.encoder.get('name')} gives {self.encoder.dim}")
