@@ -366,3 +366,54 @@ def test_job_progress_counts_seconds_as_they_are_scored(tmp_path, media):
     job = state.jobs.public(state.jobs.get(job_id))
     assert job["state"] == "done" and job["progress"] == {"done": 3.0, "total": 3.0, "unit": "seconds"}
     state.executor.shutdown()
+
+
+def test_cancelling_a_running_job_stops_its_scoring(tmp_path, media):
+    """In process: DELETE while a video is being scored stops it after the current second (no further seconds
+    scored, no result stored), and the stop is counted."""
+    from vqual.serve.app import Scorer, State
+    from vqual.serve.settings import Settings
+
+    settings = Settings(home=str(tmp_path / "serve")).check()
+    state = State(settings)
+    state.scorer = Scorer(settings)
+    seen = []
+    real = state.jobs.progress
+
+    def progress(job_id, done, total):
+        seen.append(done)
+        real(job_id, done, total)
+        if done == 1.0:  # the first second is scored: a client cancels the job
+            assert state.jobs.cancel(job_id)["state"] == "cancelled"
+
+    state.jobs.progress = progress
+    job_id = state.jobs.new_id()
+    folder = state.jobs.folder(job_id)
+    folder.mkdir(parents=True)
+    path = folder / "upload-0.mp4"
+    path.write_bytes(read(media["video"]))
+    state.jobs.add(job_id, "clip.mp4", str(path), owned=True, options={})
+    state.run_job(state.jobs.claim(os.getpid()))
+    assert seen == [0.0, 1.0]  # seconds 2 and 3 were never scored
+    job = state.jobs.public(state.jobs.get(job_id))
+    assert job["state"] == "cancelled" and job.get("result") is None
+    assert state.metrics.stopped.labels("cancelled")._value.get() == 1
+    state.executor.shutdown()
+
+
+def test_timeout_stops_the_scoring_too(guarded, media):
+    """A request answered 504 does not go on scoring for nobody: its work stops before the next second or file."""
+    def stopped() -> float:
+        text = guarded.request("GET", "/metrics", headers={"Authorization": "Bearer s3cret"})[2].decode()
+        line = [ln for ln in text.splitlines() if ln.startswith('vqual_stopped_total{why="timeout"}')]
+        return float(line[0].split()[-1]) if line else 0.0
+
+    before = stopped()
+    status, _, doc = guarded.upload("/v1/score", [("clip.mp4", read(media["video"])),
+                                                  ("photo.png", read(media["img"]))],
+                                    headers={"Authorization": "Bearer s3cret"})
+    assert status == 504 and doc["error"]["reason"] == "timeout"
+    deadline = time.monotonic() + 30
+    while stopped() < before + 1:
+        assert time.monotonic() < deadline, "the timed-out work was not stopped"
+        time.sleep(0.2)

@@ -5,6 +5,11 @@ port that answers is ready. Scoring runs in one thread per process under a lock 
 threads at once); `/v1/score` requests beyond `queue_size` waiting or running are answered 429 with Retry-After.
 Jobs (`/v1/jobs`) live in SQLite (`vqual.serve.jobs`) and are run by `job_workers` threads.
 
+Work that nobody waits for any more stops early: a cancelled job, a `/v1/score` request answered 504, and everything
+running when the server shuts down stop before their next file and after the current second of a video (`Stopped`;
+counted in ``vqual_stopped_total`` by why). A job stopped by a shutdown stays claimed by this process, so the next
+start runs it again (`JobStore.recover`).
+
 Every error reaches the client as ``{"error": {"reason": ..., "message": ...}}`` with the reasons of the CLI
 (`vqual.errors.MediaError.REASONS`, ``error``, ``internal``) and the service's own (``too_large`` for uploads,
 ``too_many_files``, ``queue_full``, ``timeout``, ``unauthorized``, ``forbidden_path``, ``paths_disabled``,
@@ -48,6 +53,11 @@ _UPLOAD_SCHEMA = {"requestBody": {"content": {
         "file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
     "application/json": {"schema": {"type": "object", "properties": {
         "paths": {"type": "array", "items": {"type": "string"}}}}}}}}
+
+
+class Stopped(Exception):
+    """Scoring stopped on purpose before its end: its job was cancelled, its request timed out or the server is
+    shutting down (`Scorer.document`'s `stop`)."""
 
 
 class ApiError(Exception):
@@ -106,6 +116,8 @@ class Scorer:
             if on_second is not None:
                 return model.score(path, path_label=label, on_second=on_second)
             return model.score(path, path_label=label)
+        except Stopped:
+            raise
         except MediaError as e:
             return Failure(path=label, reason=e.reason, message=f"{label}: {e.detail}")
         except VqualError as e:
@@ -115,10 +127,17 @@ class Scorer:
             return Failure(path=label, reason="internal", message=f"{label}: internal error ({type(e).__name__})")
 
     def document(self, files: list[tuple[str, str]], timeline: bool, explain: bool,
-                 on_second=None) -> tuple[dict, list]:
-        """Score (path, label) pairs; returns the JSON document of `vqual score --format json` and the failures."""
+                 on_second=None, stop=None) -> tuple[dict, list]:
+        """Score (path, label) pairs; returns the JSON document of `vqual score --format json` and the failures.
+        `stop()`, when given, is asked before each file and after each second of a video: True raises `Stopped`."""
         from vqual.output import make_writer
         from vqual.result import Failure
+
+        def tick(done: int, total: int) -> None:
+            if stop is not None and stop():
+                raise Stopped
+            if on_second is not None:
+                on_second(done, total)
 
         model = self.explaining() if explain else self.model
         buf = io.StringIO()
@@ -126,7 +145,9 @@ class Scorer:
         failures, n_ok = [], 0
         with self.lock:
             for path, label in files:
-                item = self.score_one(model, path, label, on_second)
+                if stop is not None and stop():
+                    raise Stopped
+                item = self.score_one(model, path, label, tick if stop is not None or on_second else None)
                 writer.write(item)
                 if isinstance(item, Failure):
                     failures.append(item)
@@ -150,6 +171,8 @@ class Metrics:
         self.failures = Counter("vqual_failures_total", "Errors answered and inputs that failed, by reason",
                                 ["reason"], registry=self.registry)
         self.scored = Counter("vqual_inputs_scored_total", "Inputs scored", ["kind"], registry=self.registry)
+        self.stopped = Counter("vqual_stopped_total", "Scoring stopped before its end: job cancelled, request timed "
+                               "out, server shutting down", ["why"], registry=self.registry)
 
 
 class State:
@@ -189,10 +212,24 @@ class State:
         except Exception:  # noqa: BLE001 - scoring reports what is wrong with the file
             total = None
         self.jobs.progress(job["id"], 0.0, total)  # seconds scored of the declared duration, as scoring goes
+        why: list[str] = []
+
+        def stop() -> bool:  # cancelled through the API (by any process: the state is in the database), or shutdown
+            if self.stop.is_set():
+                why.append("shutdown")
+            elif (self.jobs.get(job["id"]) or {}).get("state") == "cancelled":
+                why.append("cancelled")
+            return bool(why)
+
         try:
             doc, failures = self.scorer.document(
                 [(job["input"], job["filename"])], bool(opts.get("timeline")), bool(opts.get("explain")),
-                on_second=lambda done, n: self.jobs.progress(job["id"], float(done), float(max(n, total or 0))))
+                on_second=lambda done, n: self.jobs.progress(job["id"], float(done), float(max(n, total or 0))),
+                stop=stop)
+        except Stopped:  # cancelled: already recorded; shutdown: left running for the next start's recover()
+            self.metrics.stopped.labels(why[0]).inc()
+            log.info("job %s stopped (%s)", job["id"], why[0])
+            return
         except ApiError as e:
             self.jobs.finish(job["id"], "failed", error={"reason": e.reason, "message": e.message})
             return
@@ -368,9 +405,15 @@ def create_app(settings: Settings) -> FastAPI:
             if _flag(explain):
                 state.scorer.explaining()  # refused now, before any work, if the model cannot explain
 
+            gone = threading.Event()  # set when nobody waits for the answer any more: the work stops early
+
             def work():
                 try:
-                    return state.scorer.document(files, _flag(timeline), _flag(explain))
+                    return state.scorer.document(files, _flag(timeline), _flag(explain),
+                                                 stop=lambda: gone.is_set() or state.stop.is_set())
+                except Stopped:
+                    m.stopped.labels("timeout" if gone.is_set() else "shutdown").inc()
+                    raise
                 finally:
                     shutil.rmtree(folder, ignore_errors=True)
 
@@ -379,6 +422,8 @@ def create_app(settings: Settings) -> FastAPI:
             try:
                 doc, failures = await asyncio.wait_for(asyncio.shield(future), settings.timeout)
             except TimeoutError:
+                gone.set()
+                future.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" warning
                 raise ApiError(504, "timeout", f"scoring took longer than {settings.timeout:g} s") from None
             status, doc = doc_status(doc, failures)
             return JSONResponse(doc, status_code=status)
