@@ -1,13 +1,20 @@
 """Speed and memory of a model against decode-only time, on generated media, in one run.
 
-    python benchmarks/speed.py [--model NAME] [--repeats 5] [--json benchmarks/results/speed-<model>.json]
+    python benchmarks/speed.py [--model NAME] [--threads N] [--repeats 5] [--no-reference]
+                               [--json benchmarks/results/speed-<model>.json]
 
 Media (cached under benchmarks/.cache/, deterministic): a 500x500 and a 1920x1080 JPEG (quality 90) made from
 the bundled sample photograph, and 10 s and 60 s 1920x1080 30 fps H.264 clips (CRF 23, x264 preset ultrafast: the
 fastest to decode, so the hardest case for the ratio) panning over it, and the same 10 s clip encoded with x264's
 default preset (medium: CABAC, B-frames, deblocking, as most delivered H.264 is), reported on its own row.
-For each: median wall time to score, median time to only decode the same file, and their ratio; peak resident
-memory of a fresh process scoring the 10 s and the 60 s video.
+For each: median wall time to score, median time to only decode the same file (every frame, PyAV frame threading,
+no conversion), and their ratio; peak resident memory of a fresh process scoring the 10 s and the 60 s video.
+
+In the same run, interleaved per medium: the same model on its PyTorch reference engine (vqual-lite's `engine="torch"`,
+when torch is installed; `--no-reference` skips it), and for the 500x500 JPEG OpenCV's BRISQUE
+(`cv2.quality.QualityBRISQUE` with the LIVE model of Debian's `opencv-data`, image read included; needs
+`opencv-contrib-python-headless`, skipped without it). `--threads N` sets vqual's threads (ONNX Runtime, decoding;
+`vqual.runtime.set_threads`), the reference's torch threads and the decode-only baseline's decoder threads alike.
 """
 
 from __future__ import annotations
@@ -67,11 +74,40 @@ def decode_only(path: Path) -> None:
         return
     import av
 
+    from vqual.runtime import threads
+
     with av.open(str(path)) as c:
         s = c.streams.video[0]
         s.thread_type = "AUTO"
+        s.thread_count = threads()
         for _ in c.decode(s):
             pass
+
+
+BRISQUE_MODEL = Path("/usr/share/opencv4/quality/brisque_model_live.yml")
+BRISQUE_RANGE = Path("/usr/share/opencv4/quality/brisque_range_live.yml")
+
+
+def brisque() -> tuple[object, str] | None:
+    """(a function scoring a path with OpenCV's BRISQUE, its description), or None when it is not installed here."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    if not hasattr(cv2, "quality") or not BRISQUE_MODEL.is_file():
+        return None
+    cv2.setNumThreads(1)  # BRISQUE runs on one thread whatever --threads says: the floor a user compares with
+    obj = cv2.quality.QualityBRISQUE_create(str(BRISQUE_MODEL), str(BRISQUE_RANGE))
+    return (lambda p: obj.compute(cv2.imread(str(p)))), f"opencv {cv2.__version__} QualityBRISQUE, LIVE model"
+
+
+def reference_model(model):
+    """The same model on the torch engine (vqual-lite 1.0 / 2.0), or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None or "engine" not in type(model).__init__.__code__.co_varnames:
+        return None
+    return type(model)(engine="torch")
 
 
 def median_time(fn, repeats: int) -> float:
@@ -86,8 +122,11 @@ def median_time(fn, repeats: int) -> float:
 def peak_rss_mb(model: str | None, path: Path) -> float:
     code = ("import resource, sys, vqual.api as a; m=a.load_model(sys.argv[1] or None); m.score(sys.argv[2]); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    from vqual.runtime import threads
+
+    env = {**os.environ, "VQUAL_THREADS": str(threads())}
     out = subprocess.run([sys.executable, "-c", code, model or "", str(path)], capture_output=True, text=True,
-                         check=True)
+                         check=True, env=env)
     return int(out.stdout.strip().splitlines()[-1]) / 1024.0
 
 
@@ -97,12 +136,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--video-repeats", type=int, default=3)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="threads for vqual, the reference and decoding")
+    ap.add_argument("--no-reference", action="store_true", help="skip the torch-engine reference")
     args = ap.parse_args(argv)
 
+    from vqual.runtime import set_threads, threads
+
+    if args.threads:
+        set_threads(args.threads)
     from vqual.api import load_model
 
     media = make_media()
     model = load_model(args.model)
+    ref = None if args.no_reference else reference_model(model)
+    if ref is not None:
+        import torch
+
+        torch.set_num_threads(threads())
+        ref.score(media["image_500"])
+    peer = brisque()
     model.score(media["image_500"])  # warm-up: lazy imports, first-call allocations
     rows = []
     for key in ("image_500", "image_1080p", "video_10s", "video_10s_medium"):
@@ -110,17 +162,30 @@ def main(argv: list[str] | None = None) -> int:
         path = media[key]
         t_dec = median_time(lambda p=path: decode_only(p), n)
         t_score = median_time(lambda p=path: model.score(p), n)
-        rows.append({"media": key, "score_ms": t_score * 1e3, "decode_ms": t_dec * 1e3, "ratio": t_score / t_dec})
+        row = {"media": key, "score_ms": t_score * 1e3, "decode_ms": t_dec * 1e3, "ratio": t_score / t_dec}
+        if ref is not None:
+            t_ref = median_time(lambda p=path: ref.score(p), n)
+            row.update(torch_ms=t_ref * 1e3, torch_ratio=t_ref / t_dec, speedup=t_ref / t_score)
+        if peer is not None and key == "image_500":
+            t_peer = median_time(lambda p=path: peer[0](p), n)
+            row.update(brisque_ms=t_peer * 1e3, vs_brisque=t_score / t_peer)
+        rows.append(row)
     mem = {key: peak_rss_mb(args.model, media[key]) for key in ("video_10s", "video_60s")}
-    report = {"model": model.name, "model_version": model.version,
+    report = {"model": model.name, "model_version": model.version, "engine": "onnxruntime",
               "date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": platform.machine(),
-              "cpus": os.cpu_count(), "torch_threads": __import__("torch").get_num_threads(),
+              "cpus": os.cpu_count(), "threads": threads(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+              "reference": "the same model, engine='torch'" if ref is not None else None,
+              "brisque": peer[1] if peer is not None else None, "command": " ".join(["python", *sys.argv]),
               "repeats": {"image": args.repeats, "video": args.video_repeats}, "rows": rows, "peak_rss_mb": mem}
-    print(f"model {model.name} {model.version}, {report['date']}, {report['cpus']} cpus")
-    print("| media | score (median ms) | decode only (median ms) | ratio |")
-    print("| --- | ---: | ---: | ---: |")
+    print(f"model {model.name} {model.version}, {report['date']}, {report['cpus']} cpus, {threads()} threads")
+    print("| media | score (median ms) | decode only (median ms) | ratio | torch engine (ms) | torch ratio |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['media']} | {r['score_ms']:.0f} | {r['decode_ms']:.0f} | {r['ratio']:.2f} |")
+        torch_cols = f"{r['torch_ms']:.0f} | {r['torch_ratio']:.2f}" if "torch_ms" in r else "- | -"
+        print(f"| {r['media']} | {r['score_ms']:.0f} | {r['decode_ms']:.0f} | {r['ratio']:.2f} | {torch_cols} |")
+        if "brisque_ms" in r:
+            print(f"  BRISQUE (OpenCV, image read included): {r['brisque_ms']:.1f} ms; vqual / BRISQUE "
+                  f"{r['vs_brisque']:.2f}")
     print(f"peak RSS: 10 s video {mem['video_10s']:.0f} MB, 60 s video {mem['video_60s']:.0f} MB")
     out = Path(args.json) if args.json else HERE / "results" / f"speed-{model.name}.json"
     out.parent.mkdir(exist_ok=True)

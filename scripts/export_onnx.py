@@ -57,7 +57,6 @@ def feature_parity(preset: str, images: dict[str, np.ndarray]) -> dict[str, floa
     """Per picture, the largest |onnx - torch| / (FEATURE_ATOL + FEATURE_RTOL * |torch|) of the spatial vector
     (<= 1 passes)."""
     from vqual.encoders.features import encoder_config, get_encoder
-
     from vqual.weights import asset_path, sha256_file
 
     block = encoder_config(preset)

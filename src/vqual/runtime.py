@@ -99,3 +99,15 @@ def set_threads(n: int | None) -> None:
     if "numpy" not in sys.modules:
         for var in _BLAS_ENV:
             os.environ[var] = str(_threads)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Optional frameworks: a plain install scores without torch; training, the language path and LPIPS need an extra
+# ------------------------------------------------------------------------------------------------------------------
+def missing(module: str, extra: str, what: str) -> str | None:
+    """None when `module` is installed, else one line saying that `what` needs it and how to install it."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is not None:
+        return None
+    return f"{what} needs {module}, which is not installed: pip install 'vqual[{extra}]'"

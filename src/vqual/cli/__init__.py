@@ -44,10 +44,15 @@ def _add_command(sub, name: str) -> None:
 
 
 def command_of(argv: list[str]) -> str | None:
-    """The sub-command an argument list runs (the first argument that is not an option; vqual's own options take
-    no value), or None when there is none or it is unknown (argparse then explains)."""
+    """The sub-command an argument list runs (the first argument that is not an option or the value of vqual's own
+    ``--threads N``), or None when there is none or it is unknown (argparse then explains)."""
+    skip = False
     for a in argv:
-        if not a.startswith("-"):
+        if skip:
+            skip = False
+        elif a == "--threads":
+            skip = True
+        elif not a.startswith("-"):
             return a if a in COMMANDS else None
     return None
 
@@ -59,6 +64,7 @@ def build_parser(only: str | None | bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vqual", description="Blind quality assessment of images and videos.")
     parser.add_argument("--version", action="version", version=f"vqual {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--threads", type=_thread_count, default=None, metavar="N", help=THREADS_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_line in COMMANDS.items():
         if only is True or only == name:
@@ -67,7 +73,21 @@ def build_parser(only: str | None | bool = True) -> argparse.ArgumentParser:
             sub.add_parser(name, help=help_line)
     for p in {id(p): p for p in sub.choices.values()}.values():  # `vqual score x --debug` works too
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+        p.add_argument("--threads", type=_thread_count, default=argparse.SUPPRESS, metavar="N", help=THREADS_HELP)
     return parser
+
+
+THREADS_HELP = ("threads for the model (ONNX Runtime), video decoding and numpy (default: $VQUAL_THREADS, else every "
+                "CPU)")
+
+
+def _thread_count(value: str) -> int:
+    from vqual.runtime import parse_threads
+
+    try:
+        return parse_threads(value, "--threads")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--threads: ")) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +114,16 @@ def _main(argv: list[str] | None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     args.command_line = shlex.join(["vqual", *argv])  # as typed, global options included (model provenance)
+    from vqual.runtime import set_threads, threads
+
+    try:
+        if args.threads is not None:
+            set_threads(args.threads)
+        else:
+            threads()  # a bad VQUAL_THREADS is a usage error now, not a failure halfway through a batch
+    except ValueError as e:
+        print(f"vqual: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     from vqual.errors import CalibrationError, ModelNotFoundError, VqualError
 
     try:

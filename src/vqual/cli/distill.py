@@ -61,6 +61,10 @@ def add_distill_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run_distill(args: argparse.Namespace, *, teachers: list[Scorer] | None = None) -> int:
     """``vqual distill``; `teachers` (loaded models) bypasses ``--teacher`` (tests)."""
+    from vqual.runtime import missing
+
+    if problem := missing("torch", "train", "vqual distill"):  # the student is fitted with torch's optimisers
+        return error("distill", problem)
     import numpy as np
 
     from vqual.adapt.distill import DistillConfig, DistillError, teacher_scores, teacher_signals, train_student

@@ -61,6 +61,10 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run_train(args: argparse.Namespace) -> int:
     """``vqual train``; see the module docstring for exit codes."""
+    from vqual.runtime import missing
+
+    if problem := missing("torch", "train", "vqual train"):  # the heads are fitted with torch's optimisers
+        return error("train", problem)
     import numpy as np
 
     from vqual.adapt.train import TrainConfig, TrainError, extract_features, train_head

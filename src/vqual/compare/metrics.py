@@ -45,7 +45,8 @@ METRICS: dict[str, MetricSpec] = {
                           lambda a, b, L: classic.ms_ssim(a, b, L)),
     "lpips": MetricSpec("lpips", "0.1-alex-fp16", "rgb", False, (0.0, None), "", "mean of the per-frame values",
                         "LPIPS v0.1, AlexNet (Zhang et al. 2018) on RGB; checked against the authors' lpips 0.1.4",
-                        lambda a, b, L: _lpips(a, b), provenance=lambda: {"weights_sha256": _lpips_sha256()}),
+                        lambda a, b, L: _lpips(a, b), provenance=lambda: {"weights_sha256": _lpips_sha256()},
+                        unavailable=lambda: _torch_missing("metric lpips")),
     "vmaf": MetricSpec("vmaf", "0.6.1", "y", True, (0.0, 100.0), "",
                        "mean of the per-frame values (each clipped to [0, 100]), as libvmaf pools",
                        "VMAF model vmaf_v0.6.1 (Netflix) on 8-bit Y, by vmaf-torch 1.1.0; checked against libvmaf",
@@ -53,6 +54,12 @@ METRICS: dict[str, MetricSpec] = {
                        provenance=lambda: _vmaf().provenance()),
 }
 DEFAULT_METRICS: tuple[str, ...] = ("psnr", "ssim", "ms_ssim")
+
+
+def _torch_missing(what: str) -> str | None:
+    from vqual.runtime import missing
+
+    return missing("torch", "train", what)
 
 
 def _lpips(a: np.ndarray, b: np.ndarray) -> float:

@@ -99,6 +99,12 @@ class FeatureEncoder:
             with np.load(resolve(block["tuned"]["asset"], tuned_key), allow_pickle=False) as z:
                 tuned = {k: z[k] for k in z.files}
         if engine == "torch":
+            from vqual.runtime import missing
+
+            if problem := missing("torch", "train", "the torch engine of the spatial encoder"):
+                from vqual.errors import WeightsError
+
+                raise WeightsError(problem)
             from vqual.encoders.spatial import SpatialEncoder
 
             enc = cls(SpatialEncoder(spatial, tuned=tuned), bool(block["measures"]))

@@ -118,6 +118,9 @@ def _open_video(path: str | Path, max_pixels: int | None):
         cc = stream.codec_context
         check_pixels(path, "video frame", cc.width, cc.height, max_pixels)
         stream.thread_type = "AUTO"
+        from vqual.runtime import threads
+
+        stream.thread_count = threads()  # the one knob (--threads, VQUAL_THREADS); FFmpeg's default is every CPU
     except BaseException:
         container.close()
         raise

@@ -59,6 +59,12 @@ class VqualLMM(QualityModel):
     def __init__(self, max_pixels: int | None = None, decoder_path: str | None = None,
                  projectors_path: str | None = None):
         super().__init__(max_pixels=max_pixels)
+        from vqual.runtime import missing
+
+        if problem := missing("torch", "lmm", "vqual-lmm"):
+            from vqual.errors import WeightsError
+
+            raise WeightsError(problem)
         import torch
         from safetensors.torch import load_file
 
