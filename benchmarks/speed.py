@@ -7,7 +7,8 @@ Media (cached under benchmarks/.cache/, deterministic): a 500x500 and a 1920x108
 the bundled sample photograph, and 10 s and 60 s 1920x1080 30 fps H.264 clips (CRF 23, x264 preset ultrafast: the
 fastest to decode, so the hardest case for the ratio) panning over it, and the same 10 s clip encoded with x264's
 default preset (medium: CABAC, B-frames, deblocking, as most delivered H.264 is), reported on its own row.
-For each: median wall time to score, median time to only decode the same file (every frame, PyAV frame threading,
+For each, run round-robin (decode, score, reference, BRISQUE) so that load from other jobs falls on all alike: median
+wall time to score, median time to only decode the same file (every frame, PyAV frame threading,
 no conversion), and their ratio; peak resident memory of a fresh process scoring the 10 s and the 60 s video.
 
 In the same run, interleaved per medium: the same model on its PyTorch reference engine (vqual-lite's `engine="torch"`,
@@ -110,18 +111,26 @@ def reference_model(model):
     return type(model)(engine="torch")
 
 
-def median_time(fn, repeats: int) -> float:
-    times = []
+def median_times(fns: dict, repeats: int) -> dict[str, float]:
+    """Median wall time of each function, run round-robin `repeats` times (so that load from other jobs on a shared
+    machine falls on all of them alike)."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def peak_rss_mb(model: str | None, path: Path) -> float:
-    code = ("import resource, sys, vqual.api as a; m=a.load_model(sys.argv[1] or None); m.score(sys.argv[2]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    """Peak resident memory of a fresh process scoring `path`: VmHWM from /proc (its own address space only).
+    (ru_maxrss, used before 2026-12-05, also counts the pages of this parent copied at fork: the larger the parent,
+    e.g. with the torch reference loaded, the larger the figure.)"""
+    code = ("import re, resource, sys, vqual.api as a; m=a.load_model(sys.argv[1] or None); m.score(sys.argv[2]); "
+            "s=open('/proc/self/status').read() if sys.platform == 'linux' else ''; "
+            "h=re.search(r'VmHWM:\\s+(\\d+)', s); print(h.group(1) if h else "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     from vqual.runtime import threads
 
     env = {**os.environ, "VQUAL_THREADS": str(threads())}
@@ -160,15 +169,18 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("image_500", "image_1080p", "video_10s", "video_10s_medium"):
         n = args.repeats if key.startswith("image") else args.video_repeats
         path = media[key]
-        t_dec = median_time(lambda p=path: decode_only(p), n)
-        t_score = median_time(lambda p=path: model.score(p), n)
-        row = {"media": key, "score_ms": t_score * 1e3, "decode_ms": t_dec * 1e3, "ratio": t_score / t_dec}
+        fns = {"decode": lambda p=path: decode_only(p), "score": lambda p=path: model.score(p)}
         if ref is not None:
-            t_ref = median_time(lambda p=path: ref.score(p), n)
-            row.update(torch_ms=t_ref * 1e3, torch_ratio=t_ref / t_dec, speedup=t_ref / t_score)
+            fns["torch"] = lambda p=path: ref.score(p)
         if peer is not None and key == "image_500":
-            t_peer = median_time(lambda p=path: peer[0](p), n)
-            row.update(brisque_ms=t_peer * 1e3, vs_brisque=t_score / t_peer)
+            fns["brisque"] = lambda p=path: peer[0](p)
+        t = median_times(fns, n)
+        row = {"media": key, "score_ms": t["score"] * 1e3, "decode_ms": t["decode"] * 1e3,
+               "ratio": t["score"] / t["decode"]}
+        if "torch" in t:
+            row.update(torch_ms=t["torch"] * 1e3, torch_ratio=t["torch"] / t["decode"], speedup=t["torch"] / t["score"])
+        if "brisque" in t:
+            row.update(brisque_ms=t["brisque"] * 1e3, vs_brisque=t["score"] / t["brisque"])
         rows.append(row)
     mem = {key: peak_rss_mb(args.model, media[key]) for key in ("video_10s", "video_60s")}
     report = {"model": model.name, "model_version": model.version, "engine": "onnxruntime",

@@ -63,7 +63,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import fft as sfft
 
 #: Named severities the encoder reports, each in [0, 1] (0 = absent).
 ATTRIBUTES: tuple[str, ...] = ("stutter", "frame_drops", "shake", "flicker")
@@ -412,6 +411,8 @@ class TemporalEncoder:
         """Hann window, Gaussian spectral weight and the peak height of a perfect translation, for an h x w frame."""
         cached = self._windows.get((h, w))
         if cached is None:
+            from scipy import fft as sfft  # here, not at import: scoring a picture never needs it (~0.4-0.9 s)
+
             win = np.outer(np.hanning(h + 2)[1:-1], np.hanning(w + 2)[1:-1]).astype(np.float32)
             fy = sfft.fftfreq(h)[:, None]
             fx = sfft.rfftfreq(w)[None, :]
@@ -432,6 +433,8 @@ class TemporalEncoder:
         sub-pixel shifts of the sample photograph: <= 0.05 px error at the motion resolution instead of 0.12); the
         weighting also suppresses noise.
         """
+        from scipy import fft as sfft
+
         T, h, w = Yw.shape
         win, weight, norm = self._spectral(h, w)
         X = (Yw - means[:, None, None].astype(np.float32)) * win

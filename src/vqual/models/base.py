@@ -136,7 +136,14 @@ class QualityModel:
         seconds: list[Prediction] = []
         moments: list[Moment] = []
         key_indices: list[int] = []
-        for chunk in iter_chunks(src, luma_size=self.chunk_luma_size, max_pixels=self.max_pixels):
+        chunks = iter_chunks(src, luma_size=self.chunk_luma_size, max_pixels=self.max_pixels)
+        from vqual.runtime import threads
+
+        if threads() > 1:  # decode the next second while the model works on this one (same results, in order)
+            from vqual.media.prefetch import prefetch
+
+            chunks = prefetch(chunks, 1)
+        for chunk in chunks:
             p = self.predict_chunk(chunk)
             seconds.append(p)
             key_indices.append(chunk.key_index)
