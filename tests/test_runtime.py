@@ -99,3 +99,10 @@ def test_commands_that_need_torch_say_which_extra(monkeypatch, capsys, tmp_path)
     assert main(["train", "--manifest", str(tmp_path / "l.csv"), "--out", str(tmp_path / "m")]) == 2
     assert capsys.readouterr().err.strip() == ("vqual train: error: vqual train needs torch, which is not installed: "
                                                "pip install 'vqual[train]'")
+
+
+def test_several_workers_share_the_cpus(monkeypatch):
+    import vqual.runtime as r
+
+    monkeypatch.setattr(r, "usable_cpus", lambda: 8)
+    assert [r.threads_per_worker(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]

@@ -84,6 +84,12 @@ def threads() -> int:
     return parse_threads(env, "VQUAL_THREADS") if env else usable_cpus()
 
 
+def threads_per_worker(workers: int) -> int:
+    """The default share of one of `workers` processes running at once: the usable CPUs divided among them (one
+    each when there are at least as many workers as CPUs)."""
+    return max(1, usable_cpus() // max(1, int(workers)))
+
+
 def set_threads(n: int | None) -> None:
     """Set the thread count for this process (None: back to VQUAL_THREADS or every CPU). Also exported as
     VQUAL_THREADS for child processes, and, when numpy has not been imported yet, as its BLAS/OpenMP thread count.

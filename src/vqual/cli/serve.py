@@ -56,6 +56,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if args.calibration is None:
         get_spec(args.model)  # an unknown model is refused before anything starts (exit 2)
+    if args.workers > 1 and not os.environ.get("VQUAL_THREADS"):  # neither --threads nor VQUAL_THREADS was given
+        from vqual.runtime import set_threads, threads_per_worker
+
+        set_threads(threads_per_worker(args.workers))  # exported as VQUAL_THREADS: the workers inherit it
     settings = Settings(host=args.host, port=args.port, model=args.model, calibration=args.calibration,
                         token=args.token or os.environ.get("VQUAL_TOKEN") or None, workers=args.workers,
                         max_image_bytes=int(args.max_image_mb * MB), max_video_bytes=int(args.max_video_mb * MB),
