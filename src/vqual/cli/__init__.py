@@ -1,10 +1,11 @@
 """`vqual`: one console script with sub-commands, a thin layer over the Python API.
 
 One module per sub-command (`vqual.cli.score`, `.explain`, `.models`, `.demo`, `.calibrate`, `.eval`, `.train`,
-`.distill`, `.instruct`, `.compare`, `.serve`), each with ``add_<name>_parser(subparsers)``, which sets ``func`` (the
-function that runs it from the parsed arguments) as a default. `vqual.cli.args` holds the argument groups several of
-them share, `vqual.cli.exits` the exit codes (0 done, 1 some inputs failed, 2 usage error, 130 Ctrl-C, 143 SIGTERM)
-and the one-line messages. Only the module of the sub-command run is imported. Nothing outside this package imports it.
+`.distill`, `.instruct`, `.compare`, `.serve`, `.batch`), each with ``add_<name>_parser(subparsers)``, which sets
+``func`` (the function that runs it from the parsed arguments) as a default. `vqual.cli.args` holds the argument
+groups several of them share, `vqual.cli.exits` the exit codes (0 done, 1 some inputs failed, 2 usage error, 130
+Ctrl-C, 143 SIGTERM) and the one-line messages. Only the module of the sub-command run is imported. Nothing outside
+this package imports it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "instruct": "write instruction-tuning Q&A (JSONL) from a labelled dataset",
     "compare": "full-reference metrics (PSNR, SSIM, MS-SSIM, LPIPS) against a source, beside the score",
     "serve": "an HTTP service and web page for scoring (needs the vqual[serve] extra)",
+    "batch": "score a library of files on Ray, resumably, into Parquet/JSONL shards (needs the vqual[batch] extra)",
 }
 
 

@@ -59,7 +59,7 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
     """
     from vqual.api import load_model, precheck, score_one
     from vqual.errors import OutputError
-    from vqual.inputs import expand_inputs, is_unmatched_pattern
+    from vqual.inputs import expand_inputs, unmatched_failure
     from vqual.interrupts import Terminated, deferred
     from vqual.media.kind import VIDEO_EXTS
     from vqual.output import AtomicOutput, make_writer, output_format
@@ -115,9 +115,8 @@ def run_score(paths: list[str], model_name: str | None, fmt: str | None, out: st
         code = EXIT_OK
         try:
             for path in items:
-                if is_unmatched_pattern(path):
-                    item = Failure(path=path, reason="missing", message=f"{path}: pattern matched nothing")
-                else:
+                item = unmatched_failure(path)
+                if item is None:
                     item = precheck(path, max_pixels) if model is None else None
                     if item is None:
                         if model is None:

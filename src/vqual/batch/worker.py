@@ -1,0 +1,184 @@
+"""The Ray actor of `vqual batch`: one loaded model, scoring one chunk of a listing page at a time into one shard.
+
+Each chunk keeps a journal (``.work/journal/part-RRRRR-CCCCCC.jsonl``) of the items started and of the rows done,
+flushed line by line. The journal makes three things possible without scoring anything twice:
+
+- a worker that dies (killed, out of memory) and is restarted by Ray reruns the chunk, reusing the rows done; an
+  item that was started `max_attempts` times without finishing is recorded as a failure (``worker_crashed``);
+- a stop (Ctrl-C or SIGTERM at the driver: the ``.work/STOP`` file) ends the chunk at the next item, its done rows
+  kept in the journal, which the driver then turns into a shard (`vqual.batch.run.recover_journals`);
+- a driver killed outright (SIGKILL) leaves journals that the next run turns into shards before listing.
+
+The chunk's shard is written whole (atomically) once every item has a row, then its journal is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vqual.batch.rows import shard_name, write_shard
+
+CRASHED = "worker_crashed"  # failure reason of an item whose worker died on it every attempt
+STOP_FILE = "STOP"
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """Faults to inject (tests and benchmarks): `kill_after`: the first worker to finish that many items kills
+    itself with SIGKILL, once per run (a marker file in the work folder says it happened); `crash_on`: a worker
+    kills itself whenever it starts an item whose path contains this text (a file that always crashes it)."""
+
+    kill_after: int | None = None
+    crash_on: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every worker is given by the driver."""
+
+    model: str | None  # registered model name (None: the calibration's model or the default)
+    calibration: Any  # a vqual.calibration.Calibration or None
+    max_pixels: int | None
+    threads: int  # torch threads: the CPUs the worker holds
+    identity: dict[str, Any]  # the driver's model identity; a worker that loads another one refuses to work
+    out: str  # output folder (on a file system every node sees)
+    fmt: str  # "parquet" or "jsonl"
+    timeline: bool
+    run: int  # this run's number (in shard names)
+    max_attempts: int  # starts of one item before it is recorded as CRASHED
+    fault: FaultPlan | None = None
+
+
+def work_dir(out: str) -> str:
+    return os.path.join(out, ".work")
+
+
+def journal_path(out: str, name: str) -> str:
+    return os.path.join(work_dir(out), "journal", name.rsplit(".", 1)[0] + ".jsonl")
+
+
+def read_journal(path: str) -> tuple[dict[int, dict], dict[int, int]]:
+    """(rows done by item index, starts without a row by item index) from a journal; a last line cut short by a
+    crash is ignored."""
+    done: dict[int, dict] = {}
+    starts: dict[int, int] = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    e = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if "done" in e:
+                    done[e["done"]] = e["row"]
+                elif "start" in e:
+                    starts[e["start"]] = starts.get(e["start"], 0) + 1
+    except FileNotFoundError:
+        pass
+    return done, {i: n for i, n in starts.items() if i not in done}
+
+
+def model_identity(model) -> dict[str, Any]:
+    """What makes two runs' results comparable: model name, version, weights sha256 and calibration id."""
+    cal = model.calibration
+    return {"model": model.name, "model_version": model.version, "weights_sha256": model.weights_sha256,
+            "calibration_id": None if cal is None else cal.id}
+
+
+class ChunkScorer:
+    """Ray Data's callable class: built once per actor (loads the model), called with one chunk at a time."""
+
+    def __init__(self, config: WorkerConfig):
+        import torch
+
+        from vqual.api import load_model
+        from vqual.errors import VqualError
+        from vqual.runtime import tune_allocator
+
+        torch.set_num_threads(config.threads)
+        tune_allocator()
+        self.c = config
+        self.model = load_model(config.model, max_pixels=config.max_pixels, calibration=config.calibration)
+        if model_identity(self.model) != config.identity:
+            import socket
+
+            raise VqualError(f"the worker on {socket.gethostname()} loaded {model_identity(self.model)}, not the "
+                             f"driver's {config.identity}: install the same vqual and models on every node")
+        self.scored = 0  # items this process scored (fault injection)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        stats: dict[str, list] = {"path": [], "reason": [], "elapsed_ms": []}
+        for chunk, page, start, stop in zip(*(batch.column(k).to_pylist() for k in ("chunk", "page", "start",
+                                                                                      "stop"))):
+            for row in self.score_chunk(chunk, page, start, stop):
+                stats["path"].append(row["path"])
+                stats["reason"].append((row.get("error") or {}).get("reason"))
+                stats["elapsed_ms"].append((row.get("provenance") or {}).get("elapsed_ms", 0.0))
+        return pa.table(stats, schema=pa.schema([("path", pa.string()), ("reason", pa.string()),
+                                                 ("elapsed_ms", pa.float64())]))
+
+    def _stopping(self) -> bool:
+        return os.path.exists(os.path.join(work_dir(self.c.out), STOP_FILE))
+
+    def score_chunk(self, chunk: int, page: str, start: int, stop: int) -> list[dict]:
+        """Score rows [start, stop) of a listing page into shard `chunk` of this run; the rows written (none when
+        stopped before the end: the journal keeps what was done)."""
+        from vqual.api import score_one
+        from vqual.inputs import unmatched_failure
+        from vqual.output import json_row
+        from vqual.result import Failure
+
+        name = shard_name(self.c.run, chunk, self.c.fmt)
+        items = pq.read_table(page).slice(start, stop - start).to_pylist()
+        jpath = journal_path(self.c.out, name)
+        done, starts = read_journal(jpath)
+        os.makedirs(os.path.dirname(jpath), exist_ok=True)
+        rows: list[dict] = []
+        with open(jpath, "a", encoding="utf-8") as journal:
+            for i, it in enumerate(items):
+                if i in done:
+                    rows.append(done[i])
+                    continue
+                if self._stopping():
+                    return []
+                path = it["path"]
+                if starts.get(i, 0) >= self.c.max_attempts:
+                    item = Failure(path=path, reason=CRASHED,
+                                   message=f"{path}: the worker scoring it died {starts[i]} times (killed, or out of "
+                                           "memory); not retried")
+                else:
+                    journal.write(json.dumps({"start": i}) + "\n")
+                    journal.flush()
+                    self._fault_before(path)
+                    item = unmatched_failure(path) or score_one(self.model, path)
+                row = dict(json_row(item, self.c.timeline), size=it["size"], mtime_ns=it["mtime_ns"])
+                journal.write(json.dumps({"done": i, "row": row}, allow_nan=False) + "\n")
+                journal.flush()
+                rows.append(row)
+                self.scored += 1
+                self._fault_after()
+        write_shard(os.path.join(self.c.out, name), rows, self.c.fmt)
+        os.remove(jpath)
+        return rows
+
+    def _fault_before(self, path: str) -> None:
+        f = self.c.fault
+        if f is not None and f.crash_on is not None and f.crash_on in path:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def _fault_after(self) -> None:
+        f = self.c.fault
+        if f is None or f.kill_after is None or self.scored < f.kill_after:
+            return
+        try:
+            os.close(os.open(os.path.join(work_dir(self.c.out), "fault-killed"), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,100 @@
+"""`vqual batch`'s listing, rows and journals, without Ray: streamed inputs and manifests, duplicates and finished
+items left out, the Parquet schema against `QualityResult`, a journal recovered into a shard."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import pytest
+
+pytest.importorskip("pyarrow")
+
+from vqual.batch.listing import KeySet, file_key, list_into_pages, stat_key  # noqa: E402
+from vqual.batch.rows import SCHEMA, read_shard  # noqa: E402
+from vqual.batch.run import recover_journals  # noqa: E402
+from vqual.batch.worker import journal_path  # noqa: E402
+from vqual.data.base import DatasetError  # noqa: E402
+from vqual.result import QualityResult  # noqa: E402
+
+
+def _touch(p) -> str:
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, "wb") as f:
+        f.write(b"x")
+    return str(p)
+
+
+def _listed(tmp_path, items, done=None):
+    import pyarrow.parquet as pq
+
+    lst = list_into_pages(items, str(tmp_path / "pages"), done or KeySet(), page_size=3)
+    rows = [r for p in lst.pages for r in pq.read_table(p).to_pylist()]
+    assert [len(pq.read_table(p)) for p in lst.pages] == lst.counts and all(c <= 3 for c in lst.counts)
+    return lst, rows
+
+
+def test_folders_globs_and_manifests_stream_each_file_once(tmp_path, monkeypatch):
+    a = [_touch(tmp_path / "lib" / d / f"{i}.jpg") for d in ("x", "y") for i in range(3)]
+    _touch(tmp_path / "lib" / "notes.txt")
+    m = tmp_path / "lists"
+    m.mkdir()
+    (m / "m.csv").write_text("id,File Name\n1,../lib/x/0.jpg\n2,../lib/extra.png\n")
+    (m / "m.jsonl").write_text(json.dumps({"path": "../lib/y/2.jpg"}) + "\n\n" + json.dumps({"path": "gone.jpg"}))
+    (m / "m.txt").write_text("# a list\n../lib/x/1.jpg\n\n")
+    items = [str(tmp_path / "lib"), str(m / "m.csv"), str(m / "m.jsonl"), str(m / "m.txt"), str(tmp_path / "*.gif")]
+    lst, rows = _listed(tmp_path, items)
+    paths = [r["path"] for r in rows]
+    assert sorted(paths[:6]) == sorted(a)  # the folder, in the file system's order
+    assert paths[6:] == [str(m / "../lib/extra.png"), str(m / "gone.jpg"), str(tmp_path / "*.gif")]
+    assert lst.total == 9 and lst.skipped == 0
+    assert rows[0]["size"] == 1 and rows[0]["mtime_ns"] == os.stat(paths[0]).st_mtime_ns
+    assert rows[-1]["size"] is None and rows[-1]["mtime_ns"] is None
+
+
+def test_items_already_done_are_left_out_by_path_size_and_mtime(tmp_path):
+    a, b = _touch(tmp_path / "lib" / "a.jpg"), _touch(tmp_path / "lib" / "b.jpg")
+    done = KeySet()
+    done.add(file_key(a, *stat_key(a)))
+    done.add(file_key(b, 999, stat_key(b)[1]))  # b changed size since: scored again
+    lst, rows = _listed(tmp_path, [str(tmp_path / "lib")], done)
+    assert [r["path"] for r in rows] == [b] and lst.skipped == 1
+
+
+def test_manifest_without_a_path_column_names_the_file(tmp_path):
+    (tmp_path / "m.csv").write_text("id,mos\n1,3.0\n")
+    with pytest.raises(DatasetError, match=r"m\.csv has no column 'path'"):
+        list_into_pages([str(tmp_path / "m.csv")], str(tmp_path / "p"), KeySet())
+    (tmp_path / "m.jsonl").write_text('{"path": "a.jpg"}\n[1]\n')
+    with pytest.raises(DatasetError, match=r"m\.jsonl: line 2 is not a JSON object"):
+        list_into_pages([str(tmp_path / "m.jsonl")], str(tmp_path / "p"), KeySet())
+
+
+def test_keyset_remembers_across_merges():
+    s = KeySet()
+    s.MERGE_EVERY = 10
+    for i in range(95):
+        s.add(f"k{i}")
+    s.add("k3")
+    assert len(s) == 95 and all(f"k{i}" in s for i in range(95)) and "k95" not in s and 3 not in s
+
+
+def test_schema_names_every_result_field_then_error_and_file_columns():
+    fields = [f.name for f in dataclasses.fields(QualityResult)] + ["schema", "error", "size", "mtime_ns"]
+    assert SCHEMA.names == fields
+
+
+def test_journal_recovered_into_a_shard_of_the_rows_done(tmp_path):
+    out = str(tmp_path)
+    j = journal_path(out, "part-00003-000007.parquet")
+    os.makedirs(os.path.dirname(j))
+    rows = [{"path": f"p{i}", "error": {"reason": "empty", "message": f"p{i}: empty"}, "size": 0, "mtime_ns": i}
+            for i in range(2)]
+    with open(j, "w") as f:
+        for i, r in enumerate(rows):
+            f.write(json.dumps({"start": i}) + "\n" + json.dumps({"done": i, "row": r}) + "\n")
+        f.write(json.dumps({"start": 2}) + "\n" + '{"done": 2, "ro')  # died while writing
+    assert recover_journals(out, "parquet") == 2
+    assert read_shard(str(tmp_path / "part-00003-000007.parquet")) == rows
+    assert not os.path.exists(j)
