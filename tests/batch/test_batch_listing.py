@@ -98,3 +98,14 @@ def test_journal_recovered_into_a_shard_of_the_rows_done(tmp_path):
     assert recover_journals(out, "parquet") == 2
     assert read_shard(str(tmp_path / "part-00003-000007.parquet")) == rows
     assert not os.path.exists(j)
+
+
+def test_cli_refuses_inputs_without_media_and_a_bad_manifest(tmp_path, capsys):
+    from vqual.cli import main
+
+    (tmp_path / "empty").mkdir()
+    assert main(["batch", str(tmp_path / "empty"), "--out", str(tmp_path / "o1"), "--progress", "off"]) == 2
+    assert f"error: no media files found in {tmp_path / 'empty'}" in capsys.readouterr().err
+    (tmp_path / "m.tsv").write_text("id\tmos\n1\t3\n")
+    assert main(["batch", str(tmp_path / "m.tsv"), "--out", str(tmp_path / "o2")]) == 2
+    assert "m.tsv has no column 'path'" in capsys.readouterr().err

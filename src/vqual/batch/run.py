@@ -116,7 +116,7 @@ def _own_files(out: str) -> list[str]:
     return names
 
 
-def _prepare_out(out: str, restart: bool) -> None:
+def _prepare_out(out: str) -> None:
     if os.path.exists(out) and not os.path.isdir(out):
         raise OutputError(f"{out}: exists and is not a folder; --out names the folder of the shards")
     try:
@@ -252,7 +252,7 @@ def run_batch(opts: BatchOptions) -> dict[str, Any]:
     if opts.max_retries < 0 or opts.shard_size < 1 or opts.cpus_per_worker < 1 or (opts.workers or 1) < 1:
         raise BatchUsageError("--max-retries must be >= 0; --shard-size, --workers and --cpus-per-worker >= 1")
     started, t0 = _now(), time.monotonic()
-    _prepare_out(opts.out, opts.restart)
+    _prepare_out(opts.out)
     lock = _lock(opts.out)
     try:
         if opts.restart:
@@ -278,6 +278,8 @@ def run_batch(opts: BatchOptions) -> dict[str, Any]:
         for n in notes:
             print(f"vqual batch: {n}", file=sys.stderr)
         run.listed, run.skipped = listing.total + listing.skipped, listing.skipped
+        if not run.listed:
+            raise BatchUsageError(f"no media files found in {', '.join(opts.inputs)}")
         status = "complete"
         address = None
         if listing.total:

@@ -50,6 +50,7 @@ def run_batch_args(args: argparse.Namespace) -> int:
     except ImportError as e:
         return error("batch", f"{e.name} is missing: pip install 'vqual[batch]'")
     from vqual.batch.run import BatchOptions, BatchUsageError, run_batch
+    from vqual.data.base import DatasetError
     from vqual.errors import OutputError
 
     opts = BatchOptions(inputs=list(args.paths), out=args.out, model=args.model, calibration=args.calibration,
@@ -59,7 +60,7 @@ def run_batch_args(args: argparse.Namespace) -> int:
                         command_line=getattr(args, "command_line", ""))
     try:
         summary = run_batch(opts)
-    except (BatchUsageError, OutputError) as e:
+    except (BatchUsageError, OutputError, DatasetError) as e:  # DatasetError: an unreadable manifest
         return error("batch", str(e), EXIT_USAGE)
     r, o = summary["run"], summary["output"]
     stop = {"interrupted": ", interrupted", "terminated": ", terminated (SIGTERM)"}.get(summary["status"], "")

@@ -1,0 +1,221 @@
+"""`vqual batch` on Ray against `vqual score` in one process, on this machine (issue 19).
+
+    python benchmarks/batch.py [--images 400] [--small 10000] [--rounds 1] [--json FILE]
+
+Every command runs as its own process with OMP_NUM_THREADS=1 (one thread per scoring process, as a batch worker with
+one CPU has), the wall time measured from start to exit (start-up, listing, Ray's start, model loading included).
+
+1. Throughput: `--images` crops of the bundled photograph (500x500 JPEG, `serve_load.make_images`) through
+   `vqual score DIR --out x.jsonl` (the reference, one process), `vqual batch --workers 1` and `--workers 2`, in
+   that order, `--rounds` times; images per second, medians, ratios to the reference of the same run.
+2. Resume: `vqual batch --workers 2` into a new folder, SIGTERM once half the items have rows (the shards and the
+   journals' done lines), then the same command again; the two wall times against one uninterrupted 2-worker run, and
+   the items scored by the two runs together against the number of files.
+3. Listing alone (`--listing N`, in this process): N empty ``.jpg`` files in folders of 1,000, streamed into listing
+   pages by `vqual.batch.listing.list_into_pages` (the driver's first step): files per second, and the peak of
+   the traced Python allocations during it (tracemalloc).
+4. Memory: `--small` generated 64x64 PNG images (random pixels) through `vqual batch --workers 2 --progress log`;
+   the driver's resident memory sampled every 0.5 s (at 10%, 50% and 90% of the rows and its peak), and each
+   worker's peak (VmHWM of the `ray::MapWorker` processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_load import make_images  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO / "src"))
+
+
+def vqual(*args: str) -> list[str]:
+    return [sys.executable, "-m", "vqual", *args]
+
+
+def timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr[-2000:]}")
+    return time.perf_counter() - t0
+
+
+def status_kb(pid: int, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def workers() -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if (p / "cmdline").read_bytes().startswith(b"ray::MapWorker"):
+                    out.append(int(p.name))
+            except OSError:
+                pass
+    return out
+
+
+def rows_done(out: Path) -> int:
+    """Rows in complete shards plus rows done in the journals (the work finished so far)."""
+    import pyarrow.parquet as pq
+
+    n = sum(pq.ParquetFile(p).metadata.num_rows for p in out.glob("part-*.parquet"))
+    journals = out / ".work" / "journal"
+    for j in journals.glob("*.jsonl") if journals.is_dir() else []:
+        try:
+            n += sum(1 for line in j.read_text().splitlines() if line.startswith('{"done"'))
+        except OSError:
+            pass
+    return n
+
+
+def throughput(folder: Path, n: int, rounds: int, tmp: Path) -> dict:
+    runs = {"score": [], "batch-1": [], "batch-2": []}
+    for r in range(rounds):
+        runs["score"].append(timed(vqual("score", str(folder), "--out", str(tmp / f"s{r}.jsonl"), "--progress",
+                                         "off")))
+        for w in (1, 2):
+            runs[f"batch-{w}"].append(timed(vqual("batch", str(folder), "--out", str(tmp / f"b{w}-{r}"),
+                                                  "--workers", str(w), "--progress", "off")))
+        print(f"round {r}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in runs.items()), file=sys.stderr)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    return {"images": n, "seconds": {k: [round(x, 2) for x in v] for k, v in runs.items()},
+            "images_per_s_median": {k: round(n / v, 3) for k, v in med.items()},
+            "batch1_vs_score": round(med["score"] / med["batch-1"], 3),
+            "batch2_vs_batch1": round(med["batch-1"] / med["batch-2"], 3)}
+
+
+def resume(folder: Path, n: int, tmp: Path, uninterrupted: float) -> dict:
+    out = tmp / "resume"
+    cmd = vqual("batch", str(folder), "--out", str(out), "--workers", "2", "--progress", "off")
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=ENV, stderr=subprocess.DEVNULL)
+    while p.poll() is None and rows_done(out) < n // 2:
+        time.sleep(0.2)
+    at = rows_done(out)
+    p.send_signal(signal.SIGTERM)
+    code = p.wait()
+    first = time.perf_counter() - t0
+    kept = json.loads((out / "summary.json").read_text())["output"]["rows"]
+    second = timed(cmd)
+    s2 = json.loads((out / "summary.json").read_text())
+    return {"killed_at_rows": at, "exit_code": code, "rows_kept": kept, "first_s": round(first, 2),
+            "second_s": round(second, 2), "second_scored": s2["run"]["scored"], "second_skipped": s2["run"]["skipped"],
+            "uninterrupted_s": round(uninterrupted, 2), "wall_ratio": round((first + second) / uninterrupted, 3),
+            "items_scored_ratio": round((kept + s2["run"]["scored"]) / n, 3), "rows_in_output": s2["output"]["rows"],
+            "duplicates": s2["output"]["duplicates"]}
+
+
+def memory(n: int, tmp: Path) -> dict:
+    folder = tmp / "small"
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        sub = folder / f"d{i // 1000:02d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(sub / f"s{i:05d}.png")
+    out = tmp / "mem"
+    t0 = time.perf_counter()
+    p = subprocess.Popen(vqual("batch", str(folder), "--out", str(out), "--workers", "2", "--progress", "off"),
+                         env=ENV, stderr=subprocess.DEVNULL)
+    samples, peak_workers = [], {}
+    while p.poll() is None:
+        samples.append((rows_done(out) if out.exists() else 0, status_kb(p.pid, "VmRSS")))
+        for w in workers():
+            peak_workers[w] = max(peak_workers.get(w, 0), status_kb(w, "VmHWM"))
+        time.sleep(0.5)
+    wall = time.perf_counter() - t0
+    summary = json.loads((out / "summary.json").read_text())
+
+    def at(frac: float) -> float | None:
+        later = [kb for rows, kb in samples if rows >= frac * n and kb]
+        return round(later[0] / 1024, 1) if later else None
+
+    return {"images": n, "wall_s": round(wall, 1), "rows": summary["output"]["rows"],
+            "shards": summary["output"]["shards"], "driver_rss_mb_at": {f"{int(f * 100)}%": at(f)
+                                                                       for f in (0.1, 0.5, 0.9)},
+            "driver_peak_rss_mb": round(max(kb for _, kb in samples) / 1024, 1),
+            "worker_peak_rss_mb": sorted(round(v / 1024, 1) for v in peak_workers.values()),
+            "shard_bytes_median": int(statistics.median(f.stat().st_size for f in out.glob("part-*")))}
+
+
+def listing(n: int, tmp: Path) -> dict:
+    import tracemalloc
+
+    from vqual.batch.listing import KeySet, list_into_pages
+
+    root = tmp / "listing"
+    for i in range(n):
+        if i % 1000 == 0:
+            (root / f"d{i // 1000:04d}").mkdir(parents=True)
+        (root / f"d{i // 1000:04d}" / f"f{i:07d}.jpg").touch()
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    lst = list_into_pages([str(root)], str(tmp / "pages"), KeySet())
+    dt = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"files": lst.total, "seconds": round(dt, 2), "files_per_s": round(lst.total / dt),
+            "pages": len(lst.pages), "traced_peak_mb": round(peak / 2**20, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--images", type=int, default=400)
+    ap.add_argument("--small", type=int, default=10000)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--listing", type=int, default=0, help="files for the listing measurement (0: skip it)")
+    ap.add_argument("--skip", action="append", default=[], choices=("throughput", "resume", "memory"))
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    report = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
+              "cpus": os.cpu_count(), "command": "python benchmarks/batch.py " + " ".join(argv or sys.argv[1:]),
+              "note": "shared machine: another job used one core throughout"}
+    with tempfile.TemporaryDirectory(prefix="vqual-batch-bench-") as d:
+        tmp = Path(d)
+        folder = tmp / "images"
+        folder.mkdir()
+        make_images(folder, a.images)
+        if "throughput" not in a.skip:
+            report["throughput"] = throughput(folder, a.images, a.rounds, tmp)
+            print(json.dumps(report["throughput"]), file=sys.stderr)
+        if "resume" not in a.skip:
+            ref = statistics.median(report["throughput"]["seconds"]["batch-2"]) if "throughput" in report else \
+                timed(vqual("batch", str(folder), "--out", str(tmp / "ref"), "--workers", "2", "--progress", "off"))
+            report["resume"] = resume(folder, a.images, tmp, ref)
+            print(json.dumps(report["resume"]), file=sys.stderr)
+        if a.listing:
+            report["listing"] = listing(a.listing, tmp)
+        if "memory" not in a.skip:
+            report["memory"] = memory(a.small, tmp)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if a.json:
+        Path(a.json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
