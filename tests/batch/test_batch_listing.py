@@ -67,7 +67,7 @@ def test_manifest_without_a_path_column_names_the_file(tmp_path):
     with pytest.raises(DatasetError, match=r"m\.csv has no column 'path'"):
         list_into_pages([str(tmp_path / "m.csv")], str(tmp_path / "p"), KeySet())
     (tmp_path / "m.jsonl").write_text('{"path": "a.jpg"}\n[1]\n')
-    with pytest.raises(DatasetError, match=r"m\.jsonl: line 2 is not a JSON object"):
+    with pytest.raises(DatasetError, match=r"m\.jsonl line 2 is not a JSON object"):
         list_into_pages([str(tmp_path / "m.jsonl")], str(tmp_path / "p"), KeySet())
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import pyarrow.parquet as pq
 
 from vqual.data.base import DatasetError
 from vqual.data.formats import pick_column, sniff_delimiter
-from vqual.data.manifest import PATH_COLUMNS
+from vqual.data.manifest import PATH_COLUMNS, iter_json_lines
 from vqual.inputs import iter_inputs
 
 MANIFEST_EXTS = (".csv", ".tsv", ".jsonl", ".ndjson", ".txt", ".lst")
@@ -99,15 +98,7 @@ def _manifest_paths(path: str) -> Iterator[str]:
                         yield os.path.join(base, p)
             elif ext in (".jsonl", ".ndjson"):
                 col = None
-                for ln, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise DatasetError(f"{path}: line {ln} is not valid JSON ({e.msg})") from None
-                    if not isinstance(obj, dict):
-                        raise DatasetError(f"{path}: line {ln} is not a JSON object")
+                for obj in iter_json_lines(f, path, "manifest"):
                     col = col or pick_column(obj, PATH_COLUMNS, path, "manifest")
                     if obj.get(col):
                         yield os.path.join(base, str(obj[col]))

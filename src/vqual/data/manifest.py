@@ -13,7 +13,7 @@ Relative paths are relative to the manifest's folder (or to `root` when given).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +45,23 @@ def read_manifest_rows(path: Path, dataset: str) -> list[dict[str, Any]]:
             if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
                 raise DatasetError(f"{dataset}: {path} must hold a JSON list of objects")
             return data
-        rows = []
-        for ln, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DatasetError(f"{dataset}: {path} line {ln} is not valid JSON ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise DatasetError(f"{dataset}: {path} line {ln} is not a JSON object")
-            rows.append(obj)
-        return rows
+        return list(iter_json_lines(text.splitlines(), path, dataset))
     return read_table(path, dataset, header_hint=PATH_COLUMNS)
+
+
+def iter_json_lines(lines: Iterable[str], path: str | Path, dataset: str) -> Iterator[dict[str, Any]]:
+    """The objects of JSON Lines, one line at a time (blank lines skipped); `DatasetError` naming the file and line for
+    a line that is not a JSON object."""
+    for ln, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DatasetError(f"{dataset}: {path} line {ln} is not valid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise DatasetError(f"{dataset}: {path} line {ln} is not a JSON object")
+        yield obj
 
 
 def infer_mos_range(values: list[float]) -> tuple[float, float]:
