@@ -38,6 +38,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # this checkout's vqual, as ENV gives the runs
 from serve_load import make_images  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
