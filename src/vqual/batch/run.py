@@ -3,7 +3,7 @@ the output folder consistent, write ``summary.json``.
 
 Ray Data pipeline: a dataset of chunks (a slice of a listing page; one chunk becomes one shard) -> `map_batches`
 on a pool of `ChunkScorer` actors, each holding one loaded model (`--workers` actors, `cpus_per_worker` CPUs and
-as many torch threads each; one chunk in flight per actor) -> one small row per item back to the driver (path,
+as many scoring threads each; one chunk in flight per actor) -> one small row per item back to the driver (path,
 failure reason, time), for the counts and the progress. The actors write the shards themselves (the output folder
 must be on a file system every node sees): a shard is written whole and atomically, so that a stop or a crash never
 leaves half a shard, and Ray's own writers are not used for that reason.

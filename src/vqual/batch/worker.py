@@ -46,7 +46,7 @@ class WorkerConfig:
     model: str | None  # registered model name (None: the calibration's model or the default)
     calibration: Any  # a vqual.calibration.Calibration or None
     max_pixels: int | None
-    threads: int  # torch threads: the CPUs the worker holds
+    threads: int  # scoring threads (vqual.runtime.set_threads): the CPUs the worker holds
     identity: dict[str, Any]  # the driver's model identity; a worker that loads another one refuses to work
     out: str  # output folder (on a file system every node sees)
     fmt: str  # "parquet" or "jsonl"
@@ -96,13 +96,11 @@ class ChunkScorer:
     """Ray Data's callable class: built once per actor (loads the model), called with one chunk at a time."""
 
     def __init__(self, config: WorkerConfig):
-        import torch
-
         from vqual.api import load_model
         from vqual.errors import VqualError
-        from vqual.runtime import tune_allocator
+        from vqual.runtime import set_threads, tune_allocator
 
-        torch.set_num_threads(config.threads)
+        set_threads(config.threads)  # before the model's sessions are made: ONNX Runtime, decoding, BLAS
         tune_allocator()
         self.c = config
         self.model = load_model(config.model, max_pixels=config.max_pixels, calibration=config.calibration)

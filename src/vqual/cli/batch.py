@@ -25,7 +25,7 @@ def add_batch_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--calibration", "-c", default=None, metavar="FILE", help="calibration from `vqual calibrate`")
     p.add_argument("--workers", type=int, default=None,
                    help="actors, each with one loaded model (default: the CPUs of the Ray cluster / --cpus-per-worker)")
-    p.add_argument("--cpus-per-worker", type=int, default=1, help="CPUs (and torch threads) per actor (default 1)")
+    p.add_argument("--cpus-per-worker", type=int, default=1, help="CPUs (and scoring threads) per actor (default 1)")
     p.add_argument("--address", default=None,
                    help="a running Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: start one here)")
     p.add_argument("--format", "-f", choices=("parquet", "jsonl"), default="parquet", help="shard format")
