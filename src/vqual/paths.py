@@ -4,9 +4,10 @@
 - `vqual_home()`: ``$VQUAL_HOME``, else ``$XDG_CACHE_HOME/vqual``, else ``~/.cache/vqual``. Named user models live
   in its ``models`` folder (`vqual.models.user.models_home`).
 - `cache_dir(name)`: ``$VQUAL_CACHE_DIR/<name>``, else ``vqual_home()/<name>``. Every cache (things vqual can make
-  again: the evaluation's predictions ``eval``, the dequantised language decoder ``decoders``) is one of these.
+  again: the evaluation's predictions ``eval``, the dequantised language decoder ``decoders``, DISTS' converted VGG16
+  ``weights``) is one of these.
 
-With none of the variables set everything is under ``~/.cache/vqual`` (``models``, ``eval``, ``decoders``).
+With none of the variables set everything is under ``~/.cache/vqual`` (``models``, ``eval``, ``decoders``, ``weights``).
 """
 
 from __future__ import annotations

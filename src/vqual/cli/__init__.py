@@ -31,7 +31,7 @@ COMMANDS: dict[str, str] = {
     "train": "warm up a new head on the frozen encoder from a few labels (writes a model)",
     "distill": "distil a teacher into a light student with unlabelled media and a few labels",
     "instruct": "write instruction-tuning Q&A (JSONL) from a labelled dataset",
-    "compare": "full-reference metrics (PSNR, SSIM, MS-SSIM, LPIPS) against a source, beside the score",
+    "compare": "full-reference metrics (PSNR, SSIM, MS-SSIM, LPIPS, DISTS, VMAF) against a source, beside the score",
     "serve": "an HTTP service and web page for scoring (needs the vqual[serve] extra)",
     "batch": "score a library of files on Ray, resumably, into Parquet/JSONL shards (needs the vqual[batch] extra)",
 }

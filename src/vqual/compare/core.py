@@ -10,7 +10,7 @@ Alignment rules (each broken one is a `CompareError` with a one-line message, ne
 
 Colour as each metric's reference defines it: PSNR, SSIM and MS-SSIM on luma (a video's Y plane as decoded, with
 L = 2^bits - 1; an image's BT.601 limited-range Y, L = 255); VMAF on that luma as 8-bit integers (see
-`vqual.compare.vmaf`); LPIPS on RGB.
+`vqual.compare.vmaf`); LPIPS and DISTS on RGB.
 """
 
 from __future__ import annotations

@@ -47,6 +47,11 @@ METRICS: dict[str, MetricSpec] = {
                         "LPIPS v0.1, AlexNet (Zhang et al. 2018) on RGB; checked against the authors' lpips 0.1.4",
                         lambda a, b, L: _lpips(a, b), provenance=lambda: {"weights_sha256": _lpips_sha256()},
                         unavailable=lambda: _torch_missing("metric lpips")),
+    "dists": MetricSpec("dists", "1-vgg16", "rgb", False, (0.0, None), "", "mean of the per-frame values",
+                        "DISTS (Ding et al. 2020), VGG16 on RGB at the input's size; checked against the authors' "
+                        "DISTS_pt.py", lambda a, b, L: _dists().dists(a, b),
+                        unavailable=lambda: _torch_missing("metric dists") or _dists().unavailable(),
+                        provenance=lambda: _dists().weights_sha256()),
     "vmaf": MetricSpec("vmaf", "0.6.1", "y", True, (0.0, 100.0), "",
                        "mean of the per-frame values (each clipped to [0, 100]), as libvmaf pools",
                        "VMAF model vmaf_v0.6.1 (Netflix) on 8-bit Y, by vmaf-torch 1.1.0; checked against libvmaf",
@@ -72,6 +77,12 @@ def _lpips_sha256() -> str:
     from vqual.compare.lpips import WEIGHTS_SHA256
 
     return WEIGHTS_SHA256
+
+
+def _dists() -> Any:
+    from vqual.compare import dists  # torch is imported, and VGG16's weights made, only when DISTS is asked for
+
+    return dists
 
 
 def _vmaf() -> Any:
