@@ -59,7 +59,11 @@ def load_dataset_args(args: argparse.Namespace, prefix: str = "", options: dict[
         raise UsageError(f"give exactly one of --{prefix}dataset or --{prefix}manifest")
     if dataset and not root:
         raise UsageError(f"--{prefix}dataset {dataset} needs --{prefix}root DIR (the folder you downloaded it to)")
-    return load_labelled_set(dataset, root, manifest, options=options, **label_scale(args))
+    reference = getattr(args, f"{dest}reference", None)  # `vqual eval --reference COLUMN`
+    if reference and dataset:
+        raise UsageError(f"--reference names a manifest column; --{prefix}dataset {dataset} has no manifest")
+    return load_labelled_set(dataset, root, manifest, options=options, reference_column=reference,
+                             **label_scale(args))
 
 
 def parse_options(opts: list[str]) -> dict[str, Any]:

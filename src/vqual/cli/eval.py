@@ -41,6 +41,7 @@ from vqual.eval.protocols import (
 
 if TYPE_CHECKING:
     from vqual.calibration import Calibration
+    from vqual.eval.fullref import MetricAsModel
     from vqual.models.base import Scorer
 
 _EPILOG = """\
@@ -52,7 +53,16 @@ examples:
   vqual eval --manifest my_labels.csv --protocol kfold --calibration fitted
   vqual eval --manifest held_out.csv --calibration my-scale.json     # your calibration as the 'model' score
   vqual eval --dataset live-vqc --root DIR --protocol cross --train-dataset konvid --train-root DIR2
+  vqual eval --manifest encodes.csv --metric ssim                    # a full-reference metric instead of a model
+  vqual eval --manifest encodes.csv --metric vmaf --reference source --protocol kfold --calibration fitted
   vqual eval --list-datasets
+
+--metric NAME evaluates a full-reference metric (psnr, ssim, ms_ssim, lpips, dists, vmaf) of each item against its
+reference, the manifest's reference_path (or ref_path) column, or the column --reference names; relative paths are
+relative to the manifest. The report is the model's (its 'model' is fr:NAME); the metric's value, negated for LPIPS
+and DISTS so that higher is better, is the score, so RMSE and level accuracy are given only after a fitted logistic.
+Items without a reference, whose reference cannot be read or does not align (sizes, frame rates, lengths) are
+listed as failed. Metric values are not cached.
 
 Predictions are cached per (model, version, weights, media path and size) in $VQUAL_CACHE_DIR/eval
 (default ~/.cache/vqual/eval), so running another protocol does not score the media again.
@@ -73,7 +83,13 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
                      option_help="dataset loader option, e.g. include_practice=true (CLIVE), target=align (AGIQA-3K)")
     g.add_argument("--limit", type=int, metavar="N", help="only the first N items (quick runs)")
     g.add_argument("--list-datasets", action="store_true", help="list the built-in datasets and exit")
+    g.add_argument("--reference", metavar="COLUMN",
+                   help="manifest column holding each item's reference (source) path, for --metric (default: "
+                        "reference_path or ref_path when the manifest has one)")
     p.add_argument("--model", metavar="NAME", help="registered model (default: the default model)")
+    p.add_argument("--metric", metavar="NAME",
+                   help="evaluate a full-reference metric of each item against its reference instead of a model: "
+                        "psnr, ssim, ms_ssim, lpips, dists or vmaf (see below)")
     g = p.add_argument_group("protocol")
     g.add_argument("--protocol", action="append", choices=PROTOCOLS + ("all",), metavar="NAME",
                    help="whole | split | kfold | cross | fewlabel | all; repeatable (default: whole, the model's own "
@@ -166,7 +182,7 @@ def _slug(s: str) -> str:
 def _command_line(args: argparse.Namespace, protocols: list[str]) -> str:
     parts = ["vqual", "eval"]
     for flag, val in (("--dataset", args.dataset), ("--root", args.root), ("--manifest", args.manifest),
-                      ("--model", args.model)):
+                      ("--reference", args.reference), ("--model", args.model), ("--metric", args.metric)):
         if val:
             parts += [flag, str(val)]
     if args.mos_range:
@@ -193,6 +209,26 @@ def _command_line(args: argparse.Namespace, protocols: list[str]) -> str:
     if (args.protocol and "split" in args.protocol) and (args.train_split, args.test_split) != ("train", "test"):
         parts += ["--train-split", args.train_split, "--test-split", args.test_split]
     return shlex.join(parts)
+
+
+def _metric_args(args: argparse.Namespace, ds: Dataset, train_ds: Dataset | None,
+                 cal_file: str | None) -> MetricAsModel:
+    """The full-reference metric ``--metric`` names, once the options and the manifest allow it (UsageError, or
+    CompareError for an unknown metric or one whose weights are missing)."""
+    from vqual.eval import fullref  # vqual.compare is imported only for --metric
+    if args.model:
+        raise UsageError("give --model or --metric, not both")
+    if cal_file:
+        raise UsageError(f"--calibration {cal_file}: a calibration belongs to a model; --metric {args.metric} has none "
+                         "(use --calibration fitted)")
+    metric = fullref.metric_model(args.metric)
+    for d in (ds, train_ds):
+        if d is not None and not fullref.references_of(d):
+            where = d.info.label_files[0] if d.info.label_files else d.info.name
+            raise UsageError(f"--metric {metric.metric}: {where} gives no reference for any item; add a "
+                             "reference_path (or ref_path) column of source paths, or name yours with --reference "
+                             "COLUMN")
+    return metric
 
 
 def _calibration_args(args: argparse.Namespace) -> tuple[str, str | None]:
@@ -248,11 +284,14 @@ def run_eval(args: argparse.Namespace, *, model: Scorer | None = None) -> int:
         _precheck(protocols, args, ds, train_ds is not None)
         mode, cal_file = _calibration_args(args)
         user_cal = None
+        metric = _metric_args(args, ds, train_ds, cal_file) if args.metric else None
         if cal_file:
             from vqual.calibration import load_calibration
 
             user_cal = load_calibration(cal_file)
-        if model is None:
+        if metric is not None:
+            model = metric  # type: ignore[assignment]  # what the report needs of a model: name, version, weights
+        elif model is None:
             model = runner.load_model(args.model if args.model or user_cal is None else user_cal.model)
         if model.calibration is not None:  # score (and cache) the model's own predictions
             user_cal = user_cal or model.calibration
@@ -268,16 +307,26 @@ def run_eval(args: argparse.Namespace, *, model: Scorer | None = None) -> int:
 
     show = progress_of(args)
     train_records: list[runner.ItemRecord] | None = None
-    with open_cache(args, "eval") as cache:
+    if metric is not None:  # compared with each reference; not cached
+        from vqual.eval import fullref
+
         try:
-            records = runner.score_dataset(model, ds, cache=cache, progress=show, limit=args.limit)
+            records = fullref.score_references(metric, ds, progress=show, limit=args.limit)
             if train_ds is not None:
-                train_records = runner.score_dataset(model, train_ds, cache=cache, progress=show, limit=args.limit,
-                                                     label=f"{train_ds.info.name} (train)")
+                train_records = fullref.score_references(metric, train_ds, progress=show, limit=args.limit)
         except KeyboardInterrupt:
-            n = cache.count(model) if cache is not None else 0
-            note("eval", f"interrupted; the cache holds {n} predictions of this model, re-run to continue")
             return EXIT_INTERRUPTED
+    else:
+        with open_cache(args, "eval") as cache:
+            try:
+                records = runner.score_dataset(model, ds, cache=cache, progress=show, limit=args.limit)
+                if train_ds is not None:
+                    train_records = runner.score_dataset(model, train_ds, cache=cache, progress=show,
+                                                         limit=args.limit, label=f"{train_ds.info.name} (train)")
+            except KeyboardInterrupt:
+                n = cache.count(model) if cache is not None else 0
+                note("eval", f"interrupted; the cache holds {n} predictions of this model, re-run to continue")
+                return EXIT_INTERRUPTED
 
     if user_cal is not None:
         _apply_calibration(records, user_cal)
@@ -303,6 +352,8 @@ def run_eval(args: argparse.Namespace, *, model: Scorer | None = None) -> int:
         for cal in calibrations if proto != "whole" else ["model"]:  # the whole set fits nothing
             try:
                 results.append(run_protocol(proto, data, cal, train=train_data, **params))
+                if metric is not None:
+                    fullref.drop_unscaled(results[-1])
             except ProtocolError as e:
                 problems += 1
                 error("eval", f"{proto}/{cal}: {e}")
@@ -315,6 +366,9 @@ def run_eval(args: argparse.Namespace, *, model: Scorer | None = None) -> int:
     rep = rpt.build_report(model=model, dataset=ds, records=records, results=results,
                            command=_command_line(args, protocols), train_dataset=train_ds, train_records=train_records,
                            elapsed_s=round(time.monotonic() - t0, 3), calibration=cal_block)
+    if metric is not None:
+        rep["model"]["full_reference"] = {"metric": metric.metric, "weights": metric.weights,
+                                          "note": fullref.scale_note(metric)}
     if not args.quiet:
         print(rpt.summary_text(rep))
     if not args.no_report:

@@ -3,11 +3,17 @@
 Manifest formats:
 
 - CSV / TSV with a header: a path column (``path``, ``file``, ``filename``, ``image``, ``video`` or ``name``), a
-  ``mos`` column (or ``score`` / ``label``), and optionally ``split``, ``content_id`` (or ``content`` / ``group``)
-  and ``mos_std``;
+  ``mos`` column (or ``score`` / ``label``), and optionally ``split``, ``content_id`` (or ``content`` / ``group`` /
+  ``reference`` / ``ref``: items of one content are never split across training and test), ``mos_std``, and
+  ``reference_path`` (or ``ref_path``): the pristine source of the item, for full-reference metrics
+  (``vqual eval --metric``);
 - JSON Lines (``.jsonl``): one object per line with the same keys (or a ``.json`` file holding a list of them).
 
-Relative paths are relative to the manifest's folder (or to `root` when given).
+Relative paths (of the media and of the references) are relative to the manifest's folder (or to `root` when
+given). Another column can be named as the reference path (`load_manifest`'s `reference_column`, ``vqual eval
+--reference COLUMN``; e.g. a ``reference`` column that holds paths). A reference path is kept in the item's
+``extra["reference"]`` (absolute); when the manifest has no content column, items sharing a reference are one
+content.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ MOS_COLUMNS = ("mos", "score", "label", "mos_score")
 SPLIT_COLUMNS = ("split", "set")
 CONTENT_COLUMNS = ("content_id", "content", "group", "reference", "ref")
 STD_COLUMNS = ("mos_std", "std", "sd")
+REFERENCE_COLUMNS = ("reference_path", "ref_path")
 
 
 def read_manifest_rows(path: Path, dataset: str) -> list[dict[str, Any]]:
@@ -81,7 +88,13 @@ def infer_kind(paths: list[Path]) -> str:
     return "video" if n_video else "image"
 
 
-def _manifest_labels(ctx: LoadContext, path: Path, rows: list[dict[str, Any]], base: Path) -> Iterator[RawLabel]:
+def _resolve(rel: str, base: Path) -> Path:
+    p = Path(rel).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _manifest_labels(ctx: LoadContext, path: Path, rows: list[dict[str, Any]], base: Path,
+                     reference_column: str | None = None) -> Iterator[RawLabel]:
     if not rows:
         raise DatasetError(f"{ctx.name}: manifest {path} has no rows")
     head = list({k: None for r in rows for k in r})
@@ -90,6 +103,11 @@ def _manifest_labels(ctx: LoadContext, path: Path, rows: list[dict[str, Any]], b
     scol = pick_column(head, SPLIT_COLUMNS, path, ctx.name, required=False)
     ccol = pick_column(head, CONTENT_COLUMNS, path, ctx.name, required=False)
     dcol = pick_column(head, STD_COLUMNS, path, ctx.name, required=False)
+    rcol = pick_column(head, (reference_column,) if reference_column else REFERENCE_COLUMNS, path, ctx.name,
+                       required=bool(reference_column))
+    if rcol is not None and rcol in (pcol, mcol):
+        raise DatasetError(f"{ctx.name}: {path}: column {rcol!r} cannot be both the reference and the "
+                           f"{'media path' if rcol == pcol else 'label'}")
     for i, row in enumerate(rows):
         rel = str(row.get(pcol) or "").strip()
         if not rel:
@@ -100,26 +118,32 @@ def _manifest_labels(ctx: LoadContext, path: Path, rows: list[dict[str, Any]], b
         except ValueError as e:
             ctx.skip(rel, "bad_label", f"{path.name}: {e}")
             continue
-        p = Path(rel).expanduser()
-        if not p.is_absolute():
-            p = base / p
+        p = _resolve(rel, base)
         extra: dict[str, Any] = {}
         if dcol and row.get(dcol) not in (None, ""):
             try:
                 extra["mos_std"] = parse_float(row[dcol], dcol)
             except ValueError:
                 pass
+        ref = str(row.get(rcol) or "").strip() if rcol else ""
+        if ref:
+            extra["reference"] = str(_resolve(ref, base).resolve())
         split = str(row[scol]).strip() if scol and row.get(scol) not in (None, "") else None
         content = str(row[ccol]).strip() if ccol and row.get(ccol) not in (None, "") else None
+        if content is None and ref:  # items made from one source are one content
+            content = extra["reference"]
         yield RawLabel(name=rel, mos=mos, path=p, content_id=content, split=split, extra=extra)
 
 
 def load_manifest(path: str | Path, *, root: str | Path | None = None, mos_range: tuple[float, float] | None = None,
-                  higher_is_better: bool = True, name: str | None = None, kind: str | None = None) -> Dataset:
+                  higher_is_better: bool = True, name: str | None = None, kind: str | None = None,
+                  reference_column: str | None = None) -> Dataset:
     """Load your own labelled set from a CSV/TSV/JSONL manifest (see the module docstring for the columns).
 
     `mos_range` declares the label scale; when omitted it is inferred (1-5, 0-1, 0-5, 0-10 or 0-100, whichever
     holds every label, else min-max) and a note says so. Set `higher_is_better=False` for DMOS-like labels.
+    `reference_column` names the column of reference paths (default: ``reference_path`` or ``ref_path`` if there is
+    one); a named column the manifest lacks raises `DatasetError`.
     """
     path = Path(path).expanduser()
     ds_name = name or path.stem
@@ -128,7 +152,7 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, mos_range
     provisional = DatasetInfo(name=ds_name, kind=kind or "image", mos_range=mos_range or (0.0, 1.0),
                               higher_is_better=higher_is_better, label="MOS", label_files=(path.name,))
     ctx = LoadContext(info=provisional, root=base)
-    labels = list(_manifest_labels(ctx, path, rows, base))
+    labels = list(_manifest_labels(ctx, path, rows, base, reference_column))
     if mos_range is None:
         if not labels:
             raise DatasetError(f"{ds_name}: manifest {path} has no usable labels")

@@ -50,10 +50,11 @@ class ItemRecord:
 
 def load_labelled_set(dataset: str | None = None, root: str | None = None, manifest: str | None = None, *,
                       mos_range: tuple[float, float] | None = None, higher_is_better: bool = True,
-                      options: dict[str, Any] | None = None) -> Dataset:
+                      options: dict[str, Any] | None = None, reference_column: str | None = None) -> Dataset:
     """The labelled set to score: the built-in `dataset` from the folder `root` it was downloaded to (`options` go
     to its loader, see `vqual.data.load_dataset`), or else your own `manifest` file on the label scale `mos_range`
-    (inferred if None) and direction `higher_is_better` (see `vqual.data.load_manifest`). Raises `DatasetError`."""
+    (inferred if None) and direction `higher_is_better`, its reference paths in `reference_column` (see
+    `vqual.data.load_manifest`). Raises `DatasetError`."""
     from vqual.data import DatasetError, load_dataset, load_manifest
 
     if dataset:
@@ -62,7 +63,8 @@ def load_labelled_set(dataset: str | None = None, root: str | None = None, manif
         return load_dataset(dataset, root, **(options or {}))
     if not manifest:
         raise DatasetError("no dataset or manifest given")
-    return load_manifest(manifest, mos_range=mos_range, higher_is_better=higher_is_better)
+    return load_manifest(manifest, mos_range=mos_range, higher_is_better=higher_is_better,
+                         reference_column=reference_column)
 
 
 def load_model(name: str | None = None) -> QualityModel:
