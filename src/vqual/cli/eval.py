@@ -216,6 +216,7 @@ def _metric_args(args: argparse.Namespace, ds: Dataset, train_ds: Dataset | None
     """The full-reference metric ``--metric`` names, once the options and the manifest allow it (UsageError, or
     CompareError for an unknown metric or one whose weights are missing)."""
     from vqual.eval import fullref  # vqual.compare is imported only for --metric
+
     if args.model:
         raise UsageError("give --model or --metric, not both")
     if cal_file:
