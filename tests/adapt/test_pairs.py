@@ -76,14 +76,32 @@ def test_train_head_refuses_pairs_it_cannot_use():
         train_head(x[:, :5], y, pairs=toy_prior())
 
 
-def test_packaged_prior_matches_the_lite_encoder():
+@pytest.mark.parametrize("encoder", ["lite", "lite2"])
+def test_packaged_prior_matches_its_encoder(encoder):
     from vqual.encoders.features import encoder_config, get_encoder
 
-    prior = load_pair_prior()
-    assert prior.encoder == "lite" and prior.coef.shape == (1440, 128) and prior.basis.shape == (128, prior.dim)
+    prior = load_pair_prior(encoder)
+    assert prior.encoder == encoder and prior.coef.shape == (1440, 128) and prior.basis.shape == (128, prior.dim)
     rgb = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    assert np.asarray(get_encoder(encoder_config("lite"))(rgb)).shape == (prior.dim,)
+    assert np.asarray(get_encoder(encoder_config(encoder))(rgb)).shape == (prior.dim,)
     assert np.all(prior.scale > 0) and 0 < prior.weight and prior.alphas_per_label
+
+
+def test_lite2_prior_belongs_to_the_shipped_lite2_encoder():
+    from vqual.weights import asset_path
+
+    meta = json.loads(asset_path("lite2/pairs.json").read_text())
+    card = json.loads(asset_path("lite2/lite2.json").read_text())
+    assert meta["encoder_sha256"] == card["weights"]["encoder.npz"]  # rebuilt whenever the encoder is retrained
+
+
+def test_no_prior_for_other_encoders():
+    from vqual.adapt.pairs import has_pair_prior
+    from vqual.errors import VqualError
+
+    assert has_pair_prior("lite") and has_pair_prior("lite2") and not has_pair_prior("lite-small")
+    with pytest.raises(VqualError, match="no synthetic pair prior ships for the 'lite-small' encoder"):
+        load_pair_prior("lite-small")
 
 
 def test_cli_uses_pairs_by_default_on_lite_and_refuses_them_elsewhere(tmp_path, capsys):
@@ -102,4 +120,5 @@ def test_cli_uses_pairs_by_default_on_lite_and_refuses_them_elsewhere(tmp_path, 
     code = main(["train", "--manifest", str(labels), "--out", str(tmp_path / "x"), "--encoder", "lite-small",
                  "--synthetic-pairs", "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and "--synthetic-pairs needs --head linear and --encoder lite" in err[-1]
+    assert code == 2 and "--synthetic-pairs needs --head linear and an encoder with a pair prior (lite or lite2)" \
+        in err[-1]

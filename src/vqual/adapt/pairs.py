@@ -1,6 +1,6 @@
-"""The synthetic pair prior of `vqual train`: vqual-lite's 1440 synthetic ranking pairs, usable by any linear head
-on the ``lite`` encoder, so that a head learnt from a few labels also respects "same picture, stronger
-distortion = worse", as vqual-lite's own score head does.
+"""The synthetic pair prior of `vqual train`: vqual-lite's synthetic ranking pairs, usable by any linear head on the
+encoder they were computed with (one prior per encoder preset: ``lite``, ``lite2``), so that a head learnt from a
+few labels also respects "same picture, stronger distortion = worse", as vqual-lite's own score head does.
 
 The asset (`scripts/make_pair_prior.py`) holds each pair's feature difference (better minus worse), whitened by
 the synthetic set's feature scale and reduced to its top singular directions: D ~= coef @ basis, (P, d).
@@ -46,12 +46,31 @@ class PairPrior:
                 "weight": self.weight, "margin": self.margin}
 
 
-def load_pair_prior() -> PairPrior:
-    """The packaged prior (sha256 checked). Raises `vqual.errors.WeightsError` if the file is missing or altered."""
+#: Encoder preset -> asset folder of its synthetic pair prior (`scripts/make_pair_prior.py --encoder NAME`).
+PRIOR_FOLDERS = {"lite": "lite", "lite2": "lite2"}
+
+
+def has_pair_prior(encoder: str) -> bool:
+    """Whether a pair prior ships for the encoder preset `encoder`."""
+    from vqual.weights import asset_path
+
+    folder = PRIOR_FOLDERS.get(encoder)
+    return folder is not None and asset_path(f"{folder}/pairs.json").is_file()
+
+
+def load_pair_prior(encoder: str = "lite") -> PairPrior:
+    """The packaged prior of the encoder preset `encoder` (sha256 checked). Raises `vqual.errors.WeightsError` if the
+    file is missing or altered, VqualError if no prior ships for that encoder."""
     from vqual.weights import asset_path, resolve
 
-    meta = json.loads(asset_path("lite/pairs.json").read_text())
-    path = resolve("lite/pairs.npz", meta["sha256"])
+    if not has_pair_prior(encoder):
+        have = ", ".join(e for e in PRIOR_FOLDERS if has_pair_prior(e))
+        raise VqualError(f"no synthetic pair prior ships for the {encoder!r} encoder (it does for: {have})")
+    folder = PRIOR_FOLDERS[encoder]
+    meta = json.loads(asset_path(f"{folder}/pairs.json").read_text())
+    if meta["encoder"] != encoder:
+        raise VqualError(f"{folder}/pairs.json is for the {meta['encoder']!r} encoder, not {encoder!r}")
+    path = resolve(f"{folder}/pairs.npz", meta["sha256"])
     with np.load(path) as z:
         coef, basis, scale = (z[k].astype(np.float64) for k in ("coef", "basis", "scale"))
     return PairPrior(coef=coef, basis=basis, scale=scale, weight=float(meta["pair_weight"]),

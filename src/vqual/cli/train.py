@@ -51,9 +51,9 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--patience", type=int, default=d.patience, help="default %(default)s")
     g.add_argument("--weight-decay", type=float, default=d.weight_decay, help="default %(default)s")
     g.add_argument("--synthetic-pairs", action=argparse.BooleanOptionalAction, default=None,
-                   help="also learn from vqual-lite's 1440 synthetic ranking pairs (same picture, stronger distortion "
+                   help="also learn from vqual-lite's synthetic ranking pairs (same picture, stronger distortion "
                         "= worse), with the ridge strength chosen on the validation folds; default: on for a linear "
-                        "head on the lite encoder, which is the only combination it applies to")
+                        "head on an encoder whose pair prior ships (lite, lite2), the only combinations it applies to")
     add_model_output_args(p)
     p.set_defaults(encoder="lite", func=run_train)
     return p
@@ -96,15 +96,15 @@ def run_train(args: argparse.Namespace) -> int:
     config = TrainConfig(head=args.head, hidden=args.hidden, weight_decay=args.weight_decay,
                          max_epochs=args.max_epochs, patience=args.patience, val_folds=args.val_folds,
                          val_fraction=args.val_fraction, seed=args.seed)
-    from vqual.adapt.pairs import load_pair_prior
+    from vqual.adapt.pairs import PRIOR_FOLDERS, has_pair_prior, load_pair_prior
 
-    prior = load_pair_prior()
-    fits = args.head == "linear" and args.encoder == prior.encoder
+    fits = args.head == "linear" and has_pair_prior(args.encoder)
     if args.synthetic_pairs and not fits:
-        return error(cmd, f"--synthetic-pairs needs --head linear and --encoder {prior.encoder} (got --head "
-                          f"{args.head} --encoder {args.encoder})")
-    if not (args.synthetic_pairs if args.synthetic_pairs is not None else fits):
-        prior = None
+        have = " or ".join(e for e in PRIOR_FOLDERS if has_pair_prior(e))
+        return error(cmd, f"--synthetic-pairs needs --head linear and an encoder with a pair prior ({have}); got "
+                          f"--head {args.head} --encoder {args.encoder}")
+    use = args.synthetic_pairs if args.synthetic_pairs is not None else fits
+    prior = load_pair_prior(args.encoder) if use else None
     enc_cfg = encoder_config(args.encoder)
     failures: list[str] = []
     try:
