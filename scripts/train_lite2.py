@@ -1,4 +1,4 @@
-"""Reproduce vqual-lite 2's encoder: `python scripts/train_lite2.py --biq-root DIR` (CPU, ~1 h; training ~40 min).
+"""Reproduce vqual-lite 2's encoder: `python scripts/train_lite2.py --biq-root DIR` (CPU, ~2 h; training ~75 min).
 
 What is learned: the upper half of EfficientNet-Lite0 (MBConv blocks 8-15 and the 1x1 head conv, i.e. the stages
 s5, s6, s7 and head) and a linear score head on the multi-stage mean+std pooling of every tapped stage (the same
@@ -16,7 +16,8 @@ Data:
 Stages (each resumes from what is on disk under --work, default ~/.cache/vqual/train_lite2; nothing is written to
 the repository before `--stage export`):
   cache   lower-half outputs (s4 maps, fp16) and frozen s2/s3 mean+std per image, sharded, resumable
-  train   fine-tuning: 24x24 random windows of the s4 map (= 384-px native crops), MSE + pairwise ranking on
+  train   fine-tuning: 32x32 windows of the s4 map (= 512-px native crops: BIQ2021's whole 512x512 pictures; the
+          synthetic 496-px crops are taken whole), MSE + pairwise ranking on
           BIQ2021 + hinge ranking on synthetic pairs; AdamW, cosine schedule; checkpoint every --ckpt-every steps
           and at every epoch end; `--resume` continues exactly from the last checkpoint
   export  writes src/vqual/assets/lite2/encoder.npz (fp16 weights of the trained blocks)
@@ -51,7 +52,7 @@ DEFAULT_WORK = Path(os.environ.get("VQUAL_TRAIN_DIR", "~/.cache/vqual/train_lite
 ASSET = ROOT / "src" / "vqual" / "assets" / "lite2" / "encoder.npz"
 SHARD = 500
 LOW_TAPS = ("s2", "s3", "s4")  # frozen; s4 is the cut (output of block 7, 80 channels, stride 16)
-CROP = 24  # default training window on the s4 map (x16 = 384 native pixels); --crop changes it
+CROP = 32  # default training window on the s4 map (x16 = 512 native pixels: whole BIQ2021 pictures); 2.0.0: 24
 
 
 def log(msg: str) -> None:
@@ -553,7 +554,7 @@ def stage_heads(args) -> None:
     export = json.loads((args.work / "export.json").read_text())
     old = json.loads((out / "lite2.json").read_text()) if (out / "lite2.json").is_file() else {}
     card = {  # the card's identity fields (vqual.models.cards) carried over, the new weights' sha256 in them
-        **identity(old), "model": "vqual-lite", "version": "2.0.0",
+        **identity(old), "model": "vqual-lite", "version": "2.1.0",
         "weights": {"encoder.npz": sha256_file(ASSET), "heads.npz": sha256_file(out / "heads.npz")},
         "feature": "SpatialEncoder() defaults (4096) with the fine-tuned upper half (encoder.npz) + "
                    "encoders.measures (59)",
