@@ -57,19 +57,23 @@ def attribute_targets(meta: list[dict], sources: dict[str, list[str]]) -> np.nda
     return y
 
 
-def fit_attributes(x: np.ndarray, meta: list[dict], sources: dict[str, list[str]]) -> tuple[object, dict]:
+def fit_attributes(x: np.ndarray, meta: list[dict], sources: dict[str, list[str]],
+                   judged: np.ndarray | None = None) -> tuple[object, dict]:
+    """Ridge attribute head, alpha by grouped 6-fold CV mean squared error over the `judged` rows (default all):
+    rows outside it still train every fold but do not choose the alpha."""
     from vqual.heads.linear import fit_ridge
 
     y = attribute_targets(meta, sources)
     groups = [m["content"] for m in meta]
     fs = folds(groups, 6, seed=0)
-    strong = np.array([m["level"] >= 3 for m in meta])
+    judged = np.ones(len(meta), dtype=bool) if judged is None else np.asarray(judged, dtype=bool)
+    strong = np.array([m["level"] >= 3 for m in meta]) & judged
     report = {}
     best = None
     for alpha in ALPHAS:
         oof = ridge_oof(x, y, alpha, fs)
         acc = float(np.mean(oof[strong].argmax(1) == y[strong].argmax(1)))
-        mse = float(np.mean((oof - y) ** 2))
+        mse = float(np.mean((oof[judged] - y[judged]) ** 2))
         report[f"{alpha:g}"] = {"mse": mse, "type_acc_levels_3_5": acc}
         log(f"attributes alpha={alpha:g}: mse {mse:.4f}, strongest-attribute accuracy (levels 3-5) {acc:.3f}")
         if best is None or mse < best[0]:
