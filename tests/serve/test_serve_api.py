@@ -344,23 +344,32 @@ def test_binding_elsewhere_needs_a_token(tmp_path):
     assert r.returncode == 2 and "needs a token" in r.stderr
 
 
-def test_job_progress_counts_seconds_as_they_are_scored(tmp_path, media):
-    """In process (no HTTP): a job's progress is written after each second of the video, then the result."""
+def _video_job_in_process(tmp_path, media, progress):
+    """A serve State with its model (no HTTP) and one video job accepted; `progress(state, real, job_id, done,
+    total)` replaces the job store's progress writer (`real` is the original). Returns (state, job_id)."""
     from vqual.serve.app import Scorer, State
     from vqual.serve.settings import Settings
 
     settings = Settings(home=str(tmp_path / "serve")).check()
     state = State(settings)
     state.scorer = Scorer(settings)
-    seen = []
     real = state.jobs.progress
-    state.jobs.progress = lambda job_id, done, total: (seen.append((done, total)), real(job_id, done, total))
+    state.jobs.progress = lambda job_id, done, total: progress(state, real, job_id, done, total)
     job_id = state.jobs.new_id()
     folder = state.jobs.folder(job_id)
     folder.mkdir(parents=True)
     path = folder / "upload-0.mp4"
     path.write_bytes(read(media["video"]))
     state.jobs.add(job_id, "clip.mp4", str(path), owned=True, options={})
+    return state, job_id
+
+
+def test_job_progress_counts_seconds_as_they_are_scored(tmp_path, media):
+    """In process (no HTTP): a job's progress is written after each second of the video, then the result."""
+    seen = []
+    state, job_id = _video_job_in_process(
+        tmp_path, media, lambda state, real, job_id, done, total: (seen.append((done, total)),
+                                                                    real(job_id, done, total)))
     state.run_job(state.jobs.claim(os.getpid()))
     assert seen == [(0.0, 3.0), (1.0, 3.0), (2.0, 3.0), (3.0, 3.0)]
     job = state.jobs.public(state.jobs.get(job_id))
@@ -371,28 +380,15 @@ def test_job_progress_counts_seconds_as_they_are_scored(tmp_path, media):
 def test_cancelling_a_running_job_stops_its_scoring(tmp_path, media):
     """In process: DELETE while a video is being scored stops it after the current second (no further seconds
     scored, no result stored), and the stop is counted."""
-    from vqual.serve.app import Scorer, State
-    from vqual.serve.settings import Settings
-
-    settings = Settings(home=str(tmp_path / "serve")).check()
-    state = State(settings)
-    state.scorer = Scorer(settings)
     seen = []
-    real = state.jobs.progress
 
-    def progress(job_id, done, total):
+    def progress(state, real, job_id, done, total):
         seen.append(done)
         real(job_id, done, total)
         if done == 1.0:  # the first second is scored: a client cancels the job
             assert state.jobs.cancel(job_id)["state"] == "cancelled"
 
-    state.jobs.progress = progress
-    job_id = state.jobs.new_id()
-    folder = state.jobs.folder(job_id)
-    folder.mkdir(parents=True)
-    path = folder / "upload-0.mp4"
-    path.write_bytes(read(media["video"]))
-    state.jobs.add(job_id, "clip.mp4", str(path), owned=True, options={})
+    state, job_id = _video_job_in_process(tmp_path, media, progress)
     state.run_job(state.jobs.claim(os.getpid()))
     assert seen == [0.0, 1.0]  # seconds 2 and 3 were never scored
     job = state.jobs.public(state.jobs.get(job_id))

@@ -42,6 +42,16 @@ def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
     return 16.0 + (65.481 * a[..., 0] + 128.553 * a[..., 1] + 24.966 * a[..., 2]) / 255.0
 
 
+def check_rgb_pair(ref: np.ndarray, dist: np.ndarray, metric: str, min_side: int) -> None:
+    """The input rule of the deep metrics (LPIPS, DISTS): two HxWx3 pictures of one size, the shorter side at least
+    `min_side` pixels; raises MetricInputError naming `metric` otherwise."""
+    if ref.shape != dist.shape or ref.ndim != 3 or ref.shape[2] != 3:
+        raise MetricInputError(f"expected two HxWx3 RGB pictures of one size, got {ref.shape} and {dist.shape}")
+    if min(ref.shape[:2]) < min_side:
+        raise MetricInputError(f"picture {ref.shape[1]}x{ref.shape[0]} is too small for {metric} "
+                               f"(needs at least {min_side} px on the shorter side)")
+
+
 def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)

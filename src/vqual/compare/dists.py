@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from vqual.compare.classic import MetricInputError
+from vqual.compare.classic import check_rgb_pair
 from vqual.errors import WeightsError
 
 ALPHA_BETA = "compare/dists_weights.pt"
@@ -181,11 +181,7 @@ def dists(ref: np.ndarray, dist: np.ndarray, _unused_range: float = 1.0) -> floa
     import torch
     import torch.nn.functional as F
 
-    if ref.shape != dist.shape or ref.ndim != 3 or ref.shape[2] != 3:
-        raise MetricInputError(f"expected two HxWx3 RGB pictures of one size, got {ref.shape} and {dist.shape}")
-    if min(ref.shape[:2]) < MIN_SIDE:
-        raise MetricInputError(f"picture {ref.shape[1]}x{ref.shape[0]} is too small for DISTS "
-                               f"(needs at least {MIN_SIDE} px on the shorter side)")
+    check_rgb_pair(ref, dist, "DISTS", MIN_SIDE)
     p = _net()
     w_sum = p["alpha"].sum() + p["beta"].sum()
     alpha = torch.split(p["alpha"] / w_sum, CHANNELS, dim=1)

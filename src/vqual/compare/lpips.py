@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vqual.compare.classic import MetricInputError
+from vqual.compare.classic import check_rgb_pair
 
 WEIGHTS = "compare/lpips_alex_v0.1.npz"
 WEIGHTS_SHA256 = "3dd58ea7d9db0d6e58dce5a2508ec49e4999c02c8c175abb347230cd1c1bab50"
@@ -43,11 +43,7 @@ def lpips(ref: np.ndarray, dist: np.ndarray, _unused_range: float = 1.0) -> floa
     import torch
     import torch.nn.functional as F
 
-    if ref.shape != dist.shape or ref.ndim != 3 or ref.shape[2] != 3:
-        raise MetricInputError(f"expected two HxWx3 RGB pictures of one size, got {ref.shape} and {dist.shape}")
-    if min(ref.shape[:2]) < MIN_SIDE:
-        raise MetricInputError(f"picture {ref.shape[1]}x{ref.shape[0]} is too small for LPIPS "
-                               f"(needs at least {MIN_SIDE} px on the shorter side)")
+    check_rgb_pair(ref, dist, "LPIPS", MIN_SIDE)
     p = _net()
     x = torch.from_numpy(np.stack([ref, dist])).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (2, 3, H, W) in [-1, 1]
     x = (x - torch.tensor(SHIFT).view(1, 3, 1, 1)) / torch.tensor(SCALE).view(1, 3, 1, 1)
