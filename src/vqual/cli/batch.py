@@ -44,11 +44,11 @@ def add_batch_parser(sub) -> argparse.ArgumentParser:
 
 
 def run_batch_args(args: argparse.Namespace) -> int:
-    try:
-        import pyarrow  # noqa: F401
-        import ray  # noqa: F401
-    except ImportError as e:
-        return error("batch", f"{e.name} is missing: pip install 'vqual[batch]'")
+    from vqual.runtime import missing
+
+    for module in ("ray", "pyarrow"):
+        if problem := missing(module, "batch", "vqual batch"):
+            return error("batch", problem)
     from vqual.batch.run import BatchOptions, BatchUsageError, run_batch
     from vqual.data.base import DatasetError
     from vqual.errors import OutputError

@@ -45,20 +45,19 @@ def add_serve_parser(sub) -> argparse.ArgumentParser:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
+    from vqual.runtime import missing, set_threads, threads_per_worker
 
-        import vqual.serve.app  # noqa: F401 - fastapi, python-multipart, prometheus-client
-    except ImportError as e:
-        return error("serve", f"{e.name} is missing: pip install 'vqual[serve]'")
+    for module in ("uvicorn", "fastapi", "multipart", "prometheus_client"):  # multipart: python-multipart
+        if problem := missing(module, "serve", "vqual serve"):
+            return error("serve", problem)
+    import uvicorn
+
     from vqual.registry import get_spec
     from vqual.serve.settings import SETTINGS_ENV, Settings
 
     if args.calibration is None:
         get_spec(args.model)  # an unknown model is refused before anything starts (exit 2)
     if args.workers > 1 and not os.environ.get("VQUAL_THREADS"):  # neither --threads nor VQUAL_THREADS was given
-        from vqual.runtime import set_threads, threads_per_worker
-
         set_threads(threads_per_worker(args.workers))  # exported as VQUAL_THREADS: the workers inherit it
     settings = Settings(host=args.host, port=args.port, model=args.model, calibration=args.calibration,
                         token=args.token or os.environ.get("VQUAL_TOKEN") or None, workers=args.workers,
