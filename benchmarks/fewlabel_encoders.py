@@ -56,13 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         enc = get_encoder(encoder_config(name))
         t0 = time.time()
         x = np.stack([enc(load_image(str(it.path))) for it in ds.items])
+        feature_seconds = time.time() - t0
         variants = {name: None}
         if args.pairs:
             from vqual.adapt.pairs import load_pair_prior
 
             variants[f"{name}+pairs"] = load_pair_prior(name)
         for label, prior in variants.items():
-            res = {"feature_seconds": time.time() - t0}
+            res = {"feature_seconds": feature_seconds}
             if prior is not None:
                 res["pair_prior"] = prior.info()
             for n in sizes:

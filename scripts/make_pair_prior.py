@@ -42,7 +42,7 @@ RANK = 128
 ALPHAS_PER_LABEL = (0.1, 0.5, 2.0)
 
 
-def synthetic_differences(encoder: str, work: Path) -> tuple[np.ndarray, np.ndarray, str]:
+def synthetic_differences(encoder: str, work: Path | None) -> tuple[np.ndarray, np.ndarray, str]:
     """(features of the synthetic set (n, d), (better, worse) index pairs (P, 2), what they are) for `encoder`."""
     import fit_lite as F
     import train_lite as T
@@ -55,6 +55,7 @@ def synthetic_differences(encoder: str, work: Path) -> tuple[np.ndarray, np.ndar
 
     from vqual.weights import sha256_file
 
+    work = T2.DEFAULT_WORK if work is None else work
     stamp = work / "feat-syn.sha256"
     shipped = sha256_file(T2.ASSET)
     if not stamp.is_file() or stamp.read_text() != shipped:
@@ -73,12 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--encoder", choices=("lite", "lite2"), default="lite")
-    ap.add_argument("--work", type=Path, default=None, help="lite2: scripts/train_lite2.py's --work folder")
+    ap.add_argument("--work", type=Path, default=None, help="lite2: train_lite2.py's --work")
     args = ap.parse_args(argv)
-    if args.work is None:
-        import train_lite2 as T2
-
-        args.work = T2.DEFAULT_WORK
     xs, pairs, which = synthetic_differences(args.encoder, args.work)
     _, scale = standardiser(xs)
     d = (xs[pairs[:, 0]] - xs[pairs[:, 1]]) / scale  # (P, dim): better minus worse, whitened

@@ -532,14 +532,14 @@ def stage_heads(args) -> None:
     score = with_measures(LinearHead(names=("score",), mean=model.mu.double().numpy(), scale=model.sd.double().numpy(),
                                      weight=model.score.weight.detach().double().numpy().T,
                                      bias=model.score.bias.detach().double().numpy()))
-    if args.clean_negatives:
+    x_attr, meta_attr = np.hstack([x_syn, m_syn]), list(meta)
+    if args.clean_negatives:  # appended CLEAN_WEIGHT times; they train every fold, only synthetic rows choose alpha
         x_clean = clean_negatives(args, paths, y, va, x_tr)
-        clean_meta = [{"content": f"biq2021:{k}", "distortion": "clean", "level": 0} for k in range(len(x_clean))]
-    else:
-        x_clean, clean_meta = np.zeros((0, x_syn.shape[1] + m_syn.shape[1])), []
-    judged = np.r_[np.ones(len(meta), bool), np.zeros(len(clean_meta) * CLEAN_WEIGHT, bool)]
-    attr_head, attr_info = fit_attributes(np.vstack([np.hstack([x_syn, m_syn])] + [x_clean] * CLEAN_WEIGHT),
-                                          meta + clean_meta * CLEAN_WEIGHT, ATTRIBUTE_SOURCES, judged=judged)
+        x_attr = np.vstack([x_attr] + [x_clean] * CLEAN_WEIGHT)
+        meta_attr += [{"content": f"biq2021:{k}", "distortion": "clean", "level": 0}
+                      for k in range(len(x_clean))] * CLEAN_WEIGHT
+    attr_head, attr_info = fit_attributes(x_attr, meta_attr, ATTRIBUTE_SOURCES,
+                                          judged=np.arange(len(meta_attr)) < len(meta))
     if args.clean_negatives:
         attr_info["clean_negatives"] = {"n": len(x_clean), "weight": CLEAN_WEIGHT,
                                         "from": "the best-rated BIQ2021 training photographs outside the validation "

@@ -46,16 +46,16 @@ class PairPrior:
                 "weight": self.weight, "margin": self.margin}
 
 
-#: Encoder preset -> asset folder of its synthetic pair prior (`scripts/make_pair_prior.py --encoder NAME`).
-PRIOR_FOLDERS = {"lite": "lite", "lite2": "lite2"}
+#: Encoder presets with a synthetic pair prior, each in the asset folder of its name (`scripts/make_pair_prior.py
+#: --encoder NAME`).
+PRIOR_ENCODERS = ("lite", "lite2")
 
 
 def has_pair_prior(encoder: str) -> bool:
     """Whether a pair prior ships for the encoder preset `encoder`."""
     from vqual.weights import asset_path
 
-    folder = PRIOR_FOLDERS.get(encoder)
-    return folder is not None and asset_path(f"{folder}/pairs.json").is_file()
+    return encoder in PRIOR_ENCODERS and asset_path(f"{encoder}/pairs.json").is_file()
 
 
 def load_pair_prior(encoder: str = "lite") -> PairPrior:
@@ -64,13 +64,12 @@ def load_pair_prior(encoder: str = "lite") -> PairPrior:
     from vqual.weights import asset_path, resolve
 
     if not has_pair_prior(encoder):
-        have = ", ".join(e for e in PRIOR_FOLDERS if has_pair_prior(e))
+        have = ", ".join(e for e in PRIOR_ENCODERS if has_pair_prior(e))
         raise VqualError(f"no synthetic pair prior ships for the {encoder!r} encoder (it does for: {have})")
-    folder = PRIOR_FOLDERS[encoder]
-    meta = json.loads(asset_path(f"{folder}/pairs.json").read_text())
+    meta = json.loads(asset_path(f"{encoder}/pairs.json").read_text())
     if meta["encoder"] != encoder:
-        raise VqualError(f"{folder}/pairs.json is for the {meta['encoder']!r} encoder, not {encoder!r}")
-    path = resolve(f"{folder}/pairs.npz", meta["sha256"])
+        raise VqualError(f"{encoder}/pairs.json is for the {meta['encoder']!r} encoder, not {encoder!r}")
+    path = resolve(f"{encoder}/pairs.npz", meta["sha256"])
     with np.load(path) as z:
         coef, basis, scale = (z[k].astype(np.float64) for k in ("coef", "basis", "scale"))
     return PairPrior(coef=coef, basis=basis, scale=scale, weight=float(meta["pair_weight"]),

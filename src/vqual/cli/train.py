@@ -96,11 +96,11 @@ def run_train(args: argparse.Namespace) -> int:
     config = TrainConfig(head=args.head, hidden=args.hidden, weight_decay=args.weight_decay,
                          max_epochs=args.max_epochs, patience=args.patience, val_folds=args.val_folds,
                          val_fraction=args.val_fraction, seed=args.seed)
-    from vqual.adapt.pairs import PRIOR_FOLDERS, has_pair_prior, load_pair_prior
+    from vqual.adapt.pairs import PRIOR_ENCODERS, has_pair_prior, load_pair_prior
 
     fits = args.head == "linear" and has_pair_prior(args.encoder)
     if args.synthetic_pairs and not fits:
-        have = " or ".join(e for e in PRIOR_FOLDERS if has_pair_prior(e))
+        have = " or ".join(e for e in PRIOR_ENCODERS if has_pair_prior(e))
         return error(cmd, f"--synthetic-pairs needs --head linear and an encoder with a pair prior ({have}); got "
                           f"--head {args.head} --encoder {args.encoder}")
     use = args.synthetic_pairs if args.synthetic_pairs is not None else fits
