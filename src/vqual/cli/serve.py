@@ -76,6 +76,9 @@ def run_serve(args: argparse.Namespace) -> int:
     note("serve", f"http://{host}:{settings.port}/ ({auth}; model loading, ready when /readyz answers 200)")
     if settings.allow_dir:
         note("serve", f"clients may read files below {settings.allow_dir}")
-    uvicorn.run("vqual.serve.app:app_from_env", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level="warning", timeout_graceful_shutdown=10)
+    from vqual.serve.metrics import shared_folder
+
+    with shared_folder(settings.workers, settings.home):  # --workers N: one /metrics for all N processes
+        uvicorn.run("vqual.serve.app:app_from_env", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_level="warning", timeout_graceful_shutdown=10)
     return EXIT_OK

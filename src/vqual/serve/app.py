@@ -36,11 +36,11 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from vqual.serve.jobs import JobStore
+from vqual.serve.metrics import CONTENT_TYPE, Metrics, worker_stopped
 from vqual.serve.settings import Settings
 from vqual.serve.uploads import MultipartSink, UploadError, boundary_of, new_folder, resolve_allowed
 from vqual.version import __version__
@@ -157,24 +157,6 @@ class Scorer:
         return json.loads(buf.getvalue()), failures
 
 
-class Metrics:
-    def __init__(self):
-        self.registry = CollectorRegistry()
-        self.requests = Counter("vqual_http_requests_total", "HTTP requests answered", ["method", "route", "status"],
-                                registry=self.registry)
-        self.latency = Histogram("vqual_http_request_seconds", "Time to answer a request", ["route"],
-                                 buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
-                                 registry=self.registry)
-        self.queue = Gauge("vqual_queue_depth", "Score requests waiting or running in this process",
-                           registry=self.registry)
-        self.jobs = Gauge("vqual_jobs_pending", "Jobs pending or running (all processes)", registry=self.registry)
-        self.failures = Counter("vqual_failures_total", "Errors answered and inputs that failed, by reason",
-                                ["reason"], registry=self.registry)
-        self.scored = Counter("vqual_inputs_scored_total", "Inputs scored", ["kind"], registry=self.registry)
-        self.stopped = Counter("vqual_stopped_total", "Scoring stopped before its end: job cancelled, request timed "
-                               "out, server shutting down", ["why"], registry=self.registry)
-
-
 class State:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -265,6 +247,7 @@ def create_app(settings: Settings) -> FastAPI:
         for t in state.threads:
             t.join(timeout=5)
         state.executor.shutdown(wait=False, cancel_futures=True)
+        worker_stopped()
 
     app = FastAPI(title="vqual", version=__version__, lifespan=lifespan,
                   description="Blind quality assessment of images and videos. Errors: "
@@ -500,7 +483,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics():
         m.jobs.set(state.jobs.pending_count())
-        return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(m.render(), media_type=CONTENT_TYPE)
 
     # --- the page --------------------------------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
