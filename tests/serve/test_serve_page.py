@@ -60,10 +60,14 @@ def media(tmp_path_factory):
     rng = np.random.default_rng(3)
     base = np.linspace(40, 220, 160, dtype=np.uint8)[None, :, None].repeat(120, 0).repeat(3, 2)
     img = write_image(d / "photo.png", np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8))
-    video = write_video(d / "clip.mp4", moving_pattern(40, 128, 160), fps=10)
+    video = write_video(d / "clip.mp4", moving_pattern(40, 128, 160), fps=10)  # H.264: Debian's chromium plays it
+    # HEVC in MP4, as phones record: vqual scores it, Debian's chromium cannot play it (canPlayType('video/mp4;
+    # codecs="hvc1"') is "" there), so the page must say so instead of showing a dead player
+    hevc = write_video(d / "phone.mp4", moving_pattern(40, 128, 160), fps=10, codec="libx265",
+                       options={"x265-params": "log-level=error"})
     bad = d / "notes.txt"
     bad.write_text("not a picture\n" * 10)
-    return {"img": img, "video": video, "bad": bad}
+    return {"img": img, "video": video, "hevc": hevc, "bad": bad}
 
 
 def _api_score(server, path) -> dict:
@@ -87,10 +91,10 @@ def test_page_scores_an_image_and_a_video_like_the_api(browser, server, media):
     assert page.evaluate("document.activeElement.id") == "pick"
     page.keyboard.press("Enter")
     page.wait_for_function("window.picked === true", timeout=10_000)
-    page.set_input_files("#files", [str(media["img"]), str(media["video"]), str(media["bad"])])
-    page.wait_for_function("document.querySelectorAll('.card[data-finished]').length === 3", timeout=120_000)
+    page.set_input_files("#files", [str(media["img"]), str(media["video"]), str(media["hevc"]), str(media["bad"])])
+    page.wait_for_function("document.querySelectorAll('.card[data-finished]').length === 4", timeout=180_000)
     cards = {page.locator(".card").nth(i).locator("h2.name").inner_text(): page.locator(".card").nth(i)
-             for i in range(3)}
+             for i in range(4)}
     for name in ("photo.png", "clip.mp4"):
         api = _api_score(server, media["img" if name == "photo.png" else "video"])
         shown = cards[name].locator(".score-5")
@@ -121,7 +125,34 @@ def test_page_scores_an_image_and_a_video_like_the_api(browser, server, media):
     preview.evaluate("v => { v.currentTime = 0.5; }")
     video_card.locator(f".timeline circle.worst-pt[data-second='{other['second']}']").click()
     assert preview.evaluate(preview_at % other["start"]) == pytest.approx(other["start"], abs=0.05)
+    assert video_card.locator(f".timeline circle[data-second='{other['second']}']").get_attribute("class") \
+        == "pt worst-pt current"  # the picked second is marked on the plot
+    # the H.264 preview really plays here: frames are decoded and time moves on; no "cannot play" note
+    page.wait_for_function("document.querySelectorAll('.card[data-preview]').length === 2", timeout=20_000)
+    assert video_card.get_attribute("data-preview") == "playable"
+    assert video_card.locator(".preview-note").is_hidden()
+    played = preview.evaluate("async v => { v.currentTime = 0; await v.play(); await new Promise(r => "
+                              "setTimeout(r, 800)); v.pause(); return [v.getVideoPlaybackQuality().totalVideoFrames, "
+                              "v.currentTime, v.videoWidth]; }")
+    assert played[0] > 0 and played[1] > 0 and played[2] == 160, played
     video_card.screenshot(path=str(ARTEFACTS / "page-video.png"))
+
+    # the HEVC clip: scored like the API, but this browser cannot play it: words instead of a dead player, and the
+    # worst seconds still work (they mark the plot; seeking a video that cannot play is harmless)
+    hevc_card = cards["phone.mp4"]
+    api = _api_score(server, media["hevc"])
+    assert hevc_card.locator(".score-5").inner_text() == f"{api['score']:.2f}"
+    assert hevc_card.get_attribute("data-preview") == "unplayable"
+    note = hevc_card.locator(".preview-note")
+    assert note.is_visible() and "cannot play this video" in note.inner_text()
+    assert hevc_card.locator(".preview").is_hidden()
+    assert hevc_card.locator(".timeline circle").count() == len(api["timeline"])
+    worst = api["worst"][0]
+    button = hevc_card.locator(f".worst button[data-second='{worst['second']}']")
+    button.click()
+    assert button.get_attribute("aria-pressed") == "true"
+    assert "current" in hevc_card.locator(f".timeline circle[data-second='{worst['second']}']").get_attribute("class")
+    hevc_card.screenshot(path=str(ARTEFACTS / "page-video-unplayable.png"))
     assert errors == []
 
     # phone width: nothing wider than the screen

@@ -40,9 +40,39 @@ function bars(el, entries, colour) {
   }
 }
 
-function seek(video, t) {
-  video.currentTime = t;
-  video.focus();
+// Go to second `second` (starting at `t` s): the preview seeks there when this browser can play the video, and the
+// timeline point and worst-second button of that second are marked either way.
+function seek(card, video, t, second) {
+  for (const el of card.querySelectorAll(".timeline [data-second], .worst [data-second]")) {
+    const on = el.dataset.second === String(second);
+    el.classList.toggle("current", on);
+    if (el.tagName === "BUTTON") el.setAttribute("aria-pressed", String(on));
+  }
+  video.currentTime = t;  // harmless on a video that cannot play
+  if (!video.hidden) video.focus();
+}
+
+// Show the uploaded video in the preview, or say in words that this browser cannot play it (a codec it lacks, such as
+// HEVC in many builds), instead of leaving a dead player: the scores and the timeline do not need the preview.
+function preview(card, video, file) {
+  const url = URL.createObjectURL(file);
+  const cannot = () => {
+    if (card.dataset.preview === "unplayable") return;
+    card.dataset.preview = "unplayable";
+    video.hidden = true;
+    URL.revokeObjectURL(url);
+    const note = $(".preview-note", card);
+    note.hidden = false;
+    note.textContent = "This browser cannot play this video, so there is no preview; the scores and the timeline " +
+      "below still hold, and picking a worst second marks it there.";
+  };
+  video.addEventListener("error", cannot, {once: true});
+  video.addEventListener("loadedmetadata", () => {
+    if (!video.videoWidth) cannot();  // the container opened but no picture can be decoded
+    else card.dataset.preview = "playable";
+  }, {once: true});
+  if (file.type && !video.canPlayType(file.type)) cannot();
+  else video.src = url;
 }
 
 function timeline(el, result, video) {
@@ -83,7 +113,7 @@ function timeline(el, result, video) {
     const title = document.createElementNS(ns, "title");
     title.textContent = `second ${p.second}: ${fmt(p.score)} (${p.level})`;
     c.appendChild(title);
-    const go = () => seek(video, p.start);
+    const go = () => seek(el.closest(".card"), video, p.start, p.second);
     c.addEventListener("click", go);
     c.addEventListener("keydown", e => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
   }
@@ -107,7 +137,7 @@ function showResult(card, file, doc) {
   if (r.kind === "video") {
     $(".video-part", card).hidden = false;
     const video = $(".preview", card);
-    video.src = URL.createObjectURL(file);
+    preview(card, video, file);
     timeline($(".timeline", card), r, video);
     const worst = $(".worst", card);
     worst.textContent = "";
@@ -118,7 +148,8 @@ function showResult(card, file, doc) {
       b.dataset.second = m.second;
       b.textContent = `${fmt(m.start, 1)} s (${fmt(m.score)})`;
       b.setAttribute("aria-label", `play from ${fmt(m.start, 1)} seconds, score ${fmt(m.score)}`);
-      b.addEventListener("click", () => seek(video, m.start));
+      b.setAttribute("aria-pressed", "false");
+      b.addEventListener("click", () => seek(card, video, m.start, m.second));
       worst.appendChild(b);
     }
   }
