@@ -92,6 +92,16 @@ def test_score_several_files_reports_failures_beside_results(server, media):
     assert status == 422 and doc["error"]["reason"] == "not_media" and doc["results"] == []
 
 
+def test_uploaded_file_names_are_labels_never_paths(server, media, tmp_path):
+    data = read(media["img"])
+    target = tmp_path / "escaped.png"  # where a name taken as a path would land
+    for name in [f"../../../../../../..{target}", str(target), "..\\..\\x.png", "a/b/../../c.png"]:
+        status, _, doc = server.upload("/v1/score", [(name, data)])
+        assert status == 200 and doc["results"][0]["path"] == name, doc
+        assert not target.exists()
+    assert list((server.home / "serve" / "tmp").iterdir()) == []  # the uploads are gone once scored
+
+
 def test_video_timeline_only_when_asked(server, media):
     status, _, doc = server.upload("/v1/score", [("clip.mp4", read(media["video"]))])
     assert status == 200 and doc["results"][0]["kind"] == "video" and doc["results"][0]["timeline"] is None
@@ -309,7 +319,9 @@ def test_cors_off_unless_asked(server, guarded):
     assert "access-control-allow-origin" not in hdrs
 
 
-def test_health_models_docs_and_metrics(server):
+def test_health_models_docs_and_metrics(server, media):
+    name, data = media["not_media"]
+    assert server.upload("/v1/score", [(name.name, data)])[0] == 422  # counted below, whatever ran before
     assert server.request("GET", "/healthz") == (200, server.request("GET", "/healthz")[1], {"status": "ok"})
     status, _, ready = server.request("GET", "/readyz")
     assert status == 200 and ready["model"] == "vqual-lite"
