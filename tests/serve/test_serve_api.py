@@ -115,6 +115,24 @@ def test_explain_refused_by_a_model_that_cannot(server, media):
     assert status == 400 and doc["error"]["reason"] == "cannot_explain"
 
 
+def test_explain_with_an_explaining_model(tmp_path, media):
+    """``?explain=1`` on a server running vqual-lmm: the result carries its explanation, the same on every ask."""
+    s = Server(tmp_path / "home", ["--model", "vqual-lmm"]).start(timeout=300)
+    try:
+        status, _, models = s.request("GET", "/v1/models")
+        assert models["serving"]["model"] == "vqual-lmm" and models["serving"]["can_explain"] is True
+        answers = [s.upload("/v1/score?explain=1", [("photo.png", read(media["img"]))], timeout=240)
+                   for _ in range(2)]
+        for status, _, doc in answers:
+            assert status == 200, doc
+            assert isinstance(doc["results"][0]["explanation"], str) and doc["results"][0]["explanation"].strip()
+        assert answers[0][2]["results"][0]["explanation"] == answers[1][2]["results"][0]["explanation"]
+        status, _, doc = s.upload("/v1/score", [("photo.png", read(media["img"]))])
+        assert status == 200 and doc["results"][0].get("explanation") is None  # only when asked
+    finally:
+        s.stop()
+
+
 def test_too_many_pixels(server, media):
     status, _, doc = server.upload("/v1/score", [("big.png", read(media["big"]))])
     assert status == 422 and doc["error"]["reason"] == "too_large" and "pixels" in doc["error"]["message"]
