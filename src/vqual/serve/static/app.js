@@ -71,8 +71,9 @@ function preview(card, video, file) {
     if (!video.videoWidth) cannot();  // the container opened but no picture can be decoded
     else card.dataset.preview = "playable";
   }, {once: true});
-  if (file.type && !video.canPlayType(file.type)) cannot();
-  else video.src = url;
+  // Always try: canPlayType cannot settle it (it says "maybe" to any video/mp4 whatever its codec, and "" to types
+  // some builds still play), so the video's own error event, or a picture of no size, is the answer.
+  video.src = url;
 }
 
 function timeline(el, result, video) {
