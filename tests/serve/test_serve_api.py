@@ -27,13 +27,15 @@ def media(tmp_path_factory):
     big = write_image(d / "big.png", np.full((1200, 1000, 3), 90, np.uint8))  # 1.2 Mpx, a small file
     noisy = write_image(d / "noisy.bmp", rng.integers(0, 256, (600, 700, 3), dtype=np.uint8))  # ~1.26 MB
     video = write_video(d / "clip.mp4", moving_pattern(30, 128, 128), fps=10)
+    long_video = write_video(d / "long.mp4", moving_pattern(50, 64, 64), fps=10)  # 5 s: over --max-seconds 4
     allowed = d / "allowed"
     (allowed / "sub").mkdir(parents=True)
     write_image(allowed / "sub" / "in.png", rng.integers(0, 256, (128, 128, 3), dtype=np.uint8))
     outside = write_image(d / "outside.png", rng.integers(0, 256, (128, 128, 3), dtype=np.uint8))
     os.symlink(outside, allowed / "link.png")
     os.symlink(allowed / "sub" / "in.png", allowed / "inner-link.png")
-    return {"img": img, "big": big, "noisy": noisy, "video": video, "allowed": allowed, "outside": outside,
+    return {"img": img, "big": big, "noisy": noisy, "video": video, "long": long_video, "allowed": allowed,
+            "outside": outside,
             "not_media": (d / "notes.txt", b"this is not an image\n" * 4)}
 
 
@@ -41,7 +43,7 @@ def media(tmp_path_factory):
 def server(tmp_path_factory, media):
     s = Server(tmp_path_factory.mktemp("home"), ["--allow-dir", str(media["allowed"]), "--max-image-mb", "1",
                                                   "--max-video-mb", "3", "--max-pixels", "1000000",
-                                                  "--max-files", "3", "--queue", "2"]).start()
+                                                  "--max-files", "3", "--queue", "2", "--max-seconds", "4"]).start()
     yield s
     s.stop()
 
@@ -136,6 +138,30 @@ def test_explain_with_an_explaining_model(tmp_path, media):
 def test_too_many_pixels(server, media):
     status, _, doc = server.upload("/v1/score", [("big.png", read(media["big"]))])
     assert status == 422 and doc["error"]["reason"] == "too_large" and "pixels" in doc["error"]["message"]
+
+
+def test_too_long_video(server, media):
+    status, _, doc = server.upload("/v1/score", [("long.mp4", read(media["long"]))])
+    assert status == 422 and doc["error"]["reason"] == "too_large"
+    assert doc["error"]["message"] == "long.mp4: video of 5.0 s is longer than the limit of 4 s"
+    status, _, job = server.upload("/v1/jobs", [("long.mp4", read(media["long"]))])
+    done = wait_job(server, job["id"])
+    assert done["state"] == "failed" and done["error"]["reason"] == "too_large"
+
+
+def test_too_long_video_caught_while_decoding(tmp_path, media):
+    """In process: a video whose container declares less than it holds is stopped once it passes the limit."""
+    from vqual.serve.app import Scorer
+    from vqual.serve.settings import Settings
+
+    scorer = Scorer(Settings(home=str(tmp_path), max_seconds=2.5).check())
+    assert scorer.declared_duration(str(media["video"])) == pytest.approx(3.0)
+    scorer.declared_duration = lambda path: 2.0  # the container understates the clip's 3 s
+    seconds = []
+    doc, failures = scorer.document([(str(media["video"]), "clip.mp4")], False, False,
+                                    on_second=lambda done, total: seconds.append(done))
+    assert seconds == [1, 2] and doc["results"] == []  # the third second was decoded, then refused
+    assert failures[0].reason == "too_large" and "limit of 2.5 s" in failures[0].message
 
 
 def test_too_many_files(server, media):

@@ -30,6 +30,8 @@ def add_serve_parser(sub) -> argparse.ArgumentParser:
                    help="largest uploaded video, and request, in MiB (default 500)")
     p.add_argument("--max-files", type=int, default=16, help="files in one request (default 16)")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images/frames with more pixels")
+    p.add_argument("--max-seconds", type=float, default=3600,
+                   help="refuse videos longer than this, by their declared duration and as decoded (default 3600)")
     p.add_argument("--queue", type=int, default=8, help="score requests waiting or running per worker before 429")
     p.add_argument("--job-queue", type=int, default=100, help="pending jobs before 429 (default 100)")
     p.add_argument("--job-workers", type=int, default=1,
@@ -62,10 +64,10 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = Settings(host=args.host, port=args.port, model=args.model, calibration=args.calibration,
                         token=args.token or os.environ.get("VQUAL_TOKEN") or None, workers=args.workers,
                         max_image_bytes=int(args.max_image_mb * MB), max_video_bytes=int(args.max_video_mb * MB),
-                        max_files=args.max_files, max_pixels=args.max_pixels, queue_size=args.queue,
-                        job_queue_size=args.job_queue, job_workers=args.job_workers, timeout=args.timeout,
-                        job_ttl=args.job_ttl * 3600.0, allow_dir=args.allow_dir, cors=list(args.cors),
-                        home=args.home)
+                        max_files=args.max_files, max_pixels=args.max_pixels, max_seconds=args.max_seconds,
+                        queue_size=args.queue, job_queue_size=args.job_queue, job_workers=args.job_workers,
+                        timeout=args.timeout, job_ttl=args.job_ttl * 3600.0, allow_dir=args.allow_dir,
+                        cors=list(args.cors), home=args.home)
     try:
         settings.check()
     except ValueError as e:

@@ -60,6 +60,10 @@ class Stopped(Exception):
     shutting down (`Scorer.document`'s `stop`)."""
 
 
+class TooLong(Exception):
+    """A video went on past ``--max-seconds`` while it was decoded (its declared duration was within the limit)."""
+
+
 class ApiError(Exception):
     def __init__(self, status: int, reason: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -106,18 +110,34 @@ class Scorer:
             self._explaining = self.model.explaining()
         return self._explaining
 
+    def declared_duration(self, path: str) -> float:
+        """A video's duration in seconds as its container declares it (raises MediaError)."""
+        from vqual.media import probe_video
+
+        return probe_video(path, max_pixels=self.settings.max_pixels).duration
+
     def score_one(self, model, path: str, label: str, on_second=None):
         """Like `vqual.api.score_one`, with the client's file name in results and messages (never a server path);
         `on_second(done, total)` after each second of a video."""
         from vqual.errors import MediaError, VqualError
+        from vqual.media import media_kind
         from vqual.result import Failure
 
+        limit = self.settings.max_seconds
         try:
+            if limit is not None and media_kind(path) == "video":
+                duration = self.declared_duration(path)
+                if duration > limit:
+                    return Failure(path=label, reason="too_large", message=f"{label}: video of {duration:.1f} s is "
+                                                                          f"longer than the limit of {limit:g} s")
             if on_second is not None:
                 return model.score(path, path_label=label, on_second=on_second)
             return model.score(path, path_label=label)
         except Stopped:
             raise
+        except TooLong:
+            return Failure(path=label, reason="too_large", message=f"{label}: video longer than the limit of "
+                                                                   f"{limit:g} s (its declared duration is shorter)")
         except MediaError as e:
             return Failure(path=label, reason=e.reason, message=f"{label}: {e.detail}")
         except VqualError as e:
@@ -133,9 +153,13 @@ class Scorer:
         from vqual.output import make_writer
         from vqual.result import Failure
 
+        limit = self.settings.max_seconds
+
         def tick(done: int, total: int) -> None:
             if stop is not None and stop():
                 raise Stopped
+            if limit is not None and done > limit:
+                raise TooLong
             if on_second is not None:
                 on_second(done, total)
 
@@ -147,7 +171,8 @@ class Scorer:
             for path, label in files:
                 if stop is not None and stop():
                     raise Stopped
-                item = self.score_one(model, path, label, tick if stop is not None or on_second else None)
+                item = self.score_one(model, path, label,
+                                      tick if stop is not None or on_second or limit is not None else None)
                 writer.write(item)
                 if isinstance(item, Failure):
                     failures.append(item)

@@ -26,6 +26,7 @@ class Settings:
     max_video_bytes: int = 500 * MB  # one uploaded video, and one whole request
     max_files: int = 16  # files in one request
     max_pixels: int | None = None  # per image or frame (None: vqual's default decompression-bomb guard)
+    max_seconds: float | None = 3600.0  # longest video, declared and as decoded (None: no limit)
     queue_size: int = 8  # /v1/score requests waiting or running per worker; more are answered 429
     job_queue_size: int = 100  # pending jobs; more are answered 429
     timeout: float = 120.0  # seconds one /v1/score request may take (504 after)
@@ -43,6 +44,8 @@ class Settings:
         for name in ("max_image_bytes", "max_video_bytes", "max_files", "queue_size", "job_queue_size", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be at least 1")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ValueError("max-seconds must be positive")
         if self.timeout <= 0 or self.job_ttl <= 0 or self.job_workers < 0:
             raise ValueError("timeout and job-ttl must be positive, job-workers at least 0")
         if self.allow_dir is not None:
