@@ -16,6 +16,10 @@ Teachers that never saw a clive label:
   content, stronger distortion scores lower; scripts/fit_lite.py `ranking_pairs`, features cached by
   scripts/train_lite.py), no human score; written as a user model folder and used through `vqual.load_model`;
 - ``niqe``: the registered opinion-unaware NIQE.
+- ``vqual-lite@2.0``: vqual-lite 2 (encoder fine-tuned on BIQ2021, score head trained with it; synthetic pairs; no
+  clive label), views orig + hflip: calibrated alone, distilled into a ``lite-small`` student and into a student on
+  its own ``lite2`` encoder (``vqual distill --teacher vqual-lite@2.0 --encoder lite2``); beside it the warmed-up head
+  on the ``lite2`` encoder with its own pair prior (``vqual train --encoder lite2``).
 And one teacher fitted per draw on that draw's N labels only: ``lite-recipe``, the vqual-lite score-head recipe
 (scripts/fit_lite.py `fit_joint`: the N MOS + the synthetic pairs; ridge strength and pair weight from lite.json,
 ridge scaled by N / 200 as benchmarks/fewlabel_lite.py does; those two numbers were chosen by CV on all 200
@@ -96,6 +100,7 @@ def labelfree_teacher() -> Path:
     import train_lite as T
 
     from vqual.encoders.features import encoder_config
+    from vqual.heads.linear import LinearHead
     from vqual.models.user import ModelCard, provenance, read_card, write_model_dir
 
     out = CACHE / "lite-labelfree"
@@ -105,7 +110,9 @@ def labelfree_teacher() -> Path:
     torch.set_num_threads(1)  # extract_all sets 2
     xs = np.hstack([feats["syn_spatial"], feats["syn_measures"]]).astype(np.float64)
     pairs = F.ranking_pairs(feats["meta"])
-    arrays = fit_pairs_only(xs, pairs)
+    h = fit_pairs_only(xs, pairs)
+    arrays = LinearHead(names=("score",), mean=h["mean"], scale=h["scale"], weight=h["w"][:, None],
+                        bias=h["b"]).to_arrays("score", dtype=None)  # as a user model folder stores a linear head
     card = ModelCard(name="lite-labelfree", version="1.0.0", encoder=encoder_config("lite"), head="linear",
                      weights_sha256="", description="vqual-lite encoder, score head from synthetic pairs only",
                      trained_on=[], provenance=provenance(
@@ -200,8 +207,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{time.perf_counter() - t0:.0f} s")
     if any(errors):
         raise SystemExit(f"teacher failed: {[e for e in errors if e][:3]}")
+    # vqual-lite 2 as a teacher: trained on BIQ2021 and synthetic pairs only, it never saw a clive-fewlabel label
+    lite2 = vqual.load_model("vqual-lite@2.0")
+    with PredictionCache(CACHE / "teacher-cache") as cache:
+        t2scores, errors = teacher_scores([lite2], paths, views, cache=cache)
+    if any(errors):
+        raise SystemExit(f"teacher vqual-lite@2.0 failed: {[e for e in errors if e][:3]}")
     x_small = features("clive-lite-small", "lite-small", paths)  # the student's encoder
     x_lite = features("clive-lite", "lite", paths)  # vqual-lite's encoder (warm-up head, per-draw teacher)
+    x_lite2 = features("clive-lite2", "lite2", paths)  # vqual-lite 2's encoder (`--encoder lite2`)
     feats = T.extract_all()
     torch.set_num_threads(1)  # extract_all sets 2
     xs = np.hstack([feats["syn_spatial"], feats["syn_measures"]]).astype(np.float64)
@@ -219,9 +233,15 @@ def main(argv: list[str] | None = None) -> int:
                "(c) warmed-up head (vqual train defaults: linear, lite encoder, synthetic pairs)",
                "(c) warmed-up head, --no-synthetic-pairs",
                "(teacher) lite-recipe (per draw), full size",
-               "(teacher) lite-labelfree,niqe ensemble point score, calibrated"]
+               "(teacher) lite-labelfree,niqe ensemble point score, calibrated",
+               "(a) calibration only: vqual-lite@2.0 (zero-shot teacher)",
+               "(b) distillation + calibration: vqual-lite@2.0 -> lite-small student",
+               "(b) distillation + calibration: vqual-lite@2.0 -> lite2 student",
+               "(c) warmed-up head, lite2 encoder (vqual train --encoder lite2: its synthetic pairs)"]
     per: dict[tuple[str, int], list[dict]] = {(m, n): [] for m in methods for n in sizes}
     prior = load_pair_prior()
+    prior2 = load_pair_prior("lite2")
+    t2 = t2scores[0, 0]  # vqual-lite 2's own 1-5 score, original view
     dcfg = DistillConfig()
     for d in range(args.draws):
         perm = np.random.default_rng(d).permutation(n_items)
@@ -265,6 +285,17 @@ def main(argv: list[str] | None = None) -> int:
             wp = train_head(x_lite[lab], yl, config=TrainConfig(seed=d), pairs=prior)
             record("(c) warmed-up head (vqual train defaults: linear, lite encoder, synthetic pairs)",
                    wp.head(x_lite[test])[:, 0])
+            # vqual-lite 2: calibrated; distilled (into the light and into its own encoder); a head on its encoder
+            smap, _ = fit_score_map(t2[lab], yl, seed=d)
+            record("(a) calibration only: vqual-lite@2.0 (zero-shot teacher)", smap.predict(t2[test]))
+            sig3 = teacher_signals(t2scores[:, :, pool], n_pairs=dcfg.pairs_per_item * len(pool), seed=d)
+            for method, xx in (("(b) distillation + calibration: vqual-lite@2.0 -> lite-small student", x_small),
+                               ("(b) distillation + calibration: vqual-lite@2.0 -> lite2 student", x_lite2)):
+                st = train_student(xx[pool], sig3, labelled, yl, config=DistillConfig(seed=d))
+                record(method, st.score_map.predict(st.head(xx[test])[:, 0]), teacher=t2)
+            wp2 = train_head(x_lite2[lab], yl, config=TrainConfig(seed=d), pairs=prior2)
+            record("(c) warmed-up head, lite2 encoder (vqual train --encoder lite2: its synthetic pairs)",
+                   wp2.head(x_lite2[test])[:, 0])
         log(f"draw {d}: done ({time.perf_counter() - t_start:.0f} s)")
 
     rows = []
@@ -295,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     speed_paths = [paths[i] for i in perm[:args.speed_images]]  # draw-0 test images
     timed = {"student (lite-small, linear head)": vqual.load_model(str(student_dir)),
              "teacher lite-labelfree": teachers[0], "teacher niqe": teachers[1],
-             "vqual-lite (reference)": vqual.load_model("vqual-lite")}
+             "vqual-lite (reference)": vqual.load_model("vqual-lite"), "teacher vqual-lite@2.0": lite2}
     sp = speed(timed, speed_paths)
     sp["teacher ensemble lite-labelfree+niqe, 1 view (sum)"] = {
         "median_ms": sp["teacher lite-labelfree"]["median_ms"] + sp["teacher niqe"]["median_ms"]}
@@ -310,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "labelled = first N of the pool; unlabelled media for distillation = the pool",
                            "teacher_views": list(views), "distill_config": {k: v for k, v in vars(dcfg).items()},
                            "lite_recipe": {"alpha_at_200": alpha, "mu": mu, "alpha_scaling": "alpha * N / 200"},
-                           "pair_prior": prior.info(), "threads": torch.get_num_threads()},
+                           "pair_prior": prior.info(), "pair_prior_lite2": prior2.info(), "threads": torch.get_num_threads()},
               "rows": rows, "srcc_50_over_150": ratio, "speed": {"images": len(speed_paths), **sp},
               "command": "python benchmarks/fewlabel_adapt.py", "elapsed_s": time.perf_counter() - t_start}
     Path(args.json).parent.mkdir(exist_ok=True)
