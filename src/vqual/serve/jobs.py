@@ -45,7 +45,8 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created);
 """
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this id runs on this machine (None or 0: no process)."""
     if not pid:
         return False
     try:
@@ -151,7 +152,7 @@ class JobStore:
         n = 0
         with self._db(immediate=True) as db:
             for row in db.execute("SELECT id, owner, attempts FROM jobs WHERE state = 'running'").fetchall():
-                if _alive(row["owner"]):
+                if process_alive(row["owner"]):
                     continue
                 if row["attempts"] >= 2:
                     err = {"reason": "internal", "message": "the server stopped twice while running this job"}

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from vqual.serve.jobs import process_alive
+
 #: prometheus-client's switch to multiprocess mode: a folder shared by the worker processes.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -71,16 +73,6 @@ def worker_stopped() -> None:
         mark_process_dead(os.getpid(), folder)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _forget_dead(folder: str) -> None:
     """Drop the live gauges of workers that are gone without saying so (killed): a crashed worker's queue depth would
     otherwise be added in for ever. Its counters stay: what it answered was answered."""
@@ -88,7 +80,7 @@ def _forget_dead(folder: str) -> None:
 
     pids = {int(m.group(1)) for name in os.listdir(folder) if (m := _LIVE_FILE.fullmatch(name))}
     for pid in pids:
-        if not _alive(pid):
+        if not process_alive(pid):
             mark_process_dead(pid, folder)
 
 
@@ -106,7 +98,7 @@ def shared_folder(workers: int, parent: str | Path | None = None) -> Iterator[st
         Path(parent).mkdir(parents=True, exist_ok=True)
         for old in Path(parent).glob("vqual-metrics-*-*"):  # left by a server that was killed (its pid is gone)
             pid = old.name.split("-")[2]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 shutil.rmtree(old, ignore_errors=True)
     # mode 0700: only this user reads or writes it; named by this process so a later start can tell it is stale
     folder = tempfile.mkdtemp(prefix=f"vqual-metrics-{os.getpid()}-", dir=parent)
