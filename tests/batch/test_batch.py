@@ -103,7 +103,7 @@ def _by_path(out: Path) -> dict[str, dict]:
 def first_run(library, ray_cluster, tmp_path_factory):
     out = tmp_path_factory.mktemp("out") / "parquet"
     summary = run_batch(BatchOptions(inputs=[str(library)], out=str(out), workers=2, timeline=True, progress=False,
-                                     command_line="test"))
+                                     command_line="test", driver_scores=False))  # every item scored by an actor
     return out, summary
 
 
@@ -119,8 +119,8 @@ def test_outputs_equal_vqual_score_and_counts(first_run, reference):
         if "error" in r:
             reasons[r["error"]["reason"]] = reasons.get(r["error"]["reason"], 0) + 1
     assert summary["status"] == "complete"
-    assert summary["run"] == {"listed": n, "skipped": 0, "recovered": 0, "scored": n, "failed": N_BAD,
-                              "reasons": reasons}
+    assert summary["run"] == {"listed": n, "skipped": 0, "recovered": 0, "scored": n, "by_driver": 0,
+                              "failed": N_BAD, "reasons": reasons}
     assert summary["output"] == {"shards": len(shards(str(out))), "rows": n, "scored": n - N_BAD, "failed": N_BAD,
                                  "reasons": reasons, "duplicates": 0}
     assert summary["model"]["model"] == "vqual-lite" and len(summary["model"]["weights_sha256"]) == 64
@@ -148,10 +148,12 @@ def test_rerun_skips_everything_then_a_deleted_shard_is_scored_again(first_run, 
 
 
 def test_one_worker_jsonl_gives_the_same_rows(first_run, library, tmp_path):
+    """With the driver scoring while the actor starts (the default): the same rows as the actors' alone."""
     out, _ = first_run
     summary = run_batch(BatchOptions(inputs=[str(library)], out=str(tmp_path / "j"), workers=1, fmt="jsonl",
                                      timeline=True, progress=False))
-    assert summary["run"]["scored"] == N_IMAGES + N_VIDEOS + N_BAD
+    assert summary["run"]["scored"] == N_IMAGES + N_VIDEOS + N_BAD and summary["output"]["duplicates"] == 0
+    assert 0 < summary["run"]["by_driver"] <= summary["run"]["scored"]
     assert all(p.endswith(".jsonl") for p in shards(str(tmp_path / "j")))
     a, b = _by_path(out), _by_path(tmp_path / "j")
     assert set(a) == set(b)
@@ -218,3 +220,72 @@ def test_another_model_or_format_is_refused_before_any_work(first_run, tmp_path)
     (tmp_path / "mine.txt").write_text("x")
     with pytest.raises(BatchUsageError, match="not empty .*not a vqual batch output"):
         run_batch(BatchOptions(inputs=[str(tmp_path)], out=str(tmp_path), progress=False))
+
+
+def test_claims_between_the_driver_and_an_actor(tmp_path):
+    import threading
+
+    from vqual.batch.worker import claim_for_actor, claim_for_driver, settle_claim
+
+    out = str(tmp_path)
+    assert claim_for_actor(out, "part-00000-000000.parquet")  # an actor's chunk: the driver cannot take it
+    assert claim_for_driver(out, "part-00000-000000.parquet") is None
+    assert claim_for_actor(out, "part-00000-000000.parquet")  # the same actor retried by Ray: still its own
+    for state, actor_scores in (("done", False), ("released", True)):
+        name = f"part-00000-00000{1 + actor_scores}.parquet"
+        held = claim_for_driver(out, name)
+        got: list[bool] = []
+        t = threading.Thread(target=lambda n=name, g=got: g.append(claim_for_actor(out, n)))
+        t.start()
+        t.join(0.5)
+        assert t.is_alive() and not got  # the actor waits while the driver scores the chunk
+        settle_claim(held, state)
+        t.join(10)
+        assert got == [actor_scores]
+
+
+def test_driver_scoring_stops_when_an_actor_starts_and_the_actor_continues_its_chunk(library, reference, tmp_path):
+    """In process, without Ray: the driver's scorer finishes the last chunk, is stopped (an actor starts) one item
+    into the one before; the actor skips the first, continues the second from the journal, scores the rest: every
+    item once, as `vqual score` gives it."""
+    import queue
+
+    from vqual.api import load_model
+    from vqual.batch.listing import KeySet, list_into_pages
+    from vqual.batch.run import _chunks
+    from vqual.batch.worker import READY, ChunkScorer, DriverScorer, WorkerConfig, claims_dir, model_identity
+
+    out = tmp_path / "out"
+    listing = list_into_pages([str(library / "images" / "sub0")], str(out / ".work" / "list"), KeySet())
+    chunks = _chunks(listing, 1, 3)  # 14 images: chunks of 2 (a listing is cut into at least 8 per worker)
+    assert len(chunks) == 7 and all(c["stop"] - c["start"] == 2 for c in chunks)
+    config = WorkerConfig(model=None, calibration=None, max_pixels=None, threads=1,
+                          identity=model_identity(load_model()), out=str(out), fmt="parquet", timeline=True, run=0,
+                          max_attempts=3)
+
+    class Stopped(DriverScorer):
+        def _fault_after(self) -> None:  # an actor starts once the driver has scored 3 items
+            if self.scored == 3:
+                open(os.path.join(claims_dir(self.c.out), READY), "w").close()
+
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    os.makedirs(claims_dir(str(out)))
+    Stopped(config, chunks, os.getppid()).run(results)
+    by_driver = results.get_nowait()
+    assert results.empty() and len(by_driver) == 2  # the last chunk's rows; the one before it was released
+    assert {r["path"] for r in read_shard(str(out / "part-00000-000006.parquet"))} == {
+        it["path"] for it in _page_items(chunks[-1])}
+    actor = ChunkScorer(config)
+    by_actor = [r for c in chunks for r in actor.score_chunk(c["chunk"], c["page"], c["start"], c["stop"])]
+    assert actor.scored == 14 - 3  # the item the driver did in chunk 5 was not scored again
+    assert len(by_actor) == 12 and not os.listdir(out / ".work" / "journal")
+    got = _by_path(out)
+    assert len(got) == 14 and {r["path"] for r in by_actor} | {it["path"] for it in _page_items(chunks[-1])} == set(got)
+    for path, row in got.items():
+        _same_as_score(row, reference[path], path)
+
+
+def _page_items(chunk: dict) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(chunk["page"]).slice(chunk["start"], chunk["stop"] - chunk["start"]).to_pylist()

@@ -6,7 +6,9 @@ on a pool of `ChunkScorer` actors, each holding one loaded model (`--workers` ac
 as many scoring threads each; one chunk in flight per actor) -> one small row per item back to the driver (path,
 failure reason, time), for the counts and the progress. The actors write the shards themselves (the output folder
 must be on a file system every node sees): a shard is written whole and atomically, so that a stop or a crash never
-leaves half a shard, and Ray's own writers are not used for that reason.
+leaves half a shard, and Ray's own writers are not used for that reason. While Ray starts and the actors load their
+models, a process of the driver scores chunks from the end of the listing (`vqual.batch.worker.DriverScorer`; not
+with a cluster's address), so that the seconds of start-up are not idle.
 
 Output folder: ``batch.json`` (model identity, format, timeline: a rerun must match it), the shards, ``summary.json``
 and, while a run is going on, ``.work/`` (listing pages, journals, lock).
@@ -27,7 +29,17 @@ from typing import Any
 
 from vqual.batch.listing import KeySet, file_key, list_into_pages
 from vqual.batch.rows import FORMATS, SHARD_RE, read_keys, shards, write_shard
-from vqual.batch.worker import STOP_FILE, ChunkScorer, FaultPlan, WorkerConfig, model_identity, read_journal, work_dir
+from vqual.batch.worker import (
+    STOP_FILE,
+    ChunkScorer,
+    FaultPlan,
+    WorkerConfig,
+    claims_dir,
+    model_identity,
+    read_journal,
+    start_driver_scorer,
+    work_dir,
+)
 from vqual.errors import OutputError, VqualError
 from vqual.output import write_atomic
 from vqual.version import __version__
@@ -63,6 +75,7 @@ class BatchOptions:
     shard_size: int = 1000  # most items in one shard
     progress: bool | str | None = None  # vqual.progress setting: None auto, True Ray's bars, "log", False off
     command_line: str = ""
+    driver_scores: bool = True  # the driver scores chunks while Ray and the actors start (not with `address`)
     fault: FaultPlan | None = None  # tests and benchmarks only
 
 
@@ -74,6 +87,7 @@ class RunCounts:
     skipped: int = 0  # already in the output (same path, size, mtime and model): not scored again
     recovered: int = 0  # rows a stopped or killed run had done, written into shards from its journals
     scored: int = 0  # items given a row by this run (results and failures)
+    by_driver: int = 0  # of those, scored by the driver while the actors started
     failed: int = 0  # of those, failures
     reasons: dict[str, int] = field(default_factory=dict)  # failures by reason
 
@@ -297,7 +311,7 @@ def run_batch(opts: BatchOptions) -> dict[str, Any]:
 
 
 def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCounts) -> tuple[str, str | None]:
-    """Score the listed pages on Ray; returns (status, Ray address)."""
+    """Score the listed pages on Ray (and in the driver while the actors start); returns (status, Ray address)."""
     import logging
 
     import pyarrow as pa  # noqa: F401 - the batch format below
@@ -307,46 +321,77 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
     from vqual.progress import Progress
 
     own_ray = not ray.is_initialized()
-    if own_ray:
-        start_ray(opts.address, None if opts.address else (opts.workers or os.cpu_count() or 1) * opts.cpus_per_worker)
-        rearm()  # ray.init replaced the SIGTERM handler with one that exits at once
+    if own_ray or opts.address:
+        workers = opts.workers or os.cpu_count() or 1  # the embedded Ray gets workers x cpus_per_worker CPUs
+    else:
+        workers = opts.workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // opts.cpus_per_worker)
+    chunks = _chunks(listing, workers, opts.shard_size)
+    config = WorkerConfig(model=opts.model, calibration=calibration, max_pixels=opts.max_pixels,
+                          threads=opts.cpus_per_worker, identity=identity, out=os.path.abspath(opts.out),
+                          fmt=opts.fmt, timeline=opts.timeline, run=_next_run(opts.out),
+                          max_attempts=opts.max_retries + 1, fault=opts.fault)
+    shutil.rmtree(claims_dir(opts.out), ignore_errors=True)  # a stopped run's claims (its shards are recovered)
+    if os.path.exists(os.path.join(work_dir(opts.out), STOP_FILE)):
+        os.remove(os.path.join(work_dir(opts.out), STOP_FILE))
+    helper = None  # the driver's scoring process while the actors start, and the queue of its rows
+    if opts.driver_scores and not opts.address:
+        helper = start_driver_scorer(config, chunks)
+    bar = None
+    status = "complete"
     try:
+        if own_ray:
+            start_ray(opts.address, None if opts.address else workers * opts.cpus_per_worker)
+            rearm()  # ray.init replaced the SIGTERM handler with one that exits at once
         import ray.data
 
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # its start lines and notes would drown ours
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        workers = opts.workers or max(1, cpus // opts.cpus_per_worker)
+        if opts.address:
+            workers = opts.workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // opts.cpus_per_worker)
         ctx = ray.data.DataContext.get_current()
         tty = opts.progress is None and sys.stderr.isatty()
         ctx.enable_progress_bars = opts.progress is True or tty
         if hasattr(ctx, "print_on_execution_start"):
             ctx.print_on_execution_start = False
-        chunks = _chunks(listing, workers, opts.shard_size)
-        config = WorkerConfig(model=opts.model, calibration=calibration, max_pixels=opts.max_pixels,
-                              threads=opts.cpus_per_worker, identity=identity, out=os.path.abspath(opts.out),
-                              fmt=opts.fmt, timeline=opts.timeline, run=_next_run(opts.out),
-                              max_attempts=opts.max_retries + 1, fault=opts.fault)
         ds = ray.data.from_items(chunks, override_num_blocks=len(chunks)).map_batches(
             ChunkScorer, fn_constructor_kwargs={"config": config}, batch_size=1, batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
             num_cpus=opts.cpus_per_worker)  # Ray Data's actors: restarted, and their tasks retried, without limit
         log = opts.progress == "log" or (opts.progress is None and not tty)
         bar = Progress(listing.total, enabled="log" if log else False)
-        status = "complete"
+
+        def count(reason: str | None, elapsed_ms: float | None) -> None:
+            run.scored += 1
+            if reason is not None:
+                run.failed += 1
+                run.reasons[reason] = run.reasons.get(reason, 0) + 1
+            bar.update(failed=reason is not None, seconds=(elapsed_ms or 0.0) / 1000.0)
+
+        def count_driver() -> None:
+            while helper and not helper[1].empty():
+                for reason, elapsed_ms in helper[1].get():
+                    count(reason, elapsed_ms)
+                    run.by_driver += 1
+
         try:
             for row in ds.iter_rows():
-                failed = row["reason"] is not None
-                run.scored += 1
-                if failed:
-                    run.failed += 1
-                    run.reasons[row["reason"]] = run.reasons.get(row["reason"], 0) + 1
-                bar.update(failed=failed, seconds=(row["elapsed_ms"] or 0.0) / 1000.0)
+                count(row["reason"], row["elapsed_ms"])
+                count_driver()
+            if helper:
+                helper[0].join(STOP_GRACE)
+                count_driver()
         except KeyboardInterrupt as e:
             status = "terminated" if isinstance(e, Terminated) else "interrupted"
             _stop_workers(opts.out)
-        bar.close()
         return status, opts.address or "embedded"
     finally:
+        if helper:
+            if helper[0].is_alive():  # an error or a stop before the end: its journals are recovered
+                open(os.path.join(work_dir(opts.out), STOP_FILE), "w").close()
+                helper[0].join(STOP_GRACE)
+            if helper[0].is_alive():
+                helper[0].kill()
+        if bar is not None:
+            bar.close()
         if own_ray:
             ray.shutdown()
 

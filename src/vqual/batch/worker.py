@@ -10,13 +10,22 @@ flushed line by line. The journal makes three things possible without scoring an
 - a driver killed outright (SIGKILL) leaves journals that the next run turns into shards before listing.
 
 The chunk's shard is written whole (atomically) once every item has a row, then its journal is removed.
+
+While Ray starts and its actors load their models (seconds that would otherwise be idle), the driver scores chunks
+itself (`DriverScorer`, a thread of the driver), from the end of the listing while the actors begin at the front.
+Each chunk is claimed once in ``.work/claim/``: a claim file made atomically (a link) holding its owner. The
+driver keeps its claim locked (flock) while it scores and stops at the next item once an actor has started
+(the ``.work/claim/READY`` file); a chunk it finished says ``done`` and the actors skip it, one it left part done
+says ``released`` and the actor that receives it waits for the lock, then continues from the journal's rows.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +36,8 @@ from vqual.batch.rows import shard_name, write_shard
 
 CRASHED = "worker_crashed"  # failure reason of an item whose worker died on it every attempt
 STOP_FILE = "STOP"
+CLAIMS = "claim"  # .work/claim/: who scores each chunk of this run (see the module's docstring)
+READY = "READY"  # .work/claim/READY: an actor has started scoring; the driver stops scoring at its next item
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,59 @@ def journal_path(out: str, name: str) -> str:
     return os.path.join(work_dir(out), "journal", name.rsplit(".", 1)[0] + ".jsonl")
 
 
+def claims_dir(out: str) -> str:
+    return os.path.join(work_dir(out), CLAIMS)
+
+
+def _link_claim(out: str, name: str, owner: str, lock: bool):
+    """Make chunk `name`'s claim file hold `owner`, atomically (written aside, then linked: it never exists empty);
+    returns the open file (locked when `lock`), or None when the chunk was claimed before."""
+    folder = claims_dir(out)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    f = open(tmp, "w+", encoding="utf-8")
+    try:
+        if lock:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.write(owner)
+        f.flush()
+        os.link(tmp, os.path.join(folder, name.rsplit(".", 1)[0]))
+    except FileExistsError:
+        f.close()
+        return None
+    finally:
+        os.remove(tmp)
+    return f
+
+
+def claim_for_driver(out: str, name: str):
+    """Claim chunk `name` for the driver: the claim file, open and locked (settle it with `settle_claim`), or None
+    when an actor has it."""
+    return _link_claim(out, name, "driver", lock=True)
+
+
+def settle_claim(f, state: str) -> None:
+    """End the driver's claim: ``done`` (its shard is written) or ``released`` (part done, rows in the journal);
+    closing the file releases the lock an actor may be waiting for."""
+    f.seek(0)
+    f.truncate()
+    f.write(state)
+    f.flush()
+    f.close()
+
+
+def claim_for_actor(out: str, name: str) -> bool:
+    """Whether an actor scores chunk `name`: yes unless the driver scored it whole. Waits while the driver is
+    scoring it (at most one item: the driver stops once an actor has started)."""
+    f = _link_claim(out, name, "ray", lock=False)
+    if f is not None:
+        f.close()
+        return True
+    with open(os.path.join(claims_dir(out), name.rsplit(".", 1)[0]), encoding="utf-8") as g:
+        fcntl.flock(g, fcntl.LOCK_SH)
+        return g.read() != "done"
+
+
 def read_journal(path: str) -> tuple[dict[int, dict], dict[int, int]]:
     """(rows done by item index, starts without a row by item index) from a journal; a last line cut short by a
     crash is ignored."""
@@ -95,7 +159,7 @@ def model_identity(model) -> dict[str, Any]:
 class ChunkScorer:
     """Ray Data's callable class: built once per actor (loads the model), called with one chunk at a time."""
 
-    def __init__(self, config: WorkerConfig):
+    def __init__(self, config: WorkerConfig, model=None):
         from vqual.api import load_model
         from vqual.errors import VqualError
         from vqual.runtime import set_threads, tune_allocator
@@ -103,13 +167,14 @@ class ChunkScorer:
         set_threads(config.threads)  # before the model's sessions are made: ONNX Runtime, decoding, BLAS
         tune_allocator()
         self.c = config
-        self.model = load_model(config.model, max_pixels=config.max_pixels, calibration=config.calibration)
+        self.model = model or load_model(config.model, max_pixels=config.max_pixels, calibration=config.calibration)
         if model_identity(self.model) != config.identity:
             import socket
 
             raise VqualError(f"the worker on {socket.gethostname()} loaded {model_identity(self.model)}, not the "
                              f"driver's {config.identity}: install the same vqual and models on every node")
         self.scored = 0  # items this process scored (fault injection)
+        self.started = False  # this actor has received a chunk
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         stats: dict[str, list] = {"path": [], "reason": [], "elapsed_ms": []}
@@ -125,6 +190,13 @@ class ChunkScorer:
     def _stopping(self) -> bool:
         return os.path.exists(os.path.join(work_dir(self.c.out), STOP_FILE))
 
+    def _claim(self, name: str) -> bool:
+        if not self.started:  # the driver stops scoring at its next item
+            self.started = True
+            os.makedirs(claims_dir(self.c.out), exist_ok=True)
+            open(os.path.join(claims_dir(self.c.out), READY), "a").close()
+        return claim_for_actor(self.c.out, name)
+
     def score_chunk(self, chunk: int, page: str, start: int, stop: int) -> list[dict]:
         """Score rows [start, stop) of a listing page into shard `chunk` of this run; the rows written (none when
         stopped before the end: the journal keeps what was done)."""
@@ -134,6 +206,8 @@ class ChunkScorer:
         from vqual.result import Failure
 
         name = shard_name(self.c.run, chunk, self.c.fmt)
+        if not self._claim(name):
+            return []  # the driver scored it (and counted its rows)
         items = pq.read_table(page).slice(start, stop - start).to_pylist()
         jpath = journal_path(self.c.out, name)
         done, starts = read_journal(jpath)
@@ -180,3 +254,59 @@ class ChunkScorer:
         except FileExistsError:
             return
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+class DriverScorer(ChunkScorer):
+    """The driver's own scoring while the actors start, in a process of its own (`start_driver_scorer`): chunks from
+    the end of the listing, each claimed for the driver, until an actor has started, the run stops or the driver is
+    gone. A file that crashes it (killed, out of memory) costs the run nothing: its claim is left neither ``done``
+    nor locked, and the actor that receives the chunk continues from the journal, the crash counted as an attempt."""
+
+    def __init__(self, config: WorkerConfig, chunks: list[dict[str, Any]], parent: int):
+        super().__init__(config)
+        self.chunks = chunks
+        self.parent = parent
+
+    def _stopping(self) -> bool:
+        return (os.path.exists(os.path.join(claims_dir(self.c.out), READY)) or os.getppid() != self.parent
+                or super()._stopping())
+
+    def _claim(self, name: str) -> bool:
+        return True  # claimed by run(), which holds the claim's lock
+
+    def run(self, results) -> None:
+        """Score until stopped; put each finished chunk's (failure reason, elapsed ms) per row on `results`."""
+        for c in reversed(self.chunks):
+            if self._stopping():
+                return
+            name = shard_name(self.c.run, c["chunk"], self.c.fmt)
+            claim = claim_for_driver(self.c.out, name)
+            if claim is None:
+                return  # the actors have reached the chunks the driver did
+            state = "released"
+            try:
+                rows = self.score_chunk(c["chunk"], c["page"], c["start"], c["stop"])
+                if rows:
+                    state = "done"
+                    results.put([((r.get("error") or {}).get("reason"),
+                                  (r.get("provenance") or {}).get("elapsed_ms")) for r in rows])
+            finally:
+                settle_claim(claim, state)
+
+
+def _driver_scorer_main(config: WorkerConfig, chunks: list[dict[str, Any]], parent: int, results) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the driver, which stops this with the STOP file
+    os.makedirs(claims_dir(config.out), exist_ok=True)
+    DriverScorer(config, chunks, parent).run(results)
+
+
+def start_driver_scorer(config: WorkerConfig, chunks: list[dict[str, Any]]):
+    """Start the driver's scoring process; returns (process, queue of its finished chunks' rows)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")  # not fork: the driver has threads (Arrow's, Ray's)
+    results = ctx.SimpleQueue()
+    proc = ctx.Process(target=_driver_scorer_main, args=(config, chunks, os.getpid(), results), daemon=True,
+                       name="vqual-batch-driver-scorer")
+    proc.start()
+    return proc, results

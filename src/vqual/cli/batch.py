@@ -33,6 +33,9 @@ def add_batch_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images/videos with more pixels per frame")
     p.add_argument("--max-retries", type=int, default=2,
                    help="times an item is retried after its worker died on it, then recorded as failed (default 2)")
+    p.add_argument("--no-driver-scoring", dest="driver_scores", action="store_false",
+                   help="do not score in the driver while Ray and the actors start (it does by default, without "
+                        "--address)")
     p.add_argument("--shard-size", type=int, default=1000, help="most items in one shard (default 1000)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true",
@@ -56,7 +59,8 @@ def run_batch_args(args: argparse.Namespace) -> int:
     opts = BatchOptions(inputs=list(args.paths), out=args.out, model=args.model, calibration=args.calibration,
                         workers=args.workers, cpus_per_worker=args.cpus_per_worker, address=args.address,
                         fmt=args.format, timeline=args.timeline, restart=args.restart, max_pixels=args.max_pixels,
-                        max_retries=args.max_retries, shard_size=args.shard_size, progress=progress_of(args),
+                        max_retries=args.max_retries, shard_size=args.shard_size,
+                        driver_scores=args.driver_scores, progress=progress_of(args),
                         command_line=getattr(args, "command_line", ""))
     try:
         summary = run_batch(opts)
