@@ -2,12 +2,17 @@
 
     python benchmarks/batch.py [--images 400] [--small 10000] [--rounds 1] [--json FILE]
 
-Every command runs as its own process with OMP_NUM_THREADS=1 (one thread per scoring process, as a batch worker with
-one CPU has), the wall time measured from start to exit (start-up, listing, Ray's start, model loading included).
+Every command runs as its own process with OMP_NUM_THREADS=1, the wall time measured from start to exit (start-up,
+listing, Ray's start, model loading and Ray's shutdown included, for `vqual score` and `vqual batch` alike).
+OMP_NUM_THREADS does not set ONNX Runtime's threads (`--threads` / VQUAL_THREADS do; a batch worker sets one per
+CPU it holds), hence the two `vqual score` lines.
 
 1. Throughput: `--images` crops of the bundled photograph (500x500 JPEG, `serve_load.make_images`) through
-   `vqual score DIR --out x.jsonl` (the reference, one process), `vqual batch --workers 1` and `--workers 2`, in
-   that order, `--rounds` times; images per second, medians, ratios to the reference of the same run.
+   `vqual score DIR --out x.jsonl --threads 1` (the reference: one process with the one CPU and one thread a batch
+   worker has), `vqual score` with its default threads (every CPU), `vqual batch --workers 1` with and without
+   `--no-driver-scoring` and `vqual batch --workers 2`, in that order, `--rounds` times (`--variants` picks some);
+   images per second, medians, ratios to the reference of the same run. The load average before and after each
+   command is recorded: the machine is shared.
 2. Resume: `vqual batch --workers 2` into a new folder, SIGTERM once half the items have rows (the shards and the
    journals' done lines), then the same command again; the two wall times against one uninterrupted 2-worker run, and
    the items scored by the two runs together against the number of files.
@@ -93,20 +98,44 @@ def rows_done(out: Path) -> int:
     return n
 
 
-def throughput(folder: Path, n: int, rounds: int, tmp: Path) -> dict:
-    runs = {"score": [], "batch-1": [], "batch-2": []}
+VARIANTS = {  # name: the command's arguments after the image folder (the output path is added)
+    "score-1thread": ["--threads", "1"],
+    "score": [],
+    "batch-1": ["--workers", "1"],
+    "batch-1-no-driver": ["--workers", "1", "--no-driver-scoring"],
+    "batch-2": ["--workers", "2"],
+}
+
+
+def throughput(folder: Path, n: int, rounds: int, tmp: Path, variants: list[str]) -> dict:
+    runs: dict[str, list[float]] = {v: [] for v in variants}
+    loads: dict[str, list[list[float]]] = {v: [] for v in variants}
+    by_driver: dict[str, list[int]] = {v: [] for v in variants if v.startswith("batch")}
     for r in range(rounds):
-        runs["score"].append(timed(vqual("score", str(folder), "--out", str(tmp / f"s{r}.jsonl"), "--progress",
-                                         "off")))
-        for w in (1, 2):
-            runs[f"batch-{w}"].append(timed(vqual("batch", str(folder), "--out", str(tmp / f"b{w}-{r}"),
-                                                  "--workers", str(w), "--progress", "off")))
+        for v in variants:
+            if v.startswith("score"):
+                cmd = vqual("score", str(folder), "--out", str(tmp / f"{v}-{r}.jsonl"), "--progress", "off")
+            else:
+                cmd = vqual("batch", str(folder), "--out", str(tmp / f"{v}-{r}"), "--progress", "off")
+            before = os.getloadavg()[0]
+            runs[v].append(timed(cmd + VARIANTS[v]))
+            loads[v].append([round(before, 2), round(os.getloadavg()[0], 2)])
+            if v in by_driver:
+                by_driver[v].append(json.loads((tmp / f"{v}-{r}" / "summary.json").read_text())["run"]["by_driver"])
         print(f"round {r}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in runs.items()), file=sys.stderr)
     med = {k: statistics.median(v) for k, v in runs.items()}
-    return {"images": n, "seconds": {k: [round(x, 2) for x in v] for k, v in runs.items()},
-            "images_per_s_median": {k: round(n / v, 3) for k, v in med.items()},
-            "batch1_vs_score": round(med["score"] / med["batch-1"], 3),
-            "batch2_vs_batch1": round(med["batch-1"] / med["batch-2"], 3)}
+    out = {"images": n, "seconds": {k: [round(x, 2) for x in v] for k, v in runs.items()},
+           "images_per_s_median": {k: round(n / v, 3) for k, v in med.items()},
+           "load_avg_1min_before_after": loads, "items_scored_by_driver": by_driver}
+    ref = "score-1thread" if "score-1thread" in med else "score"
+    for k in med:
+        if k.startswith("batch") and ref in med:
+            out[f"{k}_vs_{ref}"] = round(med[ref] / med[k], 3)
+    if "batch-1" in med and "batch-2" in med:
+        out["batch2_vs_batch1"] = round(med["batch-1"] / med["batch-2"], 3)
+    if "score" in med and "score-1thread" in med:
+        out["score_vs_score-1thread"] = round(med["score-1thread"] / med["score"], 3)
+    return out
 
 
 def resume(folder: Path, n: int, tmp: Path, uninterrupted: float) -> dict:
@@ -189,21 +218,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--listing", type=int, default=0, help="files for the listing measurement (0: skip it)")
     ap.add_argument("--skip", action="append", default=[], choices=("throughput", "resume", "memory"))
+    ap.add_argument("--variants", default=",".join(VARIANTS), help=f"throughput commands, of {', '.join(VARIANTS)}")
+    ap.add_argument("--note", default="", help="the host's state, for the report")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     report = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
               "cpus": os.cpu_count(), "command": "python benchmarks/batch.py " + " ".join(argv or sys.argv[1:]),
-              "note": "shared machine: another job used one core throughout"}
+              "note": a.note, "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
     with tempfile.TemporaryDirectory(prefix="vqual-batch-bench-") as d:
         tmp = Path(d)
         folder = tmp / "images"
         folder.mkdir()
         make_images(folder, a.images)
         if "throughput" not in a.skip:
-            report["throughput"] = throughput(folder, a.images, a.rounds, tmp)
+            report["throughput"] = throughput(folder, a.images, a.rounds, tmp, a.variants.split(","))
             print(json.dumps(report["throughput"]), file=sys.stderr)
         if "resume" not in a.skip:
-            ref = statistics.median(report["throughput"]["seconds"]["batch-2"]) if "throughput" in report else \
+            ref = statistics.median(report["throughput"]["seconds"]["batch-2"]) if "batch-2" in report.get(
+                "throughput", {}).get("seconds", {}) else \
                 timed(vqual("batch", str(folder), "--out", str(tmp / "ref"), "--workers", "2", "--progress", "off"))
             report["resume"] = resume(folder, a.images, tmp, ref)
             print(json.dumps(report["resume"]), file=sys.stderr)
