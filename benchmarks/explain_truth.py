@@ -152,10 +152,11 @@ class Rows:
     def __init__(self, model):
         import hashlib
 
+        from vqual.models.cards import card_of
         from vqual.weights import asset_path
 
         h = hashlib.sha256()
-        for f in ("lmm/severity_bands.json", "lmm/lmm.json", "lite/lite.json"):
+        for f in ("lmm/severity_bands.json", "lmm/lmm.json", card_of(model.lite.name).asset):  # + the lite it reads
             h.update(asset_path(f).read_bytes())
         h.update((ROOT / "src" / "vqual" / "lmm" / "explain.py").read_bytes())
         h.update((ROOT / "src" / "vqual" / "models" / "lmm.py").read_bytes())

@@ -1,9 +1,12 @@
-"""Fit the severity bands of vqual-lmm's explanations: `python scripts/fit_severity_bands.py` (about 15 min, 2 cores).
+"""Fit the severity bands of vqual-lmm's explanations: `python scripts/fit_severity_bands.py [--lite NAME]` (about
+15 min, 2 cores, from an empty cache).
 
-For every attribute `vqual-lite` 1.0 measures, a monotone map of its 0-1 output to the bands none / slight /
-noticeable / strong / severe (four thresholds), fitted on graded synthetic distortions (`vqual.data.synthetic`,
-levels 1-5) of TRAINING content only: the crops of Kodak 24 and McMaster 1-12 that scripts/train_lite.py uses
-(McMaster 13-18 and every other clean picture are left for benchmarks/explain_truth.py).
+`--lite` names the vqual-lite model whose attribute head the bands read (default vqual-lite@2.0, the model
+vqual-lmm 2 reads; `--lite vqual-lite` refits 1.0's bands). For every attribute it measures, a monotone map of its
+0-1 output to the bands none / slight / noticeable / strong / severe (four thresholds), fitted on graded synthetic
+distortions (`vqual.data.synthetic`, levels 1-5) of TRAINING content only: the crops of Kodak 24 and McMaster 1-12
+that scripts/train_lite.py uses (McMaster 13-18 and every other clean picture are left for
+benchmarks/explain_truth.py).
 
 - Image attributes (blur, noise, compression, under- and over-exposure, colour, scaling): each content's clean crop
   and each of its distortions (compression: JPEG and one H.264 frame) at levels 1-5, through `vqual-lite`'s own
@@ -23,13 +26,17 @@ each threshold is placed where the fewest items of the attribute's own distortio
 strong bands at least `NAMED_GAP` wide).
 
 Writes src/vqual/assets/lmm/severity_bands.json (thresholds, how they were fitted, per-level band counts, the
-vqual-lite heads they belong to). Measurements are cached under .cache/fit_severity_bands/.
+vqual-lite model and heads sha256 they belong to: vqual-lmm refuses bands fitted for other heads). Measurements are
+cached under --cache (default $VQUAL_BANDS_CACHE or ~/.cache/vqual/fit_severity_bands): the image features in one
+folder per encoder (`vqual.encoders.features.block_digest`, so 1.0 and 2.x features never mix), the temporal
+severities (the same for every vqual-lite) in temporal/.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -42,7 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import train_lite as T  # noqa: E402  (training contents and distortions: the same as vqual-lite's)
 
-CACHE = ROOT / ".cache" / "fit_severity_bands"
+DEFAULT_CACHE = Path(os.environ.get("VQUAL_BANDS_CACHE", "~/.cache/vqual/fit_severity_bands")).expanduser()
+DEFAULT_LITE = "vqual-lite@2.0"
 OUT = ROOT / "src" / "vqual" / "assets" / "lmm" / "severity_bands.json"
 BANDS = ("none", "slight", "noticeable", "strong", "severe")
 #: synthetic level -> target band index (clean is level 0)
@@ -71,24 +79,24 @@ def log(msg: str) -> None:
 # ----------------------------------------------------------------------------------------------------------------
 # measurements
 # ----------------------------------------------------------------------------------------------------------------
-def image_measurements() -> tuple[list[dict], np.ndarray, np.ndarray, list[str]]:
+def image_measurements(lite, cache: Path) -> tuple[list[dict], np.ndarray, np.ndarray, list[str]]:
     """(meta, shipped-head outputs (n, A), out-of-fold outputs (n, A), attribute names) of every clean and distorted
     training crop.
 
     The shipped attribute head was fitted on these very crops, so its outputs on them are in-sample: clean crops
     measure lower, and graded ones closer to their targets, than any new picture would. The bands are therefore
-    fitted on out-of-fold outputs: the head refitted (same features, targets and ridge strength as
-    scripts/fit_lite.py) on the crops of 5 of 6 content groups and applied to the sixth, which it never saw."""
+    fitted on out-of-fold outputs: the head refitted (same features, targets and ridge strength as its card records,
+    scripts/fit_lite.py's fit) on the crops of 5 of 6 content groups and applied to the sixth, which it never saw.
+    `lite`: the vqual-lite model; its features are cached in cache/<its encoder's block_digest>/."""
     from fit_lite import attribute_targets, folds, ridge_oof
 
-    from vqual.models.lite import VqualLite
-    from vqual.weights import asset_path
+    from vqual.encoders.features import block_digest
 
-    lite = VqualLite()
     head = lite.heads["attributes"]
     meta, makers = T.synthetic_set()
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / "image_features.npz"
+    where = cache / block_digest(lite.encoder.block)
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / "image_features.npz"
     done: list[np.ndarray] = []
     if path.exists():
         with np.load(path) as z:
@@ -103,13 +111,13 @@ def image_measurements() -> tuple[list[dict], np.ndarray, np.ndarray, list[str]]
             log(f"images {i + 1}/{len(makers)} ({(time.time() - t0) / (i + 1 - start):.2f} s/image)")
     x = np.stack(done).astype(np.float64)
     shipped = np.clip(head(x), 0.0, 1.0)
-    card = json.loads(asset_path("lite/lite.json").read_text())["attributes"]
+    card = lite.config["attributes"]
     y = attribute_targets(meta, IMAGE_SOURCES)
     oof = np.clip(ridge_oof(x, y, float(card["alpha"]), folds([m["content"] for m in meta], 6, seed=0)), 0.0, 1.0)
     return meta, shipped, oof, list(head.names)
 
 
-def video_measurements() -> tuple[list[dict], np.ndarray, list[str]]:
+def video_measurements(cache: Path) -> tuple[list[dict], np.ndarray, list[str]]:
     """(meta per chunk, (n, 4) temporal severities, names) of clean and distorted pans over training content."""
     from vqual.data import synthetic as syn
     from vqual.encoders.temporal import ATTRIBUTES, TemporalEncoder
@@ -119,8 +127,8 @@ def video_measurements() -> tuple[list[dict], np.ndarray, list[str]]:
     clips = [(ci, "clean", 0) for ci in range(len(contents))]
     clips += [(ci, d, lv) for ci in range(len(contents)) for ds in VIDEO_SOURCES.values() for d in ds
               for lv in range(1, 6)]
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / "video.json"
+    (cache / "temporal").mkdir(parents=True, exist_ok=True)
+    path = cache / "temporal" / "video.json"
     rows: list[dict] = json.loads(path.read_text()) if path.exists() else []
     seen = {(r["ci"], r["distortion"], r["level"]) for r in rows}
     enc = TemporalEncoder()
@@ -223,32 +231,43 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--lite", default=DEFAULT_LITE,
+                    help=f"the vqual-lite model whose attribute head the bands read (default {DEFAULT_LITE})")
+    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                    help="measurement cache (default $VQUAL_BANDS_CACHE or ~/.cache/vqual/fit_severity_bands)")
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    from vqual.weights import asset_path
+    from vqual.models.cards import card_of
+    from vqual.registry import create_model
 
+    try:
+        if card_of(args.lite).family != "vqual-lite":
+            raise KeyError(args.lite)
+    except KeyError:
+        raise SystemExit(f"--lite {args.lite}: not a built-in vqual-lite model") from None
+    lite = create_model(args.lite)
+    cache = args.cache.expanduser()
     t0 = time.time()
-    meta_i, shipped_i, oof_i, names_i = image_measurements()
-    meta_v, vals_v, names_v = video_measurements()
+    meta_i, shipped_i, oof_i, names_i = image_measurements(lite, cache)
+    meta_v, vals_v, names_v = video_measurements(cache)
     image = fit_group(meta_i, oof_i, names_i, IMAGE_SOURCES)
     in_sample = fit_group(meta_i, shipped_i, names_i, IMAGE_SOURCES, fit=False,
                           thresholds={k: v["thresholds"] for k, v in image.items()})
     for k in image:  # how the same thresholds sort the shipped head's (in-sample) outputs on these crops
         image[k]["in_sample_bands_by_level"] = in_sample[k]["bands_by_level"]
     video = fit_group(meta_v, vals_v, names_v, VIDEO_SOURCES)
-    lite = json.loads(asset_path("lite/lite.json").read_text())
     card = {
         "bands": list(BANDS),
         "form": "band(v) = number of thresholds <= v (0 none ... 4 severe), v the attribute's measured 0-1 value; "
                 "calibrated severity: piecewise linear through (0, 0), (t1, 0.2), (t2, 0.4), (t3, 0.6), "
                 "(t4, 0.8), (1, 1)",
-        "for": {"model": "vqual-lite", "version": lite["version"], "heads_sha256": lite["weights"]["heads.npz"],
+        "for": {"model": lite.name, "version": lite.version, "heads_sha256": lite.weights_sha256,
                 "temporal": "vqual.encoders.temporal.TemporalEncoder severities"},
         "attributes": {**image, **video},
         "fitted": {
-            "command": "python scripts/fit_severity_bands.py",
+            "command": f"python scripts/fit_severity_bands.py --lite {lite.name}",
             "date": datetime.now(UTC).strftime("%Y-%m-%d"),
             "target": "clean -> none, level 1 -> slight, 2 -> noticeable, 3-4 -> strong, 5 -> severe "
                       "(vqual.data.synthetic.DISTORTIONS levels)",

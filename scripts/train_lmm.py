@@ -8,14 +8,23 @@ Stage B (human labels): two-turn Q&A on ../shared/data/clive-fewlabel, the five-
 expectation is the MOS) and good/fair/poor by tertiles, with stage-A items replayed so explanations are kept.
 
 `--cv` first runs stage B on each of 5 folds (the folds of scripts/fit_lite.py's fold heads, seed 0) from the same
-stage-A projectors and writes the out-of-fold figures. Writes src/vqual/assets/lmm/projectors.safetensors and
-lmm.json. Features are cached under .cache/train_lmm/.
+stage-A projectors and writes the out-of-fold figures. Writes projectors.safetensors and lmm.json into --out
+(default src/vqual/assets/lmm).
+
+`--lite` names the vqual-lite model whose encoder and attribute head the projectors are trained on (default
+vqual-lite@2.0; `--lite vqual-lite` reproduces vqual-lmm 1.2.0 on 1.0's encoder). The card records it (`lite`,
+`preset`) and `vqual.models.lmm.VqualLMM` loads that model. Features are cached under --cache (default
+$VQUAL_LMM_CACHE or ~/.cache/vqual/train_lmm), in one folder per encoder (its preset and the digest of its
+`FeaturePreset.block`, so 1.0 and 2.x features never mix); stage-A and CV results also carry the attribute head's
+digest.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import random
 import sys
 import time
@@ -31,8 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import train_lite as T  # noqa: E402
 
-CACHE = ROOT / ".cache" / "train_lmm"
+DEFAULT_CACHE = Path(os.environ.get("VQUAL_LMM_CACHE", "~/.cache/vqual/train_lmm")).expanduser()
 ASSETS = ROOT / "src" / "vqual" / "assets" / "lmm"
+DEFAULT_LITE = "vqual-lite@2.0"
+#: the vqual-lmm version the projectors trained on each vqual-lite model make
+VERSIONS = {"vqual-lite": "1.2.0", "vqual-lite@2.0": "2.0.0"}
 VIDEO_DISTORTIONS = ("stutter", "drops", "shake", "flicker")
 VIDEO_ATTRIBUTE = {"stutter": "stutter", "drops": "frame_drops", "shake": "shake", "flicker": "flicker"}
 IMAGE_ATTRIBUTE = {"blur": "blur", "noise": "noise", "jpeg": "compression", "h264": "compression",
@@ -43,7 +55,6 @@ VIDEO_LEVELS = (2, 4)  # 1-based levels of each temporal distortion used for tra
 VIDEO_SIZE = (216, 384)
 VIDEO_SECONDS = 2
 VIDEO_FPS = 24
-VERSION = "1.2.0"  # of the vqual-lmm model these projectors make
 # the temporal attribute token reads the severities at the end of the temporal feature vector
 assert [n.removeprefix("sev_") for n in TEMPORAL_FEATURES[-len(TEMPORAL_ATTRIBUTES):]] == list(TEMPORAL_ATTRIBUTES)
 
@@ -55,38 +66,90 @@ def log(msg: str) -> None:
 # ----------------------------------------------------------------------------------------------------------------
 # features
 # ----------------------------------------------------------------------------------------------------------------
-def cached(tag: str, make) -> np.ndarray:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"{tag}.npy"
+class Lite:
+    """The vqual-lite model the projectors read: its card, feature encoder block, attribute head and cache keys."""
+
+    def __init__(self, name: str):
+        from vqual.encoders.features import block_digest, encoder_config
+        from vqual.models.cards import card_of
+
+        try:
+            card = card_of(name)
+        except KeyError:
+            raise SystemExit(f"--lite {name}: not a built-in model") from None
+        if card.family != "vqual-lite" or not card.preset:
+            raise SystemExit(f"--lite {name}: not a vqual-lite model with a feature encoder")
+        if name not in VERSIONS:
+            raise SystemExit(f"--lite {name}: no vqual-lmm version for it (known: {', '.join(VERSIONS)})")
+        self.name, self.card, self.version = name, card, VERSIONS[name]
+        self.block = encoder_config(str(card.preset))
+        self.heads_path = ROOT / "src" / "vqual" / "assets" / card.folder / "heads.npz"
+        self.encoder_key = block_digest(self.block)  # the feature caches' folder, recorded in lmm.json
+        with np.load(self.heads_path, allow_pickle=False) as z:
+            h = hashlib.sha256()
+            for k in sorted(k for k in z.files if k.startswith("attributes.")):
+                h.update(k.encode())
+                h.update(np.ascontiguousarray(z[k]).tobytes())
+        self.attr_key = h.hexdigest()[:12]  # stage A and CV read the attribute tokens: keyed by the attribute head
+
+    def frames(self):
+        from vqual.encoders.features import get_encoder
+        from vqual.lmm.visual import FrameEncoder
+
+        return FrameEncoder(get_encoder(self.block, engine="torch"))
+
+
+def cached(cache: Path, tag: str, make) -> np.ndarray:
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{tag}.npy"
     if not path.exists():
         x = make()
-        np.save(CACHE / f"{tag}.tmp.npy", x)
-        (CACHE / f"{tag}.tmp.npy").replace(path)
+        np.save(cache / f"{tag}.tmp.npy", x)
+        (cache / f"{tag}.tmp.npy").replace(path)
     return np.load(path)
 
 
-def image_features(frames) -> dict:
-    feats = T.extract_all()  # cached by scripts/train_lite.py
-    meta, makers = T.synthetic_set()
-    paths, mos = T.clive_set()
+def frame_features(cache: Path, tag: str, n: int, image, frames) -> tuple[np.ndarray, np.ndarray]:
+    """Global features (n, G) and grids (n, cells, C), float32, of n images from one backbone pass each (what
+    `VqualLMM` computes at inference); cached as <tag>_global.npy / <tag>_grid.npy, resumable every 100 images."""
+    gpath, cpath, part = cache / f"{tag}_global.npy", cache / f"{tag}_grid.npy", cache / f"{tag}.partial.npz"
+    if gpath.exists() and cpath.exists():
+        return np.load(gpath), np.load(cpath)
+    cache.mkdir(parents=True, exist_ok=True)
+    gs: list[np.ndarray] = []
+    cs: list[np.ndarray] = []
+    if part.exists():
+        with np.load(part) as z:
+            gs, cs = list(z["g"]), list(z["c"])
+    t0, start = time.time(), len(gs)
+    for i in range(start, n):
+        ff = frames(image(i))
+        gs.append(ff.global_feats)
+        cs.append(ff.grid)
+        if (i + 1) % 100 == 0 or i + 1 == n:
+            np.savez(part, g=np.stack(gs), c=np.stack(cs))
+            log(f"{tag}: {i + 1}/{n} ({(time.time() - t0) / (i + 1 - start) * 1000:.0f} ms/image)")
+    g, c = np.stack(gs).astype(np.float32), np.stack(cs).astype(np.float32)
+    np.save(gpath, g)
+    np.save(cpath, c)
+    part.unlink(missing_ok=True)
+    return g, c
+
+
+def image_features(frames, cache: Path) -> dict:
     from vqual.media import load_image
 
-    def syn_grids():
-        out = []
-        for i, (rgb, name, level, seed) in enumerate(makers):
-            out.append(frames(rgb if name is None else T.distort(name, rgb, level, seed)).grid)
-            if (i + 1) % 200 == 0:
-                log(f"synthetic grids {i + 1}/{len(makers)}")
-        return np.stack(out)
+    meta, makers = T.synthetic_set()
+    paths, mos = T.clive_set()
 
-    return {
-        "syn_global": np.hstack([feats["syn_spatial"], feats["syn_measures"]]).astype(np.float32),
-        "syn_grid": cached("syn_grid", syn_grids),
-        "syn_meta": meta,
-        "clive_global": np.hstack([feats["clive_spatial"], feats["clive_measures"]]).astype(np.float32),
-        "clive_grid": cached("clive_grid", lambda: np.stack([frames(load_image(p)).grid for p in paths])),
-        "mos": mos,
-    }
+    def syn_image(i: int) -> np.ndarray:
+        rgb, name, level, seed = makers[i]
+        return rgb if name is None else T.distort(name, rgb, level, seed)
+
+    syn_global, syn_grid = frame_features(cache, "syn", len(makers), syn_image, frames)
+    clive_global, clive_grid = frame_features(cache, "clive", len(paths), lambda i: load_image(paths[i]), frames)
+    return {"syn_global": syn_global, "syn_grid": syn_grid, "syn_meta": meta,
+            "clive_global": clive_global, "clive_grid": clive_grid, "mos": mos}
 
 
 def video_items() -> list[dict]:
@@ -114,7 +177,7 @@ def make_clip(rgb: np.ndarray, name: str, li: int, path: Path, seed: int) -> Non
     syn.write_video(path, frames2, fps=VIDEO_FPS, crf=18, timestamps=ts if name == "drops" else None)
 
 
-def video_features(frames, temporal) -> dict:
+def video_features(frames, temporal, cache: Path) -> dict:
     """Per clip: (VIDEO_SECONDS, ...) key-frame global + grid and chunk temporal features, through the same media
     pipeline as inference (encode with x264 CRF 18, decode, 1-second chunks)."""
     import tempfile
@@ -145,23 +208,23 @@ def video_features(frames, temporal) -> dict:
                     log(f"video clips {i + 1}/{len(items)}")
         return np.stack(g).astype(np.float32), np.stack(c).astype(np.float32), np.stack(t).astype(np.float32)
 
-    if not (CACHE / "vid_temporal.npy").exists():
+    if not (cache / "vid_temporal.npy").exists():
         g, c, t = make()
-        cached("vid_global", lambda: g)
-        cached("vid_grid", lambda: c)
-        cached("vid_temporal", lambda: t)
-    return {"vid_global": np.load(CACHE / "vid_global.npy"), "vid_grid": np.load(CACHE / "vid_grid.npy"),
-            "vid_temporal": np.load(CACHE / "vid_temporal.npy"), "vid_meta": items}
+        cached(cache, "vid_global", lambda: g)
+        cached(cache, "vid_grid", lambda: c)
+        cached(cache, "vid_temporal", lambda: t)
+    return {"vid_global": np.load(cache / "vid_global.npy"), "vid_grid": np.load(cache / "vid_grid.npy"),
+            "vid_temporal": np.load(cache / "vid_temporal.npy"), "vid_meta": items}
 
 
-def add_attributes(f: dict) -> list[str]:
-    """The shipped `vqual-lite` attribute head's severities for every frame (what `vqual-lmm` computes at inference),
-    as f["syn_attr"], f["clive_attr"] (n, A) and f["vid_attr"] (n, K, A). The head learned from synthetic
-    distortions of these same training contents (no human labels). Returns the attribute names in order."""
+def add_attributes(f: dict, heads_path: Path) -> list[str]:
+    """The shipped `vqual-lite` attribute head's severities (heads_path: the lite model's heads.npz) for every frame
+    (what `vqual-lmm` computes at inference), as f["syn_attr"], f["clive_attr"] (n, A) and f["vid_attr"] (n, K, A).
+    The head learned from synthetic distortions of these same training contents (no human labels). Returns the
+    attribute names in order."""
     from vqual.heads.store import load_heads
-    from vqual.weights import asset_path
 
-    heads, _ = load_heads(asset_path("lite/heads.npz"), ("attributes",))
+    heads, _ = load_heads(heads_path, ("attributes",))
     head = heads["attributes"]
 
     def sev(x: np.ndarray) -> np.ndarray:
@@ -264,8 +327,8 @@ def stage_b(path, f, idx, replay, cfg_b, seed: int):
     return hist, tert
 
 
-def cfg_key(cfg_a: dict, cfg_b: dict) -> str:
-    return f"{VERSION}_a{cfg_a['epochs']}-{cfg_a['lr']:g}_b{cfg_b['epochs']}-{cfg_b['lr']:g}-{cfg_b['replay']}"
+def cfg_key(version: str, cfg_a: dict, cfg_b: dict) -> str:
+    return f"{version}_a{cfg_a['epochs']}-{cfg_a['lr']:g}_b{cfg_b['epochs']}-{cfg_b['lr']:g}-{cfg_b['replay']}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,7 +342,15 @@ def main(argv: list[str] | None = None) -> int:
                                                    "in parallel processes; figures are written when all are done")
     ap.add_argument("--stage-a-epochs", type=int, default=1)
     ap.add_argument("--stage-b-epochs", type=int, default=3)
+    ap.add_argument("--lite", default=DEFAULT_LITE, help=f"the vqual-lite model to read (default {DEFAULT_LITE}; "
+                                                          "vqual-lite: 1.0, vqual-lmm 1.2.0's)")
+    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                    help="feature cache root (default $VQUAL_LMM_CACHE or ~/.cache/vqual/train_lmm)")
+    ap.add_argument("--out", type=Path, default=ASSETS, help="where projectors.safetensors and lmm.json go")
     args = ap.parse_args(argv)
+    lite = Lite(args.lite)
+    version = lite.version
+    cache = args.cache.expanduser() / lite.encoder_key
     torch.set_num_threads(args.threads)
     from safetensors.torch import load_file, save_file
 
@@ -287,15 +358,15 @@ def main(argv: list[str] | None = None) -> int:
     from vqual.eval.metrics import evaluate
     from vqual.lmm.decoder import load_decoder
     from vqual.lmm.tuning import TuneConfig, tune
-    from vqual.lmm.visual import FrameEncoder
     from vqual.models.cards import identity
     from vqual.weights import sha256_file
 
     t_start = time.time()
-    frames = FrameEncoder()
-    f = image_features(frames)
-    f.update(video_features(frames, TemporalEncoder()))
-    attr_names = add_attributes(f)
+    frames = lite.frames()
+    log(f"{lite.name}: encoder {lite.encoder_key}, attribute head {lite.attr_key}, features in {cache}")
+    f = image_features(frames, cache)
+    f.update(video_features(frames, TemporalEncoder(), cache))
+    attr_names = add_attributes(f, lite.heads_path)
     log(f"features: {len(f['syn_meta'])} synthetic images, {len(f['vid_meta'])} clips, {len(f['mos'])} MOS")
     if args.features_only:
         return 0
@@ -304,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg_a = {"epochs": args.stage_a_epochs, "lr": 1e-3, "seed": 0}
     cfg_b = {"epochs": args.stage_b_epochs, "lr": 5e-4, "replay": 120}
     replay = explain_items(f, random.Random(1))
-    stage_a_file = CACHE / f"stage_a_{VERSION}_e{cfg_a['epochs']}.safetensors"
+    stage_a_file = cache / f"stage_a_{version}_e{cfg_a['epochs']}_attr{lite.attr_key}.safetensors"
     if stage_a_file.exists():
         path.projectors.load_state_dict(load_file(stage_a_file))
         hist_a = json.loads(stage_a_file.with_suffix(".json").read_text())
@@ -323,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         fs = folds([str(i) for i in range(len(y))], 5, seed=0)
         todo = range(5) if args.folds is None else [int(k) for k in args.folds.split(",")]
         for k in todo:  # each fold's out-of-fold scores are cached, so folds can run in separate processes
-            part = CACHE / f"cv_fold{k}_{cfg_key(cfg_a, cfg_b)}.npy"
+            part = cache / f"cv_fold{k}_{cfg_key(version, cfg_a, cfg_b)}_attr{lite.attr_key}.npy"
             if part.exists():
                 continue
             te = fs[k]
@@ -334,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             pred = predict(path, f, te)
             np.save(part, pred)
             log(f"  fold SRCC {evaluate(pred, y[te])['srcc']:.3f}")
-        parts = [CACHE / f"cv_fold{k}_{cfg_key(cfg_a, cfg_b)}.npy" for k in range(5)]
+        parts = [cache / f"cv_fold{k}_{cfg_key(version, cfg_a, cfg_b)}_attr{lite.attr_key}.npy" for k in range(5)]
         if not all(p.exists() for p in parts):
             log("not every fold is done yet (run the others with --folds); no figures written")
             return 0
@@ -349,30 +420,35 @@ def main(argv: list[str] | None = None) -> int:
         log(f"5-fold CV SRCC {report['srcc']['mean']:.3f} ± {report['srcc']['std']:.3f}, "
             f"PLCC {report['plcc']['mean']:.3f}")
     if args.cv_only:
-        cfg_path = ASSETS / "lmm.json"
+        cfg_path = args.out / "lmm.json"
         config = json.loads(cfg_path.read_text())
         config["cv"] = report
-        config["training"]["command"] = "python scripts/train_lmm.py --cv"
+        if config.get("lite", "vqual-lite") != lite.name:
+            raise SystemExit(f"{cfg_path} is for {config.get('lite', 'vqual-lite')}, not --lite {lite.name}")
+        config["training"]["command"] = f"python scripts/train_lmm.py --lite {lite.name} --cv"
         cfg_path.write_text(json.dumps(config, indent=1) + "\n")
         log(f"wrote the CV figures into {cfg_path}")
         return 0
     path.projectors.load_state_dict(state_a)
     log(f"stage B on all {len(y)} images")
     hist_b, tert = stage_b(path, f, np.arange(len(y)), replay, cfg_b, seed=99)
-    ASSETS.mkdir(parents=True, exist_ok=True)
-    out = ASSETS / "projectors.safetensors"
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / "projectors.safetensors"
     state = {k: v.detach().contiguous() for k, v in path.projectors.state_dict().items()}
-    save_file(state, str(out), metadata={"model": "vqual-lmm", "version": VERSION})
-    old = json.loads((ASSETS / "lmm.json").read_text()) if (ASSETS / "lmm.json").is_file() else {}
+    save_file(state, str(out), metadata={"model": "vqual-lmm", "version": version, "lite": lite.name})
+    old_card = args.out / "lmm.json" if (args.out / "lmm.json").is_file() else ASSETS / "lmm.json"
+    old = json.loads(old_card.read_text()) if old_card.is_file() else {}
     config = {  # the card's identity fields (vqual.models.cards) carried over, the new projectors' sha256 in them
-        **identity(old), "model": "vqual-lmm", "version": VERSION,
-        "weights": {"projectors.safetensors": sha256_file(out)},
+        **identity(old), "model": "vqual-lmm", "version": version,
+        "weights": {"projectors.safetensors": sha256_file(out)}, "preset": lite.card.preset, "lite": lite.name,
+        "lite_encoder": lite.encoder_key,
         "dims": path.projectors.dims, "out_scale_init": emb_rms, "attributes": attr_names,
         "temporal_attributes": list(TEMPORAL_ATTRIBUTES),
         "decoder": {"name": decoder.name, "sha256": decoder.sha256},
         "tertiles": list(tert),
         "training": {
-            "command": "python scripts/train_lmm.py" + (" --cv" if args.cv else ""),
+            "command": f"python scripts/train_lmm.py --lite {lite.name}" + (" --cv" if args.cv else ""),
+            "date": time.strftime("%Y-%m-%d"),
             "data": {"stage_a": "synthetic distortions of Kodak 24 + McMaster 1-12 (images) and 2-s pans over them "
                                 "(videos); McMaster 13-18 held out",
                      "stage_b": "../shared/data/clive-fewlabel (200 MOS): score + good/fair/poor turns"},
@@ -382,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "cv": report,
     }
-    (ASSETS / "lmm.json").write_text(json.dumps(config, indent=1) + "\n")
+    (args.out / "lmm.json").write_text(json.dumps(config, indent=1) + "\n")
     sha = config["weights"]["projectors.safetensors"]
     log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, sha256 {sha[:12]}) and lmm.json")
     return 0

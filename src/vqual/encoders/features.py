@@ -141,6 +141,16 @@ class FeatureEncoder:
         return self.combine(self.spatial.pool(maps), rgb), maps
 
 
+def block_digest(block: dict[str, Any]) -> str:
+    """A short name of one feature encoder: its preset and the first 12 hex digits of the sha256 of its block
+    (`FeaturePreset.block`, which includes the fine-tuned weights' sha256). What is trained on an encoder's features
+    (vqual-lmm's projectors) records it, and caches of features are kept apart by it."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(block, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{block['name']}-{digest}"
+
+
 _CACHE: dict[tuple[str, str], FeatureEncoder] = {}
 
 

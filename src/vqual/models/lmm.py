@@ -1,8 +1,8 @@
-"""`vqual-lmm`: the language path as a registered model. The `vqual-lite` encoders see the picture (one backbone pass
-per key frame gives the global features and the grid), projectors trained here (scripts/train_lmm.py) put them
-into SmolLM2-135M-Instruct (with, per key frame, an attribute token: `vqual-lite`'s measured distortion severities
-mapped into the embedding space, and for videos per chunk a second temporal token from the stutter / frame-drop /
-shake / flicker severities, so the answers are grounded in the same attributes the result reports), and
+"""`vqual-lmm`: the language path as a registered model. A `vqual-lite` model's encoders see the picture (one
+backbone pass per key frame gives the global features and the grid), projectors trained here (scripts/train_lmm.py)
+put them into SmolLM2-135M-Instruct (with, per key frame, an attribute token: `vqual-lite`'s measured distortion
+severities mapped into the embedding space, and for videos per chunk a second temporal token from the stutter /
+frame-drop / shake / flicker severities, so the answers are grounded in the same attributes the result reports), and
 
 - the score is read from the decoder's probabilities of the five level words after "The quality of this image
   is" (weights 5..1): `level_probs` are those probabilities, `uncertainty` their spread; when a measured
@@ -16,6 +16,13 @@ shake / flicker severities, so the answers are grounded in the same attributes t
   that the rule allows (`vqual.lmm.explain.grounded`); when the rule leaves one answer, the decoder is not run. The
   answer is read back by the strict check (`vqual.lmm.explain.check`) and any contradiction is flagged, not
   hidden.
+
+Which `vqual-lite` model (encoder and attribute head) the projectors read is a property of the card: lmm.json's
+``lite`` (a registered vqual-lite model, built through the registry) and ``lite_encoder`` (the digest of its feature
+encoder block the projectors were trained on). The severity bands record the heads they were fitted for
+(severity_bands.json ``for.heads_sha256``); a card, projectors or bands made for another model are refused with the
+model they need. Still pictures are read in the encoder's whole view (as in training), without vqual-lite 2's
+native crops of large pictures.
 
 Videos: each second is scored from its key frame and chunk (the timeline); the video score comes from one pass over
 at most `max_key_frames` seconds spread evenly over the video, key frame and chunk tokens in time order. Explaining,
@@ -38,6 +45,52 @@ from vqual.media import Chunk
 from vqual.models.base import QualityModel
 from vqual.models.cards import card_of
 from vqual.weights import asset_path, resolve
+
+LMM_CARD = "lmm/lmm.json"
+BANDS_CARD = "lmm/severity_bands.json"
+
+
+def lite_of(config: dict[str, Any]) -> str:
+    """The registered vqual-lite model a vqual-lmm card's projectors read (its ``lite`` field)."""
+    name = config.get("lite")
+    if not isinstance(name, str) or not name:
+        from vqual.errors import WeightsError
+
+        raise WeightsError(f"{LMM_CARD}: no 'lite' field naming the vqual-lite model its projectors were trained on")
+    return name
+
+
+def check_projectors(config: dict[str, Any], lite_name: str, encoder_key: str, feature_dim: int,
+                     attribute_names: list[str]) -> None:
+    """Refuse projectors (their card `config`) made for another encoder, feature size or attribute head than the
+    `lite_name` model's; the message names the model and the command that makes matching projectors."""
+    from vqual.errors import WeightsError
+
+    redo = f"retrain them with `python scripts/train_lmm.py --lite {lite_name}`"
+    made = config.get("lite_encoder")
+    if made != encoder_key:
+        raise WeightsError(f"{LMM_CARD}: projectors were trained on encoder {made}, {lite_name} has {encoder_key}: "
+                           f"{redo}")
+    d = config["dims"]
+    if d["global_dim"] != feature_dim:
+        raise WeightsError(f"{LMM_CARD}: projectors read {d['global_dim']} global features, {lite_name} gives "
+                           f"{feature_dim}: {redo}")
+    if d.get("attr_dim", 0) and config["attributes"] != list(attribute_names):
+        raise WeightsError(f"{LMM_CARD}: projectors were trained on attributes {config['attributes']}, {lite_name} "
+                           f"reports {list(attribute_names)}: {redo}")
+
+
+def check_bands(card: dict[str, Any], lite_name: str, lite_version: str, heads_sha256: str) -> None:
+    """Refuse severity bands (severity_bands.json as a dict) fitted for other vqual-lite heads than `lite_name`'s;
+    the message names the model the bands were fitted for and the command that refits them."""
+    from vqual.errors import WeightsError
+
+    made = card.get("for", {})
+    sha = str(made.get("heads_sha256"))
+    if sha != heads_sha256:
+        raise WeightsError(f"{BANDS_CARD}: fitted for {made.get('model')} {made.get('version')} (heads {sha[:12]}), "
+                           f"vqual-lmm reads {lite_name} {lite_version} (heads {heads_sha256[:12]}): run "
+                           f"`python scripts/fit_severity_bands.py --lite {lite_name}`")
 
 
 @dataclass(frozen=True)
@@ -68,12 +121,12 @@ class VqualLMM(QualityModel):
         import torch
         from safetensors.torch import load_file
 
-        from vqual.encoders.features import get_encoder
+        from vqual.encoders.features import block_digest
         from vqual.lmm.decoder import load_decoder
         from vqual.lmm.model import LanguagePath
         from vqual.lmm.projectors import Projectors
         from vqual.lmm.visual import FrameEncoder
-        from vqual.models.lite import VqualLite
+        from vqual.registry import create_model
 
         card = card_of(self.name)
         self.config = card.config
@@ -81,9 +134,18 @@ class VqualLMM(QualityModel):
         sha = None if projectors_path else card.sha256("projectors.safetensors")
         path = resolve("lmm/projectors.safetensors", sha, explicit=projectors_path)
         self.weights_sha256 = sha
-        self.lite = VqualLite(max_pixels=max_pixels)
-        # the language path reads stage maps, which only the torch engine gives (vqual-lmm needs torch anyway)
-        self.frames = FrameEncoder(get_encoder(self.lite.encoder.block, engine="torch"))
+        lite_name = lite_of(self.config)
+        if card_of(lite_name).family != "vqual-lite":
+            from vqual.errors import WeightsError
+
+            raise WeightsError(f"{LMM_CARD}: 'lite' is {lite_name}, not a vqual-lite model")
+        # the language path reads stage maps, which only the torch engine gives (vqual-lmm needs torch anyway); the
+        # lite model shares that encoder (`get_encoder` keeps one per block and engine)
+        self.lite = create_model(lite_name, max_pixels=max_pixels, engine="torch")
+        self.frames = FrameEncoder(self.lite.encoder)
+        self.bands = self._severity_bands()
+        check_projectors(self.config, lite_name, block_digest(self.lite.encoder.block), self.lite.encoder.dim,
+                         list(self.lite.heads["attributes"].names))
         decoder = load_decoder(decoder_path)
         if decoder_path is None and decoder.sha256 != self.config["decoder"]["sha256"]:
             raise RuntimeError(f"projectors were trained for decoder sha256 {self.config['decoder']['sha256'][:12]}")
@@ -94,9 +156,6 @@ class VqualLMM(QualityModel):
                                 d["width"], d["heads"], attr_dim=d.get("attr_dim", 0),
                                 temporal_attr_dim=d.get("temporal_attr_dim", 0))
         self._with_attributes = bool(d.get("attr_dim", 0))
-        if self._with_attributes and self.config["attributes"] != list(self.lite.heads["attributes"].names):
-            raise RuntimeError(f"projectors were trained on attributes {self.config['attributes']}, vqual-lite "
-                               f"reports {list(self.lite.heads['attributes'].names)}")
         if d.get("temporal_attr_dim", 0):
             from vqual.encoders.temporal import ATTRIBUTES, FEATURE_NAMES
 
@@ -109,22 +168,19 @@ class VqualLMM(QualityModel):
         projectors.eval()
         self.path = LanguagePath(decoder, projectors)
         self._torch = torch
-        self.bands = self._severity_bands()
 
     def _severity_bands(self):
         """The fitted severity bands of the explanations (assets/lmm/severity_bands.json), checked to belong to the
         vqual-lite attribute head this model reads."""
+        from vqual.errors import WeightsError
         from vqual.lmm.explain import SeverityBands
 
-        card = json.loads(asset_path("lmm/severity_bands.json").read_text())
-        made_for = card["for"]["heads_sha256"]
-        if made_for != self.lite.weights_sha256:
-            raise RuntimeError(f"severity_bands.json was fitted on vqual-lite heads {made_for[:12]}, vqual-lite has "
-                               f"{str(self.lite.weights_sha256)[:12]}: run scripts/fit_severity_bands.py")
+        card = json.loads(asset_path(BANDS_CARD).read_text())
+        check_bands(card, self.lite.name, self.lite.version, str(self.lite.weights_sha256))
         missing = [a for a in (*self.lite.attribute_names, *self.config.get("temporal_attributes", ()))
                    if a not in card["attributes"]]
         if missing:
-            raise RuntimeError(f"severity_bands.json has no bands for {', '.join(missing)}")
+            raise WeightsError(f"{BANDS_CARD}: no bands for {', '.join(missing)}")
         return SeverityBands.shipped()
 
     # --- helpers ---------------------------------------------------------------------------------------------------
