@@ -440,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     old = json.loads(old_card.read_text()) if old_card.is_file() else {}
     config = {  # the card's identity fields (vqual.models.cards) carried over, the new projectors' sha256 in them
         **identity(old), "model": "vqual-lmm", "version": version,
+        "description": f"{lite.name}'s encoders -> projectors -> SmolLM2-135M: level-word score, explanations "
+                       "(needs the lmm extra)",
         "weights": {"projectors.safetensors": sha256_file(out)}, "preset": lite.card.preset, "lite": lite.name,
         "lite_encoder": lite.encoder_key,
         "dims": path.projectors.dims, "out_scale_init": emb_rms, "attributes": attr_names,

@@ -54,8 +54,10 @@ def test_shipped_bands_cover_every_attribute_and_keep_their_fitting_constraints(
 
     card = json.loads(asset_path("lmm/severity_bands.json").read_text())
     shipped = SeverityBands.shipped()
-    lite = json.loads(asset_path("lite/lite.json").read_text())
-    assert card["for"]["heads_sha256"] == lite["weights"]["heads.npz"]
+    from vqual.models.cards import card_of
+
+    lite = card_of(card_of("vqual-lmm").config["lite"])  # the vqual-lite model vqual-lmm reads
+    assert card["for"]["heads_sha256"] == lite.sha256("heads.npz") and card["for"]["model"] == lite.name
     assert set(card["attributes"]) == set(PHRASES) and "fit_severity_bands.py" in card["fitted"]["command"]
     for name, info in card["attributes"].items():
         assert shipped.band(name, info["clean_max"]) == 0, name  # clean training pictures measure "none"

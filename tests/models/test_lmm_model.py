@@ -42,6 +42,8 @@ def test_image_score_reads_the_level_words(model, sample):
     assert r.explanation is None and r.explanation_check is None
     assert model.score(sample).score == r.score  # deterministic
     assert set(r.attributes) >= {"blur", "noise", "compression"}
+    assert model.lite.name == model.config["lite"]  # the vqual-lite model its card names reads the picture
+    assert model.frames.features is model.lite.encoder  # one backbone for the tokens and the attributes
 
 
 def test_golden_score_of_the_bundled_sample(model, sample):
