@@ -341,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                                     "labelled = first N of the pool; unlabelled media for distillation = the pool",
                            "teacher_views": list(views), "distill_config": {k: v for k, v in vars(dcfg).items()},
                            "lite_recipe": {"alpha_at_200": alpha, "mu": mu, "alpha_scaling": "alpha * N / 200"},
-                           "pair_prior": prior.info(), "pair_prior_lite2": prior2.info(), "threads": torch.get_num_threads()},
+                           "pair_prior": prior.info(), "pair_prior_lite2": prior2.info(),
+                           "threads": torch.get_num_threads()},
               "rows": rows, "srcc_50_over_150": ratio, "speed": {"images": len(speed_paths), **sp},
               "command": "python benchmarks/fewlabel_adapt.py", "elapsed_s": time.perf_counter() - t_start}
     Path(args.json).parent.mkdir(exist_ok=True)
