@@ -336,8 +336,24 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
     helper = None  # the driver's scoring process while the actors start, and the queue of its rows
     if opts.driver_scores and not opts.address:
         helper = start_driver_scorer(config, chunks)
-    bar = None
+    tty = opts.progress is None and sys.stderr.isatty()
+    bar = Progress(listing.total, enabled="log" if opts.progress == "log" or (opts.progress is None and not tty)
+                   else False)
     status = "complete"
+
+    def count(reason: str | None, elapsed_ms: float | None) -> None:
+        run.scored += 1
+        if reason is not None:
+            run.failed += 1
+            run.reasons[reason] = run.reasons.get(reason, 0) + 1
+        bar.update(failed=reason is not None, seconds=(elapsed_ms or 0.0) / 1000.0)
+
+    def count_driver() -> None:
+        while helper and not helper[1].empty():
+            for reason, elapsed_ms in helper[1].get():
+                count(reason, elapsed_ms)
+                run.by_driver += 1
+
     try:
         if own_ray:
             start_ray(opts.address, None if opts.address else workers * opts.cpus_per_worker)
@@ -347,8 +363,11 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # its start lines and notes would drown ours
         if opts.address:
             workers = opts.workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // opts.cpus_per_worker)
+        count_driver()
+        if run.scored == listing.total:  # the driver scored everything while Ray started: no actor needed
+            helper[0].join(STOP_GRACE)
+            return status, opts.address or "embedded"
         ctx = ray.data.DataContext.get_current()
-        tty = opts.progress is None and sys.stderr.isatty()
         ctx.enable_progress_bars = opts.progress is True or tty
         if hasattr(ctx, "print_on_execution_start"):
             ctx.print_on_execution_start = False
@@ -356,22 +375,6 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
             ChunkScorer, fn_constructor_kwargs={"config": config}, batch_size=1, batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
             num_cpus=opts.cpus_per_worker)  # Ray Data's actors: restarted, and their tasks retried, without limit
-        log = opts.progress == "log" or (opts.progress is None and not tty)
-        bar = Progress(listing.total, enabled="log" if log else False)
-
-        def count(reason: str | None, elapsed_ms: float | None) -> None:
-            run.scored += 1
-            if reason is not None:
-                run.failed += 1
-                run.reasons[reason] = run.reasons.get(reason, 0) + 1
-            bar.update(failed=reason is not None, seconds=(elapsed_ms or 0.0) / 1000.0)
-
-        def count_driver() -> None:
-            while helper and not helper[1].empty():
-                for reason, elapsed_ms in helper[1].get():
-                    count(reason, elapsed_ms)
-                    run.by_driver += 1
-
         try:
             for row in ds.iter_rows():
                 count(row["reason"], row["elapsed_ms"])
@@ -390,8 +393,7 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
                 helper[0].join(STOP_GRACE)
             if helper[0].is_alive():
                 helper[0].kill()
-        if bar is not None:
-            bar.close()
+        bar.close()
         if own_ray:
             ray.shutdown()
 
