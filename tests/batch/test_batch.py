@@ -272,7 +272,8 @@ def test_driver_scoring_stops_when_an_actor_starts_and_the_actor_continues_its_c
     os.makedirs(claims_dir(str(out)))
     Stopped(config, chunks, os.getppid()).run(results)
     by_driver = results.get_nowait()
-    assert results.empty() and len(by_driver) == 2  # the last chunk's rows; the one before it was released
+    assert len(by_driver) == 2  # the last chunk's rows; the one before it was released with one item done
+    assert results.get_nowait() == 1 and results.empty()
     assert {r["path"] for r in read_shard(str(out / "part-00000-000006.parquet"))} == {
         it["path"] for it in _page_items(chunks[-1])}
     actor = ChunkScorer(config)

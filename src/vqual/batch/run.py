@@ -353,7 +353,11 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
 
     def count_driver() -> None:
         while helper and not helper[1].empty():
-            for reason, elapsed_ms in helper[1].get():
+            got = helper[1].get()
+            if isinstance(got, int):  # items of a chunk the driver left part done: counted with the actor's rows
+                run.by_driver += got
+                continue
+            for reason, elapsed_ms in got:
                 count(reason, elapsed_ms)
                 run.by_driver += 1
 

@@ -275,7 +275,8 @@ class DriverScorer(ChunkScorer):
         return True  # claimed by run(), which holds the claim's lock
 
     def run(self, results) -> None:
-        """Score until stopped; put each finished chunk's (failure reason, elapsed ms) per row on `results`."""
+        """Score until stopped; put each finished chunk's (failure reason, elapsed ms) per row on `results`, and the
+        number of items scored in a chunk left part done (its rows reach the driver from the actor that ends it)."""
         for c in reversed(self.chunks):
             if self._stopping():
                 return
@@ -283,13 +284,15 @@ class DriverScorer(ChunkScorer):
             claim = claim_for_driver(self.c.out, name)
             if claim is None:
                 return  # the actors have reached the chunks the driver did
-            state = "released"
+            state, before = "released", self.scored
             try:
                 rows = self.score_chunk(c["chunk"], c["page"], c["start"], c["stop"])
                 if rows:
                     state = "done"
                     results.put([((r.get("error") or {}).get("reason"),
                                   (r.get("provenance") or {}).get("elapsed_ms")) for r in rows])
+                elif self.scored > before:  # rows left in the journal, which the actor's rows will bring
+                    results.put(self.scored - before)
             finally:
                 settle_claim(claim, state)
 
