@@ -313,6 +313,13 @@ def run_batch(opts: BatchOptions) -> dict[str, Any]:
             shutil.rmtree(work_dir(opts.out), ignore_errors=True)
 
 
+def _ray_workers(opts: BatchOptions) -> int:
+    """Actors for a running Ray: ``--workers``, or as many as its CPUs hold at `cpus_per_worker` each."""
+    import ray
+
+    return opts.workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // opts.cpus_per_worker)
+
+
 def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCounts) -> tuple[str, str | None]:
     """Score the listed pages on Ray (and in the driver while the actors start); returns (status, Ray address)."""
     import logging
@@ -324,11 +331,6 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
     from vqual.progress import Progress
 
     own_ray = not ray.is_initialized()
-    if own_ray or opts.address:
-        workers = opts.workers or os.cpu_count() or 1  # the embedded Ray gets workers x cpus_per_worker CPUs
-    else:
-        workers = opts.workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // opts.cpus_per_worker)
-    chunks = _chunks(listing, workers, opts.shard_size)
     config = WorkerConfig(model=opts.model, calibration=calibration, max_pixels=opts.max_pixels,
                           threads=opts.cpus_per_worker, identity=identity, out=os.path.abspath(opts.out),
                           fmt=opts.fmt, timeline=opts.timeline, run=_next_run(opts.out),
@@ -336,9 +338,12 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
     shutil.rmtree(claims_dir(opts.out), ignore_errors=True)  # a stopped run's claims (its shards are recovered)
     if os.path.exists(os.path.join(work_dir(opts.out), STOP_FILE)):
         os.remove(os.path.join(work_dir(opts.out), STOP_FILE))
-    helper = None  # the driver's scoring process while the actors start, and the queue of its rows
-    if opts.driver_scores and not opts.address:
-        helper = start_driver_scorer(config, chunks)
+    helper = chunks = None  # the driver's scoring process while the actors start, and the queue of its rows
+    if not opts.address:  # the Ray this command starts (workers x cpus_per_worker CPUs), or one already running here
+        workers = (opts.workers or os.cpu_count() or 1) if own_ray else _ray_workers(opts)
+        chunks = _chunks(listing, workers, opts.shard_size)
+        if opts.driver_scores:
+            helper = start_driver_scorer(config, chunks)
     tty = opts.progress is None and sys.stderr.isatty()
     bar = Progress(listing.total, enabled="log" if opts.progress == "log" or (opts.progress is None and not tty)
                    else False)
@@ -368,8 +373,9 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
         import ray.data
 
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # its start lines and notes would drown ours
-        if opts.address:
-            workers = opts.workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // opts.cpus_per_worker)
+        if chunks is None:  # a cluster's CPUs are known once connected
+            workers = _ray_workers(opts)
+            chunks = _chunks(listing, workers, opts.shard_size)
         count_driver()
         if run.scored == listing.total:  # the driver scored everything while Ray started: no actor needed
             helper[0].join(STOP_GRACE)

@@ -12,11 +12,12 @@ flushed line by line. The journal makes three things possible without scoring an
 The chunk's shard is written whole (atomically) once every item has a row, then its journal is removed.
 
 While Ray starts and its actors load their models (seconds that would otherwise be idle), the driver scores chunks
-itself (`DriverScorer`, a thread of the driver), from the end of the listing while the actors begin at the front.
-Each chunk is claimed once in ``.work/claim/``: a claim file made atomically (a link) holding its owner. The
-driver keeps its claim locked (flock) while it scores and stops at the next item once an actor has started
-(the ``.work/claim/READY`` file); a chunk it finished says ``done`` and the actors skip it, one it left part done
-says ``released`` and the actor that receives it waits for the lock, then continues from the journal's rows.
+itself (`DriverScorer`, a process the driver starts at the lowest priority), from the end of the listing while the
+actors begin at the front. Each chunk is claimed once in ``.work/claim/``: a claim file made atomically (a link)
+holding its owner. The driver keeps its claim locked (flock) while it scores and stops at the next item once an
+actor has started (the ``.work/claim/READY`` file); a chunk it finished says ``done`` and the actors skip it, one it
+left part done says ``released`` and the actor that receives it waits for the lock, then continues from the
+journal's rows.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def model_identity(model) -> dict[str, Any]:
 class ChunkScorer:
     """Ray Data's callable class: built once per actor (loads the model), called with one chunk at a time."""
 
-    def __init__(self, config: WorkerConfig, model=None):
+    def __init__(self, config: WorkerConfig):
         from vqual.api import load_model
         from vqual.errors import VqualError
         from vqual.runtime import set_threads, tune_allocator
@@ -167,7 +168,7 @@ class ChunkScorer:
         set_threads(config.threads)  # before the model's sessions are made: ONNX Runtime, decoding, BLAS
         tune_allocator()
         self.c = config
-        self.model = model or load_model(config.model, max_pixels=config.max_pixels, calibration=config.calibration)
+        self.model = load_model(config.model, max_pixels=config.max_pixels, calibration=config.calibration)
         if model_identity(self.model) != config.identity:
             import socket
 
