@@ -21,8 +21,9 @@ the repository before `--stage export`):
           BIQ2021 + hinge ranking on synthetic pairs; AdamW, cosine schedule; checkpoint every --ckpt-every steps
           and at every epoch end; `--resume` continues exactly from the last checkpoint
   export  writes src/vqual/assets/lite2/encoder.npz (fp16 weights of the trained blocks)
-  heads   on the exported encoder: the score head (trained with it), attribute heads (graded synthetic distortions,
-          as vqual-lite 1.0), five fold heads (uncertainty), the level width; writes heads.npz and lite2.json
+  heads   on the exported encoder: the score head (trained with it), attribute heads (graded synthetic distortions
+          as vqual-lite 1.0, plus clean BIQ2021 photographs and large mosaics), five fold heads (uncertainty), the
+          level width; writes heads.npz and lite2.json
   eval    quick figures from the cache: frozen baseline (ridge on all 10,000 training images) and the exported
           model on BIQ2021's test split and clive-fewlabel (benchmarks/human.py measures through the scoring path)
 The default `all` runs cache, train, export, heads, eval.
@@ -50,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 DEFAULT_WORK = Path(os.environ.get("VQUAL_TRAIN_DIR", "~/.cache/vqual/train_lite2")).expanduser()
 ASSET = ROOT / "src" / "vqual" / "assets" / "lite2" / "encoder.npz"
+VERSION = "2.1.1"  # the card's version this recipe writes
 SHARD = 500
 LOW_TAPS = ("s2", "s3", "s4")  # frozen; s4 is the cut (output of block 7, 80 channels, stride 16)
 CROP = 32  # default training window on the s4 map (x16 = 512 native pixels: whole BIQ2021 pictures); 2.0.0: 24
@@ -475,13 +477,14 @@ def syn_measures(args, meta, load) -> np.ndarray:
     return x
 
 
-#: `--clean-negatives N` (off in the shipped recipe): attribute heads also learn from the N best-rated BIQ2021 training
+#: `--clean-negatives N` (the shipped recipe: 1,500): attribute heads also learn from the N best-rated BIQ2021 training
 #: photographs (never the held-back 10%) with target 0 for every attribute: a MOS of ~4.2/5 or more from 30 observers
 #: says nothing in them is a visible distortion. Fitted on synthetic crops alone, the heads read real clean
 #: photographs' textures (grass, fur, soft animation, motion) as blur, noise, compression or colour cast (issue #21).
-#: Measured (research/lite2/README.md): on the 2.0.0 encoder the negatives lowered clean pictures' severities, but on
-#: 2.1.0 they also weakened blur on large upscaled pictures below what tests/models/test_lite2.py pins, so they stay
-#: off until the severity bands are refitted for vqual-lite 2.
+#: With them come `--large-mosaics M` large pictures judged the way large stills are scored (`still_view`: whole view
+#: and native crops): 2048x2048 mosaics of 16 further clean photographs (target 0) and the same mosaics rebuilt by a
+#: 2x, 3x and 4x bicubic upscale (the synthetic "scaling" distortion's level for that factor). Without them the
+#: 512-px negatives taught the heads that large upscaled pictures are clean too (research/lite2/README.md).
 CLEAN_WEIGHT = 3  # each clean photograph counts this many times against one synthetic crop
 
 
@@ -500,6 +503,62 @@ def clean_negatives(args, paths: list[Path], y: np.ndarray, va: np.ndarray, x_tr
         np.save(path, m)
     log(f"clean negatives: {len(order)} BIQ2021 training photographs, MOS >= {y[order[-1]]:.3f}")
     return np.hstack([x_tr[order], m])
+
+
+#: Upscale factors of the large mosaics: each is one of the "scaling" distortion's levels (1.5, 2, 3, 4, 6).
+MOSAIC_FACTORS = (2.0, 3.0, 4.0)
+
+
+def mosaic_groups(paths: list[Path], y: np.ndarray, va: np.ndarray, skip: int, n: int) -> list[list[Path]]:
+    """`n` groups of 16 best-rated training photographs outside the validation part, after the first `skip` (those
+    are the 512-px clean negatives)."""
+    order = [i for i in np.argsort(-y, kind="stable") if not va[i]][skip:skip + 16 * n]
+    return [[paths[i] for i in order[k:k + 16]] for k in range(0, len(order), 16)]
+
+
+def mosaic(tiles: list[np.ndarray]) -> np.ndarray:
+    """A 4x4 mosaic of 512x512 tiles (2048x2048)."""
+    return np.ascontiguousarray(np.vstack([np.hstack(tiles[i:i + 4]) for i in range(0, 16, 4)]))
+
+
+def large_mosaics(args, paths: list[Path], y: np.ndarray, va: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+    """Heads' inputs and meta rows of the `--large-mosaics` clean mosaics and their upscaled copies, judged by the
+    exported encoder through vqual-lite 2's still-picture path (torch engine); cached in <work> per encoder sha256."""
+    import copy
+
+    from vqual.data.synthetic import DISTORTIONS, downup_scale
+    from vqual.encoders.features import FeatureEncoder, encoder_config
+    from vqual.media import load_image
+    from vqual.models.lite import still_view
+    from vqual.weights import sha256_file
+
+    sha = sha256_file(ASSET)
+    levels = {f: DISTORTIONS["scaling"][1].index(f) + 1 for f in MOSAIC_FACTORS}
+    meta = []
+    for k in range(args.large_mosaics):
+        meta.append({"content": f"biq2021-mosaic:{k}", "distortion": "clean", "level": 0})
+        meta += [{"content": f"biq2021-mosaic:{k}", "distortion": "scaling", "level": levels[f]}
+                 for f in MOSAIC_FACTORS]
+    path = args.work / f"large-mosaics-{args.clean_negatives}-{args.large_mosaics}-{sha[:16]}.npy"
+    if path.exists():
+        return np.load(path), meta
+    block = copy.deepcopy(encoder_config("lite2"))
+    block["tuned"]["sha256"] = sha  # the freshly exported weights (the card is rewritten after this stage)
+    enc = FeatureEncoder.from_block(block, "torch")
+    groups = mosaic_groups(paths, y, va, args.clean_negatives, args.large_mosaics)
+    if len(groups) < args.large_mosaics or len(groups[-1]) < 16:
+        raise SystemExit(f"--large-mosaics {args.large_mosaics}: not enough training photographs")
+    rows = []
+    for k, g in enumerate(groups):
+        rgb = mosaic([load_image(p)[:512, :512] for p in g])
+        for f in (1.0, *MOSAIC_FACTORS):
+            pic = downup_scale(rgb, f)
+            rows.append(enc.combine(still_view(enc.spatial.encode, pic), pic))
+        if (k + 1) % 8 == 0:
+            log(f"large mosaics: {k + 1}/{len(groups)}")
+    x = np.stack(rows).astype(np.float64)
+    np.save(path, x)
+    return x, meta
 
 
 def stage_heads(args) -> None:
@@ -538,6 +597,10 @@ def stage_heads(args) -> None:
         x_attr = np.vstack([x_attr] + [x_clean] * CLEAN_WEIGHT)
         meta_attr += [{"content": f"biq2021:{k}", "distortion": "clean", "level": 0}
                       for k in range(len(x_clean))] * CLEAN_WEIGHT
+    if args.large_mosaics:
+        x_large, meta_large = large_mosaics(args, paths, y, va)
+        x_attr = np.vstack([x_attr, x_large])
+        meta_attr += meta_large
     attr_head, attr_info = fit_attributes(x_attr, meta_attr, ATTRIBUTE_SOURCES,
                                           judged=np.arange(len(meta_attr)) < len(meta))
     if args.clean_negatives:
@@ -545,6 +608,12 @@ def stage_heads(args) -> None:
                                         "from": "the best-rated BIQ2021 training photographs outside the validation "
                                                 "part, every attribute's target 0; they train every fold, the alpha "
                                                 "is chosen on the synthetic rows' out-of-fold error"}
+    if args.large_mosaics:
+        attr_info["large_mosaics"] = {
+            "n": args.large_mosaics, "factors": list(MOSAIC_FACTORS),
+            "from": "2048x2048 mosaics of 16 further clean BIQ2021 training photographs each (target 0) and the same "
+                    "mosaics down- and upscaled by each factor (bicubic; target: that factor's level of the scaling "
+                    "distortion), judged as large stills are (whole view and native crops); weight 1"}
     heads = {"score": score, "attributes": attr_head}
     alpha = d["state"]["baseline"]["frozen_ridge_alpha"]
     rng = np.random.default_rng(args.seed + 17)
@@ -561,7 +630,7 @@ def stage_heads(args) -> None:
     export = json.loads((args.work / "export.json").read_text())
     old = json.loads((out / "lite2.json").read_text()) if (out / "lite2.json").is_file() else {}
     card = {  # the card's identity fields (vqual.models.cards) carried over, the new weights' sha256 in them
-        **identity(old), "model": "vqual-lite", "version": "2.1.0",
+        **identity(old), "model": "vqual-lite", "version": VERSION,
         "weights": {"encoder.npz": sha256_file(ASSET), "heads.npz": sha256_file(out / "heads.npz")},
         "feature": "SpatialEncoder() defaults (4096) with the fine-tuned upper half (encoder.npz) + "
                    "encoders.measures (59)",
@@ -651,9 +720,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-from", type=int, default=8, choices=range(8, 17), metavar="{8..16}",
                     help="first trained MBConv block (8: the shipped recipe; 16: the head conv only)")
     ap.add_argument("--crop", type=int, default=CROP, help=f"training window on the s4 map, x16 px (default {CROP})")
-    ap.add_argument("--clean-negatives", type=int, default=0, metavar="N",
+    ap.add_argument("--clean-negatives", type=int, default=1500, metavar="N",
                     help="heads stage: N best-rated BIQ2021 training photographs as clean examples for the attribute "
-                         "heads (0: none, the shipped recipe)")
+                         "heads (0: none; default: the shipped recipe's)")
+    ap.add_argument("--large-mosaics", type=int, default=48, metavar="M",
+                    help="heads stage: M large clean mosaics of further photographs and their 2x/3x/4x upscaled "
+                         "copies for the attribute heads (0: none; default: the shipped recipe's)")
     ap.add_argument("--run", default="", help="an ablation: checkpoints under <work>/runs/NAME (train stage only)")
     args = ap.parse_args(argv)
     if args.run and args.stage != "train":

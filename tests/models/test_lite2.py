@@ -34,7 +34,7 @@ def test_native_crops_by_size():
 def test_image_and_video_results(model, sample):
     r = model.score(sample)
     assert 1.0 <= r.score <= 5.0 and r.provenance.model == model.name
-    assert r.provenance.model_version == "2.1.0"
+    assert r.provenance.model_version == "2.1.1"
     assert set(r.attributes) == {"blur", "noise", "compression", "underexposure", "overexposure", "colour", "scaling"}
     blurred = model.score(syn.apply_image("blur", sample, syn.DISTORTIONS["blur"][1][3], seed=0))
     assert blurred.score < r.score - 0.5 and blurred.attributes["blur"] > r.attributes["blur"]
@@ -52,7 +52,7 @@ def test_video_uses_the_same_heads(model, sample, tmp_path):
 
 def test_card_matches_the_weights():
     card = json.loads(asset_path("lite2/lite2.json").read_text())
-    assert card["model"] == "vqual-lite" and card["version"] == "2.1.0"
+    assert card["model"] == "vqual-lite" and card["version"] == "2.1.1"
     assert card["training"]["data"]["human"].startswith("BIQ2021 official training split")
 
 
@@ -83,6 +83,12 @@ def test_upscaled_large_picture_scores_lower(model, folder):
     upscaled = np.asarray(small.resize((w, h), Image.BICUBIC))
     a, b = model.score(sharp), model.score(upscaled)
     assert b.score <= a.score - 0.5, (a.score, b.score)
-    # clearly higher: at least twice and 0.05 above (measured 2026-12-05 on 2000x2000 kodak mosaics: 0.026 -> 0.124)
-    assert b.attributes["blur"] > max(2 * a.attributes["blur"], a.attributes["blur"] + 0.05), (
-        a.attributes["blur"], b.attributes["blur"])
+    # Softness, clearly higher: at least twice and 0.05 above, and the upscaled picture's strongest attribute. vqual
+    # has two softness attributes: blur, and "scaling" (upscaling softness, what a bicubic upscale is); since 2.1.1
+    # the heads name this one scaling (0.06 -> 0.61 on the mcmaster mosaic), 2.1.0 rose on both, less (blur 0.031 ->
+    # 0.101, scaling 0.05 -> 0.38).
+    def soft(r):
+        return max(r.attributes["blur"], r.attributes["scaling"])
+
+    assert soft(b) > max(2 * soft(a), soft(a) + 0.05), (a.attributes, b.attributes)
+    assert max(b.attributes, key=b.attributes.get) in ("blur", "scaling"), b.attributes

@@ -15,6 +15,8 @@ second's score by documented penalties; seconds are pooled with `vqual.heads.poo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from vqual.encoders.features import encoder_config, get_encoder
@@ -105,16 +107,22 @@ class VqualLite2(VqualLite):
         (resized to ~512x512) and of native-resolution crops' (`native_crops`): a downscaled view alone cannot see the
         blur of an upscaled or out-of-focus large photograph. Video key frames get the whole view only (native crops
         would multiply the cost of every second of video)."""
-        spatial = self.spatial.encode(rgb)
-        crops = native_crops(rgb) if still else []
-        if crops:
-            spatial = 0.5 * spatial + 0.5 * np.mean([self.spatial.encode(c) for c in crops], axis=0)
-        return spatial
+        return still_view(self.spatial.encode, rgb) if still else self.spatial.encode(rgb)
 
 
 #: Pictures above this many pixels (2 x 512^2) are also judged on native-resolution crops (vqual-lite 2).
 LARGE_AREA = 2 * 512 * 512
 CROP_SIDE = 512
+
+
+def still_view(encode: Callable[[np.ndarray], np.ndarray], rgb: np.ndarray) -> np.ndarray:
+    """vqual-lite 2's spatial vector of a still picture: `encode` of the whole view, averaged half and half with the
+    mean over `native_crops` when the picture is large (also what scripts/train_lite2.py fits heads on)."""
+    spatial = encode(rgb)
+    crops = native_crops(rgb)
+    if crops:
+        spatial = 0.5 * spatial + 0.5 * np.mean([encode(c) for c in crops], axis=0)
+    return spatial
 
 
 def native_crops(rgb: np.ndarray) -> list[np.ndarray]:
