@@ -119,8 +119,11 @@ def test_outputs_equal_vqual_score_and_counts(first_run, reference):
         if "error" in r:
             reasons[r["error"]["reason"]] = reasons.get(r["error"]["reason"], 0) + 1
     assert summary["status"] == "complete"
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()  # the one node of this Ray: every row written by its actors
     assert summary["run"] == {"listed": n, "skipped": 0, "recovered": 0, "scored": n, "by_driver": 0,
-                              "failed": N_BAD, "reasons": reasons}
+                              "by_node": {node: n}, "failed": N_BAD, "reasons": reasons}
     assert summary["output"] == {"shards": len(shards(str(out))), "rows": n, "scored": n - N_BAD, "failed": N_BAD,
                                  "reasons": reasons, "duplicates": 0}
     assert summary["model"]["model"] == "vqual-lite" and len(summary["model"]["weights_sha256"]) == 64
@@ -154,6 +157,8 @@ def test_one_worker_jsonl_gives_the_same_rows(first_run, library, tmp_path):
                                      timeline=True, progress=False))
     assert summary["run"]["scored"] == N_IMAGES + N_VIDEOS + N_BAD and summary["output"]["duplicates"] == 0
     assert 0 < summary["run"]["by_driver"] <= summary["run"]["scored"]
+    by_node = sum(summary["run"]["by_node"].values())  # a chunk the driver left part done counts whole there
+    assert by_node < summary["run"]["scored"] <= by_node + summary["run"]["by_driver"]
     assert all(p.endswith(".jsonl") for p in shards(str(tmp_path / "j")))
     a, b = _by_path(out), _by_path(tmp_path / "j")
     assert set(a) == set(b)

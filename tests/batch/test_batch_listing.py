@@ -109,3 +109,29 @@ def test_cli_refuses_inputs_without_media_and_a_bad_manifest(tmp_path, capsys):
     (tmp_path / "m.tsv").write_text("id\tmos\n1\t3\n")
     assert main(["batch", str(tmp_path / "m.tsv"), "--out", str(tmp_path / "o2")]) == 2
     assert "m.tsv has no column 'path'" in capsys.readouterr().err
+
+
+def test_a_cluster_that_cannot_be_reached_or_wants_a_token_is_named_in_one_line():
+    from vqual.batch.run import _connect_problem
+
+    try:
+        try:
+            raise RuntimeError("Failed to connect to GCS. ... RPC error: InvalidAuthToken: token is missing")
+        except RuntimeError as inner:
+            raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379") from inner
+    except ConnectionError as e:
+        msg = _connect_problem("10.0.0.1:6379", e)
+    assert msg.startswith("--address 10.0.0.1:6379: the Ray cluster refused") and "RAY_AUTH_MODE=token" in msg
+    assert "\n" not in msg
+    msg = _connect_problem("auto", ConnectionError("Could not find any running Ray instance.\nMore text"))
+    assert msg == ("--address auto: cannot connect to a Ray cluster (Could not find any running Ray instance.); is "
+                   "it running (ray status)?")
+
+
+def test_ray_client_addresses_are_refused_before_any_work(tmp_path):
+    from vqual.batch.run import BatchOptions, BatchUsageError, run_batch
+
+    out = tmp_path / "out"
+    with pytest.raises(BatchUsageError, match=r"--address ray://h:10001: Ray Data does not run through Ray Client"):
+        run_batch(BatchOptions(inputs=[str(tmp_path)], out=str(out), address="ray://h:10001", progress=False))
+    assert not out.exists()

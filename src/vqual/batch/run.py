@@ -66,7 +66,7 @@ class BatchOptions:
     calibration: str | None = None
     workers: int | None = None  # actors (default: the CPUs Ray has / cpus_per_worker)
     cpus_per_worker: int = 1
-    address: str | None = None  # a running Ray cluster ("auto", "ray://host:10001"); None: an embedded one
+    address: str | None = None  # a running Ray cluster ("auto", "host:6379"); None: an embedded one
     fmt: str = "parquet"
     timeline: bool = False
     restart: bool = False
@@ -88,6 +88,7 @@ class RunCounts:
     recovered: int = 0  # rows a stopped or killed run had done, written into shards from its journals
     scored: int = 0  # items given a row by this run (results and failures)
     by_driver: int = 0  # of those, scored by the driver while the actors started
+    by_node: dict[str, int] = field(default_factory=dict)  # the others by the Ray node (id) of the actor writing them
     failed: int = 0  # of those, failures
     reasons: dict[str, int] = field(default_factory=dict)  # failures by reason
 
@@ -112,11 +113,28 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     import ray
 
     if address:
-        ray.init(address=address, log_to_driver=False, configure_logging=False)
+        try:
+            ray.init(address=address, log_to_driver=False, configure_logging=False)
+        except ConnectionError as e:
+            raise BatchUsageError(_connect_problem(address, e)) from None
         return
     ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=ray_temp_dir(), log_to_driver=False,
              object_store_memory=OBJECT_STORE_BYTES, configure_logging=False,
              _system_config={"worker_niceness": 0})  # Ray's default, 15, ranks the actors below anything else running
+
+
+def _connect_problem(address: str, e: BaseException) -> str:
+    """One line on why `ray.init(address=...)` failed, with what to do when the cluster wants a token."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    causes, c = [], e.__cause__ or e.__context__
+    while c is not None and len(causes) < 5:
+        causes.append(f"{type(c).__name__} {c}")
+        c = c.__cause__ or c.__context__
+    if any("AuthToken" in x or "AuthenticationError" in x for x in causes):
+        return (f"--address {address}: the Ray cluster refused the connection for want of its token ({text}); it "
+                "uses token authentication: set RAY_AUTH_MODE=token, with the head's token in ~/.ray/auth_token or "
+                "$RAY_AUTH_TOKEN (Ray sends it by itself only with --address auto)")
+    return f"--address {address}: cannot connect to a Ray cluster ({text}); is it running (ray status)?"
 
 
 def _now() -> str:
@@ -268,6 +286,9 @@ def run_batch(opts: BatchOptions) -> dict[str, Any]:
         raise BatchUsageError(f"--format {opts.fmt}: choose one of {', '.join(FORMATS)}")
     if opts.max_retries < 0 or opts.shard_size < 1 or opts.cpus_per_worker < 1 or (opts.workers or 1) < 1:
         raise BatchUsageError("--max-retries must be >= 0; --shard-size, --workers and --cpus-per-worker >= 1")
+    if opts.address and opts.address.startswith("ray://"):
+        raise BatchUsageError(f"--address {opts.address}: Ray Data does not run through Ray Client (ray://); run "
+                              "vqual batch on a node of the cluster with --address auto or --address HEAD_IP:6379")
     started, t0 = _now(), time.monotonic()
     _prepare_out(opts.out)
     lock = _lock(opts.out)
@@ -349,8 +370,10 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
                    else False)
     status = "complete"
 
-    def count(reason: str | None, elapsed_ms: float | None) -> None:
+    def count(reason: str | None, elapsed_ms: float | None, node: str | None = None) -> None:
         run.scored += 1
+        if node is not None:
+            run.by_node[node] = run.by_node.get(node, 0) + 1
         if reason is not None:
             run.failed += 1
             run.reasons[reason] = run.reasons.get(reason, 0) + 1
@@ -390,7 +413,7 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
             num_cpus=opts.cpus_per_worker)  # Ray Data's actors: restarted, and their tasks retried, without limit
         try:
             for row in ds.iter_rows():
-                count(row["reason"], row["elapsed_ms"])
+                count(row["reason"], row["elapsed_ms"], row["node"])
                 count_driver()
             if helper:
                 helper[0].join(STOP_GRACE)
@@ -422,6 +445,7 @@ def _summary(opts: BatchOptions, identity: dict, started: str, t0: float, status
         pass
     this = asdict(run)
     this["reasons"] = dict(sorted(run.reasons.items()))
+    this["by_node"] = dict(sorted(run.by_node.items()))
     return {"status": status, "started": started, "ended": _now(), "elapsed_s": round(time.monotonic() - t0, 3),
             "command_line": opts.command_line, "vqual_version": __version__, "model": identity,
             "format": opts.fmt, "timeline": opts.timeline, "ray_address": address, "run": this, "output": output,

@@ -26,6 +26,7 @@ import fcntl
 import json
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -150,6 +151,15 @@ def read_journal(path: str) -> tuple[dict[int, dict], dict[int, int]]:
     return done, {i: n for i, n in starts.items() if i not in done}
 
 
+def _ray_node_id() -> str | None:
+    """The id of the Ray node this process runs on (hex, as `ray status` lists it), or None outside Ray; never
+    imports Ray (an actor has it loaded, the driver's scoring process does not need it)."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return None
+    return ray.get_runtime_context().get_node_id()
+
+
 def model_identity(model) -> dict[str, Any]:
     """What makes two runs' results comparable: model name, version, weights sha256 and calibration id."""
     cal = model.calibration
@@ -176,17 +186,19 @@ class ChunkScorer:
                              f"driver's {config.identity}: install the same vqual and models on every node")
         self.scored = 0  # items this process scored (fault injection)
         self.started = False  # this actor has received a chunk
+        self.node = _ray_node_id()  # the Ray node this actor runs on (None in the driver's scoring process)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        stats: dict[str, list] = {"path": [], "reason": [], "elapsed_ms": []}
+        stats: dict[str, list] = {"path": [], "reason": [], "elapsed_ms": [], "node": []}
         for chunk, page, start, stop in zip(*(batch.column(k).to_pylist() for k in ("chunk", "page", "start",
                                                                                       "stop"))):
             for row in self.score_chunk(chunk, page, start, stop):
                 stats["path"].append(row["path"])
                 stats["reason"].append((row.get("error") or {}).get("reason"))
                 stats["elapsed_ms"].append((row.get("provenance") or {}).get("elapsed_ms", 0.0))
+                stats["node"].append(self.node)
         return pa.table(stats, schema=pa.schema([("path", pa.string()), ("reason", pa.string()),
-                                                 ("elapsed_ms", pa.float64())]))
+                                                 ("elapsed_ms", pa.float64()), ("node", pa.string())]))
 
     def _stopping(self) -> bool:
         return os.path.exists(os.path.join(work_dir(self.c.out), STOP_FILE))

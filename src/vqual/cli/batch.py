@@ -27,7 +27,7 @@ def add_batch_parser(sub) -> argparse.ArgumentParser:
                    help="actors, each with one loaded model (default: the CPUs of the Ray cluster / --cpus-per-worker)")
     p.add_argument("--cpus-per-worker", type=int, default=1, help="CPUs (and scoring threads) per actor (default 1)")
     p.add_argument("--address", default=None,
-                   help="a running Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: start one here)")
+                   help="a running Ray cluster, from one of its nodes: auto or HEAD_IP:PORT (default: start one here)")
     p.add_argument("--format", "-f", choices=("parquet", "jsonl"), default="parquet", help="shard format")
     p.add_argument("--timeline", action="store_true", help="include per-second scores for videos")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images/videos with more pixels per frame")
