@@ -135,3 +135,57 @@ def test_ray_client_addresses_are_refused_before_any_work(tmp_path):
     with pytest.raises(BatchUsageError, match=r"--address ray://h:10001: Ray Data does not run through Ray Client"):
         run_batch(BatchOptions(inputs=[str(tmp_path)], out=str(out), address="ray://h:10001", progress=False))
     assert not out.exists()
+
+
+def test_a_stop_waits_only_for_a_journal_a_live_worker_holds(tmp_path):
+    """A journal with an item started and no row is a dead worker's unless it is locked (a live worker holds its
+    chunk's journal locked): a stop after a worker crash does not wait out the grace period."""
+    import fcntl
+
+    from vqual.batch.run import _in_progress
+
+    jpath = journal_path(str(tmp_path), "part-00000-000000.parquet")
+    os.makedirs(os.path.dirname(jpath))
+    with open(jpath, "w") as f:
+        f.write(json.dumps({"start": 0}) + "\n")
+    assert not _in_progress(str(tmp_path))
+    with open(jpath, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert _in_progress(str(tmp_path))
+    assert not _in_progress(str(tmp_path))
+
+
+@pytest.mark.parametrize("signal_during_start", ["SIGTERM", "SIGINT"])
+def test_a_stop_while_ray_starts_is_held_until_it_is_up_then_ends_with_a_summary(signal_during_start, tmp_path,
+                                                                                  monkeypatch):
+    """A Ctrl-C or SIGTERM while ray.init runs is raised once Ray is up (cut short, ray.init left Ray's agents
+    running; Ray's own SIGTERM handler exits on the spot), then the run ends like any stop: status terminated /
+    interrupted, summary.json written."""
+    import signal
+    import time
+
+    ray = pytest.importorskip("ray")
+    from PIL import Image
+
+    from vqual.batch.run import BatchOptions, run_batch
+    from vqual.interrupts import handle_signals
+
+    up = []
+
+    def init(*args, **kwargs):  # a slow start, stopped halfway by the signal
+        os.kill(os.getpid(), getattr(signal, signal_during_start))
+        time.sleep(0.3)
+        up.append(True)
+
+    monkeypatch.setattr(ray, "init", init)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(lib / "a.png")
+    out = tmp_path / "out"
+    with handle_signals():
+        summary = run_batch(BatchOptions(inputs=[str(lib)], out=str(out), workers=1, progress=False,
+                                         driver_scores=False))
+    assert up == [True]  # ray.init ran to its end
+    assert summary["status"] == ("terminated" if signal_during_start == "SIGTERM" else "interrupted")
+    assert json.loads((out / "summary.json").read_text())["status"] == summary["status"]
+    assert summary["run"]["scored"] == 0 and summary["output"]["rows"] == 0 and not (out / ".work").exists()

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -108,19 +109,40 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Connect to the Ray cluster at `address`, or start an embedded single-node one with `num_cpus` CPUs (default:
     all): no usage statistics, no dashboard, a small object store, session files in `ray_temp_dir`, and workers at
     the command's own priority (Ray would make them 15 nicer: `vqual batch` then lost CPU to any other process on a
-    shared machine, where `vqual score` did not)."""
+    shared machine, where `vqual score` did not). A Ctrl-C or SIGTERM while Ray starts is raised once it is up
+    (`KeyboardInterrupt`, `vqual.interrupts.Terminated`); `BatchUsageError` when a cluster cannot be reached."""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # also inherited by the processes Ray starts
     import ray
+    import ray._private.utils as ray_utils
 
-    if address:
-        try:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
-        except ConnectionError as e:
-            raise BatchUsageError(_connect_problem(address, e)) from None
-        return
-    ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=ray_temp_dir(), log_to_driver=False,
-             object_store_memory=OBJECT_STORE_BYTES, configure_logging=False,
-             _system_config={"worker_niceness": 0})  # Ray's default, 15, ranks the actors below anything else running
+    from vqual.interrupts import Terminated, deferred, rearm
+
+    # A stop while ray.init runs is held back until Ray is up (`deferred`): cut short, ray.init left Ray's dashboard
+    # and runtime-env agents running after ray.shutdown (measured), and its own SIGTERM handler (kept out here when
+    # Ray still installs it this way) exits on the spot, without a summary.
+    set_handler = getattr(ray_utils, "set_sigterm_handler", None)
+    if set_handler is not None:
+        ray_utils.set_sigterm_handler = lambda handler: None
+    try:
+        with deferred():
+            if address:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+            else:
+                ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=ray_temp_dir(), log_to_driver=False,
+                         object_store_memory=OBJECT_STORE_BYTES, configure_logging=False,
+                         _system_config={"worker_niceness": 0})  # Ray's default, 15, ranks the actors below the rest
+    except ConnectionError as e:
+        if not address:
+            raise
+        raise BatchUsageError(_connect_problem(address, e)) from None
+    except SystemExit as e:  # ray.init's own SIGTERM handler, in place while it runs, exits at once
+        if e.code == signal.SIGTERM:
+            raise Terminated() from None
+        raise
+    finally:
+        if set_handler is not None:
+            ray_utils.set_sigterm_handler = set_handler
+        rearm()  # vqual's SIGTERM handler again (ray.init replaced it), when `vqual.interrupts.handle_signals` is on
 
 
 def _connect_problem(address: str, e: BaseException) -> str:
@@ -258,14 +280,23 @@ def _chunks(listing, total_workers: int, shard_size: int) -> list[dict[str, Any]
 
 
 def _in_progress(out: str) -> bool:
-    """Whether a journal shows an item started and not done (a worker is scoring it)."""
+    """Whether a live worker is on a chunk: it holds the chunk's journal locked while it does (a journal with an item
+    started and no row, but not locked, is a dead worker's: Ray retries its chunk, and a stop need not wait)."""
+    import fcntl
+
     folder = os.path.join(work_dir(out), "journal")
     if not os.path.isdir(folder):
         return False
     for j in os.listdir(folder):
-        _, starts = read_journal(os.path.join(folder, j))
-        if starts:
-            return True
+        try:
+            f = open(os.path.join(folder, j), "rb")
+        except FileNotFoundError:  # its shard was written meanwhile
+            continue
+        with f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
     return False
 
 
@@ -348,7 +379,7 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
     import pyarrow as pa  # noqa: F401 - the batch format below
     import ray  # noqa: I001 - after the environment above
 
-    from vqual.interrupts import Terminated, rearm
+    from vqual.interrupts import Terminated
     from vqual.progress import Progress
 
     own_ray = not ray.is_initialized()
@@ -390,35 +421,34 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
                 run.by_driver += 1
 
     try:
-        if own_ray:
-            start_ray(opts.address, None if opts.address else workers * opts.cpus_per_worker)
-            rearm()  # ray.init replaced the SIGTERM handler with one that exits at once
-        import ray.data
-
-        logging.getLogger("ray.data").setLevel(logging.ERROR)  # its start lines and notes would drown ours
-        if chunks is None:  # a cluster's CPUs are known once connected
-            workers = _ray_workers(opts)
-            chunks = _chunks(listing, workers, opts.shard_size)
-        count_driver()
-        if run.scored == listing.total:  # the driver scored everything while Ray started: no actor needed
-            helper[0].join(STOP_GRACE)
-            return status, opts.address or "embedded"
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = opts.progress is True or tty
-        if hasattr(ctx, "print_on_execution_start"):
-            ctx.print_on_execution_start = False
-        ds = ray.data.from_items(chunks, override_num_blocks=len(chunks)).map_batches(
-            ChunkScorer, fn_constructor_kwargs={"config": config}, batch_size=1, batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
-            num_cpus=opts.cpus_per_worker)  # Ray Data's actors: restarted, and their tasks retried, without limit
         try:
+            if own_ray:
+                start_ray(opts.address, None if opts.address else workers * opts.cpus_per_worker)
+            import ray.data
+
+            logging.getLogger("ray.data").setLevel(logging.ERROR)  # its start lines and notes would drown ours
+            if chunks is None:  # a cluster's CPUs are known once connected
+                workers = _ray_workers(opts)
+                chunks = _chunks(listing, workers, opts.shard_size)
+            count_driver()
+            if run.scored == listing.total:  # the driver scored everything while Ray started: no actor needed
+                helper[0].join(STOP_GRACE)
+                return status, opts.address or "embedded"
+            ctx = ray.data.DataContext.get_current()
+            ctx.enable_progress_bars = opts.progress is True or tty
+            if hasattr(ctx, "print_on_execution_start"):
+                ctx.print_on_execution_start = False
+            ds = ray.data.from_items(chunks, override_num_blocks=len(chunks)).map_batches(
+                ChunkScorer, fn_constructor_kwargs={"config": config}, batch_size=1, batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
+                num_cpus=opts.cpus_per_worker)  # Ray Data's actors: restarted, and their tasks retried, without limit
             for row in ds.iter_rows():
                 count(row["reason"], row["elapsed_ms"], row["node"])
                 count_driver()
             if helper:
                 helper[0].join(STOP_GRACE)
                 count_driver()
-        except KeyboardInterrupt as e:
+        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM, also while Ray starts: complete shards, a summary
             status = "terminated" if isinstance(e, Terminated) else "interrupted"
             _stop_workers(opts.out)
         return status, opts.address or "embedded"
@@ -429,6 +459,8 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
                 helper[0].join(STOP_GRACE)
             if helper[0].is_alive():
                 helper[0].kill()
+            else:
+                count_driver()  # the chunks it finished since the last look (a stop: the counts in the summary)
         bar.close()
         if own_ray:
             ray.shutdown()

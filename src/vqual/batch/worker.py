@@ -9,7 +9,8 @@ flushed line by line. The journal makes three things possible without scoring an
   kept in the journal, which the driver then turns into a shard (`vqual.batch.run.recover_journals`);
 - a driver killed outright (SIGKILL) leaves journals that the next run turns into shards before listing.
 
-The chunk's shard is written whole (atomically) once every item has a row, then its journal is removed.
+The chunk's shard is written whole (atomically) once every item has a row, then its journal is removed. A worker
+holds its chunk's journal locked (flock) while it works on it, so that a stop waits for live workers only.
 
 While Ray starts and its actors load their models (seconds that would otherwise be idle), the driver scores chunks
 itself (`DriverScorer`, a process the driver starts at the lowest priority), from the end of the listing while the
@@ -227,6 +228,7 @@ class ChunkScorer:
         os.makedirs(os.path.dirname(jpath), exist_ok=True)
         rows: list[dict] = []
         with open(jpath, "a", encoding="utf-8") as journal:
+            fcntl.flock(journal, fcntl.LOCK_EX)  # held while this process is on the chunk (`run._in_progress`)
             for i, it in enumerate(items):
                 if i in done:
                     rows.append(done[i])
@@ -249,8 +251,8 @@ class ChunkScorer:
                 rows.append(row)
                 self.scored += 1
                 self._fault_after()
-        write_shard(os.path.join(self.c.out, name), rows, self.c.fmt)
-        os.remove(jpath)
+            write_shard(os.path.join(self.c.out, name), rows, self.c.fmt)  # the journal still locked: a stop waits
+            os.remove(jpath)
         return rows
 
     def _fault_before(self, path: str) -> None:
