@@ -297,3 +297,29 @@ def _page_items(chunk: dict) -> list[dict]:
     import pyarrow.parquet as pq
 
     return pq.read_table(chunk["page"]).slice(chunk["start"], chunk["stop"] - chunk["start"]).to_pylist()
+
+
+def test_an_actor_that_lost_its_parent_stops_at_the_next_item(library, tmp_path):
+    """An actor whose raylet died (its driver killed outright) is reparented; it must stop at its next item, leaving
+    its journal, instead of finishing the chunk while the next run recovers that journal."""
+    from vqual.api import load_model
+    from vqual.batch.listing import KeySet, list_into_pages
+    from vqual.batch.run import _chunks
+    from vqual.batch.worker import ChunkScorer, WorkerConfig, claims_dir, journal_path, model_identity, read_journal
+
+    out = tmp_path / "out"
+    listing = list_into_pages([str(library / "images" / "sub0")], str(out / ".work" / "list"), KeySet())
+    chunk = _chunks(listing, 1, 1000)[0]
+    config = WorkerConfig(model=None, calibration=None, max_pixels=None, threads=1,
+                          identity=model_identity(load_model()), out=str(out), fmt="parquet", timeline=False, run=0,
+                          max_attempts=3)
+    os.makedirs(claims_dir(str(out)))
+
+    class Orphaned(ChunkScorer):
+        def _fault_after(self) -> None:  # after its first item, its parent is gone
+            self.parent_pid = -1
+
+    actor = Orphaned(config)
+    assert actor.score_chunk(chunk["chunk"], chunk["page"], chunk["start"], chunk["stop"]) == []
+    done, started = read_journal(journal_path(str(out), "part-00000-000000.parquet"))
+    assert actor.scored == 1 and len(done) == 1 and not started and not shards(str(out))

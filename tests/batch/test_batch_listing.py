@@ -189,3 +189,25 @@ def test_a_stop_while_ray_starts_is_held_until_it_is_up_then_ends_with_a_summary
     assert summary["status"] == ("terminated" if signal_during_start == "SIGTERM" else "interrupted")
     assert json.loads((out / "summary.json").read_text())["status"] == summary["status"]
     assert summary["run"]["scored"] == 0 and summary["output"]["rows"] == 0 and not (out / ".work").exists()
+
+
+def test_a_new_run_waits_for_a_worker_of_a_killed_run_still_on_a_chunk(tmp_path, monkeypatch):
+    """An embedded Ray's actor outlives a driver killed outright by seconds; the next run must not recover the
+    journal it still writes (the items would then be scored twice): it waits, or stops with a usage error."""
+    import fcntl
+    import threading
+
+    from vqual.batch import run as batch_run
+
+    jpath = journal_path(str(tmp_path), "part-00000-000000.parquet")
+    os.makedirs(os.path.dirname(jpath))
+    held = open(jpath, "a")
+    fcntl.flock(held, fcntl.LOCK_EX)
+    threading.Timer(0.4, held.close).start()  # the orphan finishes its item and lets go
+    batch_run._wait_for_earlier_workers(str(tmp_path))
+    assert held.closed
+    with open(jpath, "a") as again:
+        fcntl.flock(again, fcntl.LOCK_EX)
+        monkeypatch.setattr(batch_run, "STOP_GRACE", 0.3)
+        with pytest.raises(batch_run.BatchUsageError, match="a worker of an earlier run is still writing it"):
+            batch_run._wait_for_earlier_workers(str(tmp_path))

@@ -300,6 +300,18 @@ def _in_progress(out: str) -> bool:
     return False
 
 
+def _wait_for_earlier_workers(out: str) -> None:
+    """Before recovering a killed run's journals: wait (at most STOP_GRACE s) for a worker of it that is still on a
+    chunk (its journal locked; an actor outlives a driver killed outright by seconds, stopping at its next item);
+    `BatchUsageError` if one still is."""
+    deadline = time.monotonic() + STOP_GRACE
+    while _in_progress(out):
+        if time.monotonic() > deadline:
+            raise BatchUsageError(f"--out {out}: a worker of an earlier run is still writing it (a journal in "
+                                  f"{os.path.join(work_dir(out), 'journal')} is locked); stop that run first")
+        time.sleep(0.2)
+
+
 def _stop_workers(out: str) -> None:
     """Ask the workers to stop after their current item (the STOP file) and wait for that, at most STOP_GRACE s."""
     open(os.path.join(work_dir(out), STOP_FILE), "w").close()
@@ -339,6 +351,7 @@ def run_batch(opts: BatchOptions) -> dict[str, Any]:
         _check_meta(opts.out, meta)
         _remove_partials(opts.out)
         run = RunCounts()
+        _wait_for_earlier_workers(opts.out)
         run.recovered = recover_journals(opts.out, opts.fmt)
         done, _ = scan_output(opts.out)
         notes: list[str] = []

@@ -188,6 +188,7 @@ class ChunkScorer:
         self.scored = 0  # items this process scored (fault injection)
         self.started = False  # this actor has received a chunk
         self.node = _ray_node_id()  # the Ray node this actor runs on (None in the driver's scoring process)
+        self.parent_pid = os.getppid()  # the raylet (an actor) or the driver (its scoring process)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         stats: dict[str, list] = {"path": [], "reason": [], "elapsed_ms": [], "node": []}
@@ -202,7 +203,10 @@ class ChunkScorer:
                                                  ("elapsed_ms", pa.float64()), ("node", pa.string())]))
 
     def _stopping(self) -> bool:
-        return os.path.exists(os.path.join(work_dir(self.c.out), STOP_FILE))
+        """Stop at the next item: a stop was asked (the STOP file), or this process lost its parent (an embedded
+        Ray's actor whose driver was killed outright outlives it by seconds, and would otherwise write shards while
+        the next run recovers its journal and scores the same items)."""
+        return os.getppid() != self.parent_pid or os.path.exists(os.path.join(work_dir(self.c.out), STOP_FILE))
 
     def _claim(self, name: str) -> bool:
         if not self.started:  # the driver stops scoring at its next item
@@ -280,11 +284,10 @@ class DriverScorer(ChunkScorer):
     def __init__(self, config: WorkerConfig, chunks: list[dict[str, Any]], parent: int):
         super().__init__(config)
         self.chunks = chunks
-        self.parent = parent
+        self.parent_pid = parent  # the driver
 
     def _stopping(self) -> bool:
-        return (os.path.exists(os.path.join(claims_dir(self.c.out), READY)) or os.getppid() != self.parent
-                or super()._stopping())
+        return os.path.exists(os.path.join(claims_dir(self.c.out), READY)) or super()._stopping()
 
     def _claim(self, name: str) -> bool:
         return True  # claimed by run(), which holds the claim's lock
