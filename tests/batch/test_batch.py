@@ -154,7 +154,8 @@ def test_one_worker_jsonl_gives_the_same_rows(first_run, library, tmp_path):
     """With the driver scoring while the actor starts (the default): the same rows as the actors' alone."""
     out, _ = first_run
     summary = run_batch(BatchOptions(inputs=[str(library)], out=str(tmp_path / "j"), workers=1, fmt="jsonl",
-                                     timeline=True, progress=False))
+                                     timeline=True, progress=False,
+                                     fault=FaultPlan(actor_waits_for_driver=True)))  # not a race with Ray's start
     assert summary["run"]["scored"] == N_IMAGES + N_VIDEOS + N_BAD and summary["output"]["duplicates"] == 0
     assert 0 < summary["run"]["by_driver"] <= summary["run"]["scored"]
     by_node = sum(summary["run"]["by_node"].values())  # a chunk the driver left part done counts whole there
@@ -323,3 +324,19 @@ def test_an_actor_that_lost_its_parent_stops_at_the_next_item(library, tmp_path)
     assert actor.score_chunk(chunk["chunk"], chunk["page"], chunk["start"], chunk["stop"]) == []
     done, started = read_journal(journal_path(str(out), "part-00000-000000.parquet"))
     assert actor.scored == 1 and len(done) == 1 and not started and not shards(str(out))
+
+
+def test_the_embedded_ray_starts_without_the_head_processes_it_has_no_use_for(ray_cluster):
+    """No dashboard API server, autoscaler monitor or log monitor (`run._without_unused_head_processes`); Ray's
+    `Node` methods are back in place afterwards (a `ray.init` elsewhere in the process starts whole)."""
+    import ray
+    import ray._private.node as ray_node
+    from ray._private import ray_constants
+
+    from vqual.batch.run import UNUSED_HEAD_PROCESSES
+
+    started = ray._private.worker._global_node.all_processes
+    assert ray_constants.PROCESS_TYPE_RAYLET in started and ray_constants.PROCESS_TYPE_GCS_SERVER in started
+    assert not {ray_constants.PROCESS_TYPE_DASHBOARD, ray_constants.PROCESS_TYPE_MONITOR,
+                ray_constants.PROCESS_TYPE_LOG_MONITOR} & set(started)
+    assert all(getattr(ray_node.Node, name).__name__ == name for name in UNUSED_HEAD_PROCESSES)

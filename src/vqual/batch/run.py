@@ -24,6 +24,8 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -128,9 +130,10 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
             if address:
                 ray.init(address=address, log_to_driver=False, configure_logging=False)
             else:
-                ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=ray_temp_dir(), log_to_driver=False,
-                         object_store_memory=OBJECT_STORE_BYTES, configure_logging=False,
-                         _system_config={"worker_niceness": 0})  # Ray's default, 15, ranks the actors below the rest
+                with _without_unused_head_processes():
+                    ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=ray_temp_dir(),
+                             log_to_driver=False, object_store_memory=OBJECT_STORE_BYTES, configure_logging=False,
+                             _system_config={"worker_niceness": 0})  # Ray's default, 15, ranks actors below the rest
     except ConnectionError as e:
         if not address:
             raise
@@ -143,6 +146,33 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         if set_handler is not None:
             ray_utils.set_sigterm_handler = set_handler
         rearm()  # vqual's SIGTERM handler again (ray.init replaced it), when `vqual.interrupts.handle_signals` is on
+
+
+#: Ray's head processes an embedded `vqual batch` node has no use for (`_without_unused_head_processes`).
+UNUSED_HEAD_PROCESSES = ("start_api_server", "start_monitor", "start_log_monitor")
+
+
+@contextmanager
+def _without_unused_head_processes() -> Iterator[None]:
+    """While `ray.init` starts the embedded node: leave out three Python processes of Ray's head that this private,
+    fixed, single-node Ray has no use for, each costing start-up CPU and a stop at `ray.shutdown` (measured with
+    benchmarks/batch_startup.py): the dashboard's API server (started even with ``include_dashboard=False``, then
+    serving usage statistics only, which are off; ``ray.init`` waits for it), the autoscaler's monitor (one node of
+    fixed size) and the log monitor (it sends the workers' output to the driver, and ``log_to_driver`` is off).
+    These are methods of Ray's private ``Node`` class (ray 2.60, pinned by the batch extra); a Ray without them
+    starts whole."""
+    import ray._private.node as ray_node
+
+    saved = {}
+    for name in UNUSED_HEAD_PROCESSES:
+        if callable(getattr(ray_node.Node, name, None)):
+            saved[name] = getattr(ray_node.Node, name)
+            setattr(ray_node.Node, name, lambda self, *args, **kwargs: None)
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(ray_node.Node, name, method)
 
 
 def _connect_problem(address: str, e: BaseException) -> str:

@@ -47,10 +47,13 @@ READY = "READY"  # .work/claim/READY: an actor has started scoring; the driver s
 class FaultPlan:
     """Faults to inject (tests and benchmarks): `kill_after`: the first worker to finish that many items kills
     itself with SIGKILL, once per run (a marker file in the work folder says it happened); `crash_on`: a worker
-    kills itself whenever it starts an item whose path contains this text (a file that always crashes it)."""
+    kills itself whenever it starts an item whose path contains this text (a file that always crashes it);
+    `actor_waits_for_driver`: an actor starts scoring only once the driver's scoring process has finished a chunk
+    (at most 120 s; a hand-over that otherwise depends on how fast Ray starts)."""
 
     kill_after: int | None = None
     crash_on: str | None = None
+    actor_waits_for_driver: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,8 @@ class ChunkScorer:
 
     def _claim(self, name: str) -> bool:
         if not self.started:  # the driver stops scoring at its next item
+            if self.c.fault is not None and self.c.fault.actor_waits_for_driver:
+                _wait_for_a_driver_chunk(self.c.out)
             self.started = True
             os.makedirs(claims_dir(self.c.out), exist_ok=True)
             open(os.path.join(claims_dir(self.c.out), READY), "a").close()
@@ -273,6 +278,22 @@ class ChunkScorer:
         except FileExistsError:
             return
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _wait_for_a_driver_chunk(out: str, timeout: float = 120.0) -> None:
+    """`FaultPlan.actor_waits_for_driver`: wait until a claim says ``done`` (a chunk the driver scored whole)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for n in os.listdir(claims_dir(out)) if os.path.isdir(claims_dir(out)) else []:
+            try:
+                with open(os.path.join(claims_dir(out), n), encoding="utf-8") as f:
+                    if f.read() == "done":
+                        return
+            except OSError:
+                pass
+        time.sleep(0.05)
 
 
 class DriverScorer(ChunkScorer):
