@@ -23,13 +23,13 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "scripts")]
 
+import train_lite2 as L2  # noqa: E402
+
+from vqual.data.synthetic import DISTORTIONS, downup_scale  # noqa: E402
+
 N_MOSAICS = 48  # 768 photographs
-FACTORS = {2.0: 2, 3.0: 3, 4.0: 4}  # upscale factor -> level of the synthetic "scaling" distortion (1.5, 2, 3, 4, 6)
-
-
-def upscaled(rgb: np.ndarray, factor: float) -> np.ndarray:
-    from vqual.data.synthetic import downup_scale
-    return downup_scale(rgb, factor)
+#: upscale factor -> level of the synthetic "scaling" distortion, as the recipe's heads stage labels them
+FACTORS = {f: DISTORTIONS["scaling"][1].index(f) + 1 for f in L2.MOSAIC_FACTORS}
 
 
 def test_mosaics() -> dict[str, np.ndarray]:
@@ -51,7 +51,6 @@ def features(out: Path, biq_root: Path) -> None:
     from vqual.weights import sha256_file
     from vqual.registry import create_model
 
-    import train_lite2 as L2
     m = create_model("vqual-lite@2.0")
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -80,11 +79,11 @@ def features(out: Path, biq_root: Path) -> None:
         rgb = L2.mosaic([C.load_rgb(p)[:512, :512] for p in g])
         large.append(m.features(rgb)); large_factor.append(1.0)
         for f in FACTORS:
-            large.append(m.features(upscaled(rgb, f))); large_factor.append(f)
+            large.append(m.features(downup_scale(rgb, f))); large_factor.append(f)
     print(f"large mosaics {time.time() - t0:.0f} s", flush=True)
     tm, tm_x = [], []
     for k, rgb in test_mosaics().items():
-        tm += [k, k + "-up4"]; tm_x += [m.features(rgb), m.features(upscaled(rgb, 4.0))]
+        tm += [k, k + "-up4"]; tm_x += [m.features(rgb), m.features(downup_scale(rgb, 4.0))]
     np.savez(out / "feats.npz", clean_names=np.array(names), clean_x=np.stack(X), dist_d=np.array(D),
              dist_lv=np.array(L), dist_x=np.stack(XD), neg_idx=np.array(neg), neg_meas=meas,
              large_x=np.stack(large), large_factor=np.array(large_factor), test_names=np.array(tm),
@@ -94,7 +93,6 @@ def features(out: Path, biq_root: Path) -> None:
 
 def fit(out: Path, biq_root: Path, work: Path) -> None:
     import explain_truth as E
-    import train_lite2 as L2
     from train_lite import ATTRIBUTE_SOURCES
     from fit_lite import attribute_targets
 

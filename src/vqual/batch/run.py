@@ -330,24 +330,34 @@ def _in_progress(out: str) -> bool:
     return False
 
 
-def _wait_for_earlier_workers(out: str) -> None:
-    """Before recovering a killed run's journals: wait (at most STOP_GRACE s) for a worker of it that is still on a
-    chunk (its journal locked; an actor outlives a driver killed outright by seconds, stopping at its next item);
-    `BatchUsageError` if one still is."""
+def _workers_idle(out: str) -> bool:
+    """Wait, at most STOP_GRACE s, until no live worker is on a chunk of `out` (`_in_progress`); whether none is."""
     deadline = time.monotonic() + STOP_GRACE
     while _in_progress(out):
         if time.monotonic() > deadline:
-            raise BatchUsageError(f"--out {out}: a worker of an earlier run is still writing it (a journal in "
-                                  f"{os.path.join(work_dir(out), 'journal')} is locked); stop that run first")
+            return False
         time.sleep(0.2)
+    return True
+
+
+def _wait_for_earlier_workers(out: str) -> None:
+    """Before recovering a killed run's journals: wait for a worker of it that is still on a chunk (its journal
+    locked; an actor outlives a driver killed outright by seconds, stopping at its next item); `BatchUsageError` if
+    one still is after STOP_GRACE s."""
+    if not _workers_idle(out):
+        raise BatchUsageError(f"--out {out}: a worker of an earlier run is still writing it (a journal in "
+                              f"{os.path.join(work_dir(out), 'journal')} is locked); stop that run first")
+
+
+def _request_stop(out: str) -> None:
+    """Ask every worker of this run (actors and the driver's scoring process) to stop after its current item."""
+    open(os.path.join(work_dir(out), STOP_FILE), "w").close()
 
 
 def _stop_workers(out: str) -> None:
-    """Ask the workers to stop after their current item (the STOP file) and wait for that, at most STOP_GRACE s."""
-    open(os.path.join(work_dir(out), STOP_FILE), "w").close()
-    deadline = time.monotonic() + STOP_GRACE
-    while time.monotonic() < deadline and _in_progress(out):
-        time.sleep(0.2)
+    """Ask the workers to stop after their current item and wait for that, at most STOP_GRACE s."""
+    _request_stop(out)
+    _workers_idle(out)
 
 
 def run_batch(opts: BatchOptions) -> dict[str, Any]:
@@ -498,7 +508,7 @@ def _score(opts: BatchOptions, listing, identity: dict, calibration, run: RunCou
     finally:
         if helper:
             if helper[0].is_alive():  # an error or a stop before the end: its journals are recovered
-                open(os.path.join(work_dir(opts.out), STOP_FILE), "w").close()
+                _request_stop(opts.out)
                 helper[0].join(STOP_GRACE)
             if helper[0].is_alive():
                 helper[0].kill()

@@ -339,7 +339,6 @@ class DriverScorer(ChunkScorer):
 def _driver_scorer_main(config: WorkerConfig, chunks: list[dict[str, Any]], parent: int, results) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the driver, which stops this with the STOP file
     os.nice(19)  # the lowest priority (Linux caps it there): CPU that Ray's start-up and the actors leave idle only
-    os.makedirs(claims_dir(config.out), exist_ok=True)
     DriverScorer(config, chunks, parent).run(results)
 
 
