@@ -12,7 +12,10 @@ benchmarks/explain_truth.py).
   and each of its distortions (compression: JPEG and one H.264 frame) at levels 1-5, through `vqual-lite`'s own
   encoder. The shipped attribute head was fitted on these crops, so on them it is in-sample (clean crops measure
   lower than new clean pictures do); the bands are fitted on its out-of-fold outputs instead: the head refitted
-  the way scripts/fit_lite.py fits it on 5 of 6 content groups and applied to the sixth.
+  the way scripts/fit_lite.py fits it on 5 of 6 content groups and applied to the sixth. Where the shipped head
+  also learnt other rows (vqual-lite@2.0 from 2.1.1: clean BIQ2021 photographs and large mosaics,
+  scripts/train_lite2.py's heads stage), every fold learns them too: `--heads-work WORK --biq-root DIR` (required
+  then; WORK is that stage's --work folder).
 - Temporal attributes (stutter, frame drops, shake, flicker): 3-second 216x384 24 fps pans over every other
   training content (x264 CRF 18, as vqual scores a file), clean and with each temporal distortion at levels 1-5;
   the temporal encoder's severity per 1-second chunk.
@@ -79,7 +82,8 @@ def log(msg: str) -> None:
 # ----------------------------------------------------------------------------------------------------------------
 # measurements
 # ----------------------------------------------------------------------------------------------------------------
-def image_measurements(lite, cache: Path) -> tuple[list[dict], np.ndarray, np.ndarray, list[str]]:
+def image_measurements(lite, cache: Path, extra: tuple[np.ndarray, list[dict]] | None = None
+                       ) -> tuple[list[dict], np.ndarray, np.ndarray, list[str]]:
     """(meta, shipped-head outputs (n, A), out-of-fold outputs (n, A), attribute names) of every clean and distorted
     training crop.
 
@@ -87,8 +91,10 @@ def image_measurements(lite, cache: Path) -> tuple[list[dict], np.ndarray, np.nd
     measure lower, and graded ones closer to their targets, than any new picture would. The bands are therefore
     fitted on out-of-fold outputs: the head refitted (same features, targets and ridge strength as its card records,
     scripts/fit_lite.py's fit) on the crops of 5 of 6 content groups and applied to the sixth, which it never saw.
-    `lite`: the vqual-lite model; its features are cached in cache/<its encoder's block_digest>/."""
-    from fit_lite import attribute_targets, folds, ridge_oof
+    `lite`: the vqual-lite model; its features are cached in cache/<its encoder's block_digest>/. `extra`: rows
+    (heads' inputs, meta) beyond the synthetic crops that the shipped head also learnt (`extra_rows`); they join the
+    training part of every fold."""
+    from fit_lite import attribute_targets, folds
 
     from vqual.encoders.features import block_digest
 
@@ -113,8 +119,56 @@ def image_measurements(lite, cache: Path) -> tuple[list[dict], np.ndarray, np.nd
     shipped = np.clip(head(x), 0.0, 1.0)
     card = lite.config["attributes"]
     y = attribute_targets(meta, IMAGE_SOURCES)
-    oof = np.clip(ridge_oof(x, y, float(card["alpha"]), folds([m["content"] for m in meta], 6, seed=0)), 0.0, 1.0)
-    return meta, shipped, oof, list(head.names)
+    x_extra, meta_extra = extra if extra is not None else (np.zeros((0, x.shape[1])), [])
+    oof = oof_with_extra(x, y, folds([m["content"] for m in meta], 6, seed=0), float(card["alpha"]),
+                         x_extra, attribute_targets(meta_extra, IMAGE_SOURCES))
+    return meta, shipped, np.clip(oof, 0.0, 1.0), list(head.names)
+
+
+def oof_with_extra(x: np.ndarray, y: np.ndarray, test_folds: list[np.ndarray], alpha: float, x_extra: np.ndarray,
+                   y_extra: np.ndarray) -> np.ndarray:
+    """Out-of-fold ridge predictions of (x, y) with the extra rows in the training part of every fold (none:
+    scripts/fit_lite.py's ridge_oof)."""
+    from vqual.heads.linear import fit_ridge
+
+    oof = np.zeros(y.shape, dtype=np.float64)
+    for te in test_folds:
+        tr = np.setdiff1d(np.arange(len(y)), te)
+        oof[te] = fit_ridge(np.vstack([x[tr], x_extra]), np.vstack([y[tr], y_extra]), alpha, ("y",) * y.shape[1])(x[te])
+    return oof
+
+
+def extra_rows(lite, heads_work: Path | None, biq_root: Path | None) -> tuple[np.ndarray, list[dict]] | None:
+    """The rows beyond the synthetic crops that `lite`'s attribute head learnt, as scripts/train_lite2.py's heads
+    stage made them (`extra_attribute_rows`: clean BIQ2021 photographs, large mosaics), read from or made in that
+    stage's work folder; None when the card records none. Without them the out-of-fold head is not the shipped head's
+    kind (for vqual-lite 2.1.1 its clean crops measure up to 0.66 colour instead of 0.44) and the bands come out wrong,
+    so they are required, not optional."""
+    card = lite.config["attributes"]
+    if "clean_negatives" not in card and "large_mosaics" not in card:
+        return None
+    if heads_work is None or biq_root is None:
+        raise SystemExit(f"--lite {lite.name}: its attribute head also learnt "
+                         f"{card.get('clean_negatives', {}).get('n', 0)} clean BIQ2021 photographs and "
+                         f"{card.get('large_mosaics', {}).get('n', 0)} large mosaics (scripts/train_lite2.py's heads "
+                         "stage); pass --heads-work (that stage's --work folder) and --biq-root so that the "
+                         "out-of-fold heads learn them too")
+    import train_lite2 as L2
+
+    from vqual.weights import sha256_file
+
+    stamp = heads_work / "feat-biq-train.sha256"
+    if not stamp.is_file() or stamp.read_text() != sha256_file(L2.ASSET):
+        raise SystemExit(f"--heads-work {heads_work}: no BIQ2021 training features of the shipped encoder there; run "
+                         "python scripts/train_lite2.py --biq-root DIR --work WORK --stage heads first")
+    seed = int(lite.config["training"]["args"].get("seed", 0))
+    args = argparse.Namespace(work=heads_work, clean_negatives=card.get("clean_negatives", {}).get("n", 0),
+                              large_mosaics=card.get("large_mosaics", {}).get("n", 0))
+    paths, y = L2.biq_split(biq_root, "train")
+    x, meta, _ = L2.extra_attribute_rows(args, paths, y, L2.val_mask(len(paths), seed),
+                                         np.load(heads_work / "feat-biq-train.npy"))
+    log(f"extra rows of the shipped head: {len(meta)} (from {heads_work})")
+    return x, meta
 
 
 def video_measurements(cache: Path) -> tuple[list[dict], np.ndarray, list[str]]:
@@ -235,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"the vqual-lite model whose attribute head the bands read (default {DEFAULT_LITE})")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                     help="measurement cache (default $VQUAL_BANDS_CACHE or ~/.cache/vqual/fit_severity_bands)")
+    ap.add_argument("--heads-work", type=Path, default=None,
+                    help="scripts/train_lite2.py's --work folder, for a vqual-lite whose attribute head also learnt "
+                         "clean photographs and large mosaics (vqual-lite@2.0 from 2.1.1; required then)")
+    ap.add_argument("--biq-root", type=Path, default=None, help="BIQ2021 folder (with --heads-work)")
     args = ap.parse_args(argv)
     import torch
 
@@ -250,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     lite = create_model(args.lite)
     cache = args.cache.expanduser()
     t0 = time.time()
-    meta_i, shipped_i, oof_i, names_i = image_measurements(lite, cache)
+    extra = extra_rows(lite, args.heads_work, args.biq_root)
+    meta_i, shipped_i, oof_i, names_i = image_measurements(lite, cache, extra)
     meta_v, vals_v, names_v = video_measurements(cache)
     image = fit_group(meta_i, oof_i, names_i, IMAGE_SOURCES)
     in_sample = fit_group(meta_i, shipped_i, names_i, IMAGE_SOURCES, fit=False,
@@ -267,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
                 "temporal": "vqual.encoders.temporal.TemporalEncoder severities"},
         "attributes": {**image, **video},
         "fitted": {
-            "command": f"python scripts/fit_severity_bands.py --lite {lite.name}",
+            "command": f"python scripts/fit_severity_bands.py --lite {lite.name}"
+                       + (" --heads-work WORK --biq-root DIR" if extra is not None else ""),
             "date": datetime.now(UTC).strftime("%Y-%m-%d"),
             "target": "clean -> none, level 1 -> slight, 2 -> noticeable, 3-4 -> strong, 5 -> severe "
                       "(vqual.data.synthetic.DISTORTIONS levels)",
@@ -276,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
                            "strong bands at least 0.05 wide",
             "images": f"{len(meta_i)} crops: {len({m['content'] for m in meta_i})} training contents (Kodak 24 + "
                       "McMaster 1-12, scripts/train_lite.py), clean + 8 distortions x 5 levels",
+            "out_of_fold_extra_rows": None if extra is None else
+            f"{len(extra[1])} rows the shipped head also learnt (scripts/train_lite2.py's heads stage: clean BIQ2021 "
+            "photographs, large clean mosaics and their upscaled copies) in the training part of every fold",
             "videos": f"{len(meta_v)} one-second chunks of 3-s {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} {VIDEO_FPS} fps pans "
                       f"(x264 CRF 18) over every other training content, clean + 4 temporal distortions x 5 levels",
             "held_out": "McMaster 13-18 and all other clean pictures (benchmarks/explain_truth.py)",

@@ -561,6 +561,36 @@ def large_mosaics(args, paths: list[Path], y: np.ndarray, va: np.ndarray) -> tup
     return x, meta
 
 
+def extra_attribute_rows(args, paths: list[Path], y: np.ndarray, va: np.ndarray,
+                         x_tr: np.ndarray) -> tuple[np.ndarray, list[dict], dict]:
+    """The attribute heads' rows beyond the synthetic crops (`--clean-negatives`, counted CLEAN_WEIGHT times, then
+    `--large-mosaics`): heads' inputs, meta rows, and what the card says of them. They train every fold; only the
+    synthetic rows choose the alpha. scripts/fit_severity_bands.py adds the same rows to its out-of-fold heads, so
+    that the bands are fitted on a head that learnt what the shipped one learnt."""
+    from vqual.encoders.measures import MEASURE_NAMES
+
+    xs, meta, info = [np.zeros((0, x_tr.shape[1] + len(MEASURE_NAMES)))], [], {}
+    if args.clean_negatives:
+        x_clean = clean_negatives(args, paths, y, va, x_tr)
+        xs += [x_clean] * CLEAN_WEIGHT
+        meta += [{"content": f"biq2021:{k}", "distortion": "clean", "level": 0}
+                 for k in range(len(x_clean))] * CLEAN_WEIGHT
+        info["clean_negatives"] = {"n": len(x_clean), "weight": CLEAN_WEIGHT,
+                                   "from": "the best-rated BIQ2021 training photographs outside the validation "
+                                           "part, every attribute's target 0; they train every fold, the alpha "
+                                           "is chosen on the synthetic rows' out-of-fold error"}
+    if args.large_mosaics:
+        x_large, meta_large = large_mosaics(args, paths, y, va)
+        xs.append(x_large)
+        meta += meta_large
+        info["large_mosaics"] = {
+            "n": args.large_mosaics, "factors": list(MOSAIC_FACTORS),
+            "from": "2048x2048 mosaics of 16 further clean BIQ2021 training photographs each (target 0) and the same "
+                    "mosaics down- and upscaled by each factor (bicubic; target: that factor's level of the scaling "
+                    "distortion), judged as large stills are (whole view and native crops); weight 1"}
+    return np.vstack(xs), meta, info
+
+
 def stage_heads(args) -> None:
     """heads.npz (score, attributes, fold0-4) and lite2.json, the model card."""
     from datetime import UTC, datetime
@@ -591,29 +621,11 @@ def stage_heads(args) -> None:
     score = with_measures(LinearHead(names=("score",), mean=model.mu.double().numpy(), scale=model.sd.double().numpy(),
                                      weight=model.score.weight.detach().double().numpy().T,
                                      bias=model.score.bias.detach().double().numpy()))
-    x_attr, meta_attr = np.hstack([x_syn, m_syn]), list(meta)
-    if args.clean_negatives:  # appended CLEAN_WEIGHT times; they train every fold, only synthetic rows choose alpha
-        x_clean = clean_negatives(args, paths, y, va, x_tr)
-        x_attr = np.vstack([x_attr] + [x_clean] * CLEAN_WEIGHT)
-        meta_attr += [{"content": f"biq2021:{k}", "distortion": "clean", "level": 0}
-                      for k in range(len(x_clean))] * CLEAN_WEIGHT
-    if args.large_mosaics:
-        x_large, meta_large = large_mosaics(args, paths, y, va)
-        x_attr = np.vstack([x_attr, x_large])
-        meta_attr += meta_large
-    attr_head, attr_info = fit_attributes(x_attr, meta_attr, ATTRIBUTE_SOURCES,
-                                          judged=np.arange(len(meta_attr)) < len(meta))
-    if args.clean_negatives:
-        attr_info["clean_negatives"] = {"n": len(x_clean), "weight": CLEAN_WEIGHT,
-                                        "from": "the best-rated BIQ2021 training photographs outside the validation "
-                                                "part, every attribute's target 0; they train every fold, the alpha "
-                                                "is chosen on the synthetic rows' out-of-fold error"}
-    if args.large_mosaics:
-        attr_info["large_mosaics"] = {
-            "n": args.large_mosaics, "factors": list(MOSAIC_FACTORS),
-            "from": "2048x2048 mosaics of 16 further clean BIQ2021 training photographs each (target 0) and the same "
-                    "mosaics down- and upscaled by each factor (bicubic; target: that factor's level of the scaling "
-                    "distortion), judged as large stills are (whole view and native crops); weight 1"}
+    x_extra, meta_extra, extra_info = extra_attribute_rows(args, paths, y, va, x_tr)
+    x_attr = np.vstack([np.hstack([x_syn, m_syn]), x_extra])
+    attr_head, attr_info = fit_attributes(x_attr, list(meta) + meta_extra, ATTRIBUTE_SOURCES,
+                                          judged=np.arange(len(x_attr)) < len(meta))
+    attr_info.update(extra_info)
     heads = {"score": score, "attributes": attr_head}
     alpha = d["state"]["baseline"]["frozen_ridge_alpha"]
     rng = np.random.default_rng(args.seed + 17)
