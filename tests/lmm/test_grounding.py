@@ -23,6 +23,7 @@ from vqual.lmm.explain import (
     grounded,
     level_ceiling,
     read,
+    with_worst_moments,
     worst_moments,
 )
 
@@ -180,6 +181,20 @@ def test_worst_moments_name_the_worst_seconds_in_runs():
     assert worst_moments(two, 3, bands=B) == "Worst moments: severe stutter at 1-2 s; severe stutter at 7-8 s."
     quiet = [Second(i, float(i), float(i + 1), 3.0, {"blur": 0.05}) for i in range(4)]
     assert worst_moments(quiet, 3, bands=B) is None
+
+
+def test_a_video_clean_as_a_whole_does_not_say_no_distortion_stands_out_beside_a_named_one():
+    secs = _timeline()
+    where = worst_moments(secs, 3, bands=B)
+    text = with_worst_moments(CLEAN_SENTENCE, where)
+    assert text == "It looks clean as a whole; only some seconds stand out. Worst moments: strong stutter at 4-6 s."
+    assert "no distortion" not in text
+    pooled = {"stutter": 0.12, "blur": 0.05}
+    assert check(text, 3.8, pooled, timeline=secs, bands=B).consistent  # still read as clean, still grounded
+    assert check(text, 3.8, {"stutter": 0.6, "blur": 0.05}, timeline=secs, bands=B).kinds == ["clean_but_distorted"]
+    named = "The main problem is strong stutter."
+    assert with_worst_moments(named, where) == f"{named} {where}"
+    assert with_worst_moments(CLEAN_SENTENCE, None) == CLEAN_SENTENCE
 
 
 def test_time_placed_mentions_are_checked_against_those_seconds():

@@ -55,6 +55,9 @@ PHRASES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 CLEAN_SENTENCE = "It looks clean: no distortion stands out."
 CLEAN_WORDS = ("looks clean", "no distortion", "no visible")
+#: A video clean as a whole but with noticeably worse seconds opens with this instead of `CLEAN_SENTENCE`, so that
+#: "no distortion stands out" never stands next to a named one (`with_worst_moments`).
+CLEAN_OVERALL_SENTENCE = "It looks clean as a whole; only some seconds stand out."
 #: The answer when nothing measured reaches "noticeable" but the score is poor or bad: no distortion is invented
 #: and the picture is not called clean.
 LOW_SENTENCE = "No single distortion stands out, but the overall quality is low."
@@ -262,6 +265,16 @@ def worst_moments(seconds: Sequence[Second], n_worst: int = 3, *, bands: Severit
         return None
     items = [f"{display(_part(name, band))} at {_clock(t0)}-{_clock(t1)} s" for name, band, _, _, t0, t1 in runs]
     return "Worst moments: " + "; ".join(items[:limit]) + "."
+
+
+def with_worst_moments(sentence: str, where: str | None) -> str:
+    """A video's explanation: the grounded sentence on its pooled measurements, then where it is worst
+    (`worst_moments`). When the video is clean as a whole but some of its worst seconds reach "noticeable", the clean
+    sentence becomes `CLEAN_OVERALL_SENTENCE`: both statements hold (pooled and per second), and the text no longer
+    reads as "no distortion stands out" followed by a named one."""
+    if not where:
+        return sentence
+    return f"{CLEAN_OVERALL_SENTENCE if sentence == CLEAN_SENTENCE else sentence} {where}"
 
 
 _ARTICLE_AFTER_SEVERITY = re.compile(r"\b(" + "|".join(SEVERITY_WORDS) + r") (a|an) ")

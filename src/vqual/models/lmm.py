@@ -244,7 +244,7 @@ class VqualLMM(QualityModel):
         return pred
 
     def pool(self, seconds: list[Prediction]) -> Prediction:
-        from vqual.lmm.explain import Second, check, worst_moments
+        from vqual.lmm.explain import Second, check, with_worst_moments, worst_moments
         from vqual.lmm.model import Visual
 
         k = len(seconds)
@@ -261,9 +261,7 @@ class VqualLMM(QualityModel):
         # score lowest, as the result's `worst` lists them), each read back with the timeline
         timeline = [Second(*p.inputs.span, score=p.score, attributes=p.attributes, level=level_of(p.level_probs))
                     for p in seconds]
-        where = worst_moments(timeline, self.n_worst, bands=self.bands)
-        if where:
-            pred.explanation = f"{pred.explanation} {where}"
+        pred.explanation = with_worst_moments(pred.explanation, worst_moments(timeline, self.n_worst, bands=self.bands))
         level = level_of(pred.level_probs)
         result = check(pred.explanation, pred.score, attrs, level=level, timeline=timeline, media="video",
                        bands=self.bands).as_dict()
