@@ -74,6 +74,15 @@ def biq_split(root: Path, which: str) -> tuple[list[Path], np.ndarray]:
     return [it.path for it in items], np.array([ds.info.to_1_5(it.mos) for it in items])
 
 
+#: BIQ2021's three subsets, by file-name prefix: the author's own photographs, photographs taken with deliberate
+#: camera settings, Unsplash photographs (../shared/docs/INGREDIENTS.md)
+SUBSETS = ("ss01", "ss02", "ss03")
+
+
+def subset_of(path: Path) -> str:
+    return path.name[:4]
+
+
 def clive_items() -> tuple[list[Path], np.ndarray]:
     from train_lite import clive_set
 
@@ -315,6 +324,10 @@ def stage_train(args) -> None:
     low, maps = load_cache(args.work, "biq-train", len(paths))
     va_m = val_mask(len(paths), args.seed)
     tr, va = np.flatnonzero(~va_m), np.flatnonzero(va_m)
+    sub = np.array([subset_of(p) for p in paths])
+    if args.subsets:  # an ablation: train on some of BIQ2021's subsets only; validation stays the same 1,000
+        tr = tr[np.isin(sub[tr], args.subsets)]
+        log(f"training on subsets {', '.join(args.subsets)} only: {len(tr)} images")
     meta, _ = synthetic_items()
     slow, smaps = load_cache(args.work, "syn", len(meta))
     pairs = syn_pairs(meta)
@@ -354,7 +367,8 @@ def stage_train(args) -> None:
         pv = predict(model, low[va], [maps[i] for i in va])
         pc = predict(model, clow, cmaps)
         rec = {"epoch": epoch, "step": state["step"], "val_srcc": srcc(pv, y[va]),
-               "val_rmse": float(np.sqrt(np.mean((pv - y[va]) ** 2))), "clive_srcc": srcc(pc, cy)}
+               "val_rmse": float(np.sqrt(np.mean((pv - y[va]) ** 2))), "clive_srcc": srcc(pc, cy),
+               "val_srcc_within": {s: srcc(pv[sub[va] == s], y[va][sub[va] == s]) for s in SUBSETS}}
         state["history"].append(rec)
         log(f"validation: {json.dumps(rec)}")
 
@@ -738,6 +752,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--large-mosaics", type=int, default=48, metavar="M",
                     help="heads stage: M large clean mosaics of further photographs and their 2x/3x/4x upscaled "
                          "copies for the attribute heads (0: none; default: the shipped recipe's)")
+    ap.add_argument("--subsets", nargs="+", choices=SUBSETS, default=None,
+                    help="train stage: only these BIQ2021 subsets (an ablation; default: all)")
     ap.add_argument("--run", default="", help="an ablation: checkpoints under <work>/runs/NAME (train stage only)")
     args = ap.parse_args(argv)
     if args.run and args.stage != "train":

@@ -5,7 +5,9 @@ engine) for clive-fewlabel (200), BIQ2021's official test split (2,000) and the 
 the cached BIQ2021 training features (scripts/train_lite2.py's heads stage, <WORK>/feat-biq-train.npy; 9,000 fit,
 the seeded 1,000 held back are "val") with or without the synthetic ranking pairs, anchored or not to the shipped
 head, with or without clive-fewlabel rows (then clive is 5-fold CV, every other figure from the fit on all 200).
-Usage: python research/lite2/head_refit.py features OUT BIQ_ROOT, then ... fit OUT BIQ_ROOT WORK."""
+`subsets` (step 2's other table, seventh session): heads learnt from BIQ2021's Unsplash subset (ss03) alone, plain or
+anchored to the shipped head, against heads learnt from all three; validation SRCC within each subset too.
+Usage: python research/lite2/head_refit.py features OUT BIQ_ROOT, then ... fit|subsets OUT BIQ_ROOT WORK."""
 import json
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ import torch
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[2]
+SUBSETS = ("ss01", "ss02", "ss03")  # BIQ2021's subsets (file name prefixes): own photographs, deliberate settings, Unsplash
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "scripts")]
 
 
@@ -45,7 +48,7 @@ def features(out: Path, biq_root: Path) -> None:
     np.save(out / "x-biqtest.npy", np.stack([m.features(load_image(str(it.path))) for it in test]))
 
 
-def fit(out: Path, biq_root: Path, work: Path) -> None:
+def fit(out: Path, biq_root: Path, work: Path, table: str = "refit") -> None:
     import train_lite2 as T2
 
     from vqual.eval.metrics import evaluate
@@ -83,10 +86,12 @@ def fit(out: Path, biq_root: Path, work: Path) -> None:
                     n += 1; ok += spearmanr(s, -np.arange(len(s)))[0] >= 0.95
         return f"{ok}/{n}"
 
-    def head(alpha, mu, anchor, cl_idx=None, cw=0.0, margin=0.1):
-        """min mean_i (z_i w + b - y_i)^2 + alpha/n |w - w_anchor|^2 + mu mean_p softplus-hinge + cw mean_clive(...)^2"""
+    def head(alpha, mu, anchor, cl_idx=None, cw=0.0, margin=0.1, rows=None):
+        """min mean_i (z_i w + b - y_i)^2 + alpha/n |w - w_anchor|^2 + mu mean_p softplus-hinge + cw mean_clive(...)^2
+        over the training rows `rows` (default: every training image outside the validation part)"""
+        rows = tr if rows is None else rows
         W0 = torch.from_numpy(w0.astype(np.float64)) if anchor else torch.zeros(d, dtype=torch.float64)
-        Z, Y = torch.from_numpy(Z_tr[tr]), torch.from_numpy(y_tr[tr])
+        Z, Y = torch.from_numpy(Z_tr[rows]), torch.from_numpy(y_tr[rows])
         dw = torch.zeros(d, dtype=torch.float64, requires_grad=True)
         b = torch.tensor([b0], dtype=torch.float64, requires_grad=True)
         opt = torch.optim.LBFGS([dw, b], lr=1, max_iter=200, line_search_fn="strong_wolfe", tolerance_grad=1e-9,
@@ -96,7 +101,7 @@ def fit(out: Path, biq_root: Path, work: Path) -> None:
             opt.zero_grad()
             w = W0 + dw
             r = Z @ w + b - Y
-            loss = (r * r).mean() + alpha * (dw * dw).sum() / len(tr)
+            loss = (r * r).mean() + alpha * (dw * dw).sum() / len(rows)
             if mu > 0:
                 loss = loss + mu * (margin * torch.nn.functional.softplus(-(Dp @ w) / margin)).mean()
             if cw > 0:
@@ -114,9 +119,25 @@ def fit(out: Path, biq_root: Path, work: Path) -> None:
         ev = evaluate(p, y_te, mapped=(4,), levels=False)
         q = f(x_syn)
         clive = clive_cv if clive_cv is not None else f"{spearmanr(f(x_cl), y_cl)[0]:.3f} (zero-shot)"
-        print(f"| {name} | {spearmanr(f(x_tr[va]), y_tr[va])[0]:.3f} | {ev['srcc']:.3f} / {ev['plcc_l4']:.3f} | "
+        within = "" if table != "subsets" else " | " + " / ".join(
+            f"{spearmanr(f(x_tr[va & (sub == s)]), y_tr[va & (sub == s)])[0]:.3f}" for s in SUBSETS)
+        print(f"| {name} | {spearmanr(f(x_tr[va]), y_tr[va])[0]:.3f}{within} | {ev['srcc']:.3f} / {ev['plcc_l4']:.3f} | "
               f"{clive} | {falls(f(x_at))} | {np.mean(q[pairs[:, 0]] > q[pairs[:, 1]]):.3f} |", flush=True)
 
+    if table == "subsets":
+        paths, _ = T2.biq_split(biq_root, "train")
+        sub = np.array([p.name[:4] for p in paths])
+        print("| head | val SRCC | val SRCC within ss01 / ss02 / ss03 | BIQ2021 test SRCC / PLCC (l4) | clive-fewlabel "
+              "SRCC | score falls with level | synthetic pairs in order |\n| --- | ---: | --- | --- | --- | ---: | ---: |")
+        row("shipped (trained end to end with the encoder, all subsets)", lambda x: z(x) @ w0 + b0)
+        ss03 = tr[sub[tr] == "ss03"]
+        for alpha, mu in ((1e4, 0), (1e4, 1)):
+            row(f"ridge on all subsets, alpha {alpha:g}, pairs {mu:g}", head(alpha, mu, False))
+            row(f"ridge on ss03 only, alpha {alpha:g}, pairs {mu:g}", head(alpha, mu, False, rows=ss03))
+        for alpha, mu in ((1e4, 1), (1e5, 1), (1e5, 0)):
+            row(f"anchored to the shipped head, on ss03 only, alpha {alpha:g}, pairs {mu:g}",
+                head(alpha, mu, True, rows=ss03))
+        return
     print("| head | val SRCC | BIQ2021 test SRCC / PLCC (l4) | clive-fewlabel SRCC | score falls with level | "
           "synthetic pairs in order |\n| --- | ---: | --- | --- | ---: | ---: |")
     row("shipped (trained end to end with the encoder)", lambda x: z(x) @ w0 + b0)
@@ -137,4 +158,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "features":
         features(Path(sys.argv[2]), Path(sys.argv[3]))
     else:
-        fit(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
+        fit(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[1])
