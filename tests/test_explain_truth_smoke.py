@@ -56,3 +56,13 @@ def test_summary_counts_clean_calls_hits_and_contradictions():
     assert s["clean_pictures"]["called_clean"] == 3 and s["clean_pictures"]["strong_or_severe_word"] == 0
     assert s["by_type"]["image:blur"]["named_levels_3_5"] == 3 and s["by_type"]["image:blur"]["srcc_word_vs_level"]
     assert s["contradictions"]["found"] == 0 and s["named_levels_3_5"] == {"n": 3, "named": 3, "named_first": 3}
+
+
+def test_human_rated_clean_photographs_are_summarised_apart():
+    quiet = {"blur": 0.0, "noise": 0.0}
+    rows = [E.audit(_result(CLEAN_SENTENCE, quiet, score=4.3, level="good")),
+            E.audit(_result("The main problem is strong blur.", {"blur": _strong("blur"), "noise": 0.0})),
+            E.audit(_result("The main problem is severe blur.", {"blur": _strong("blur"), "noise": 0.0}))]
+    s = E.summarise_human_clean(rows)
+    assert s == {"n": 3, "mos_at_least": E.HUMAN_CLEAN_MOS, "called_clean": 1, "low_sentence": 0,
+                 "strong_or_severe_word": 2, "named": {"blur": 2}, "contradictions": 1}
