@@ -247,6 +247,10 @@ def fit_thresholds(v: np.ndarray, target: np.ndarray, clean_max: float, level1_b
     return cuts
 
 
+def _floor4(v: float) -> float:
+    return float(np.floor(v * 1e4) / 1e4)
+
+
 def band_of(v: float, cuts: list[float]) -> int:
     return int(np.searchsorted(np.asarray(cuts), v, side="right"))
 
@@ -263,15 +267,17 @@ def fit_group(meta: list[dict], vals: np.ndarray, names: list[str], sources: dic
         target = np.array([TARGET[lv] for lv in levels[sel]])
         clean_max = float(vals[clean].max(axis=0)[a]) if clean.any() else 0.0
         level1 = vals[own & (levels == 1), a]
-        level1_bound = float(np.quantile(level1, LEVEL1_QUANTILE))
+        level1_bound = float(np.quantile(level1, LEVEL1_QUANTILE, method="higher"))  # at most 10% above it
         cuts = fit_thresholds(v, target, clean_max, level1_bound) if fit else thresholds[attr]
         got = np.array([band_of(x, cuts) for x in v])
         per_level = {}
         for lv in range(6):
             m = levels[sel] == lv
             per_level[str(lv)] = [int(np.sum(got[m] == b)) for b in range(5)]
-        out[attr] = {"thresholds": cuts, "sources": sources[attr], "clean_max": round(clean_max, 4),
-                     f"level1_q{round(100 * LEVEL1_QUANTILE)}": round(level1_bound, 4),
+        # the bounds are recorded rounded down, the thresholds were rounded up: the record keeps the constraints
+        # (clean max "none", level-1 bound at most "slight") that the unrounded values meet
+        out[attr] = {"thresholds": cuts, "sources": sources[attr], "clean_max": _floor4(clean_max),
+                     f"level1_q{round(100 * LEVEL1_QUANTILE)}": _floor4(level1_bound),
                      "level1_at_most_slight": round(float(np.mean(level1 < cuts[1])), 4), "n": int(sel.sum()),
                      "exact_band_rate": round(float(np.mean(got == target)), 4),
                      "bands_by_level": per_level}
