@@ -44,6 +44,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # this checkout's vqual, as ENV gives the runs
+from common import command_line  # noqa: E402
 from serve_load import make_images  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,16 +73,51 @@ def status_kb(pid: int, key: str) -> int:
     return 0
 
 
-def workers() -> list[int]:
-    out = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
+def proc_table() -> dict[int, tuple[int, bytes, str]]:
+    """pid -> (parent pid, command line, start time in clock ticks) of every process now running (a pid with its
+    start time names one process: pids are reused)."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
             try:
-                if (p / "cmdline").read_bytes().startswith(b"ray::MapWorker"):
-                    out.append(int(p.name))
-            except OSError:
-                pass
+                cmd = Path(f"/proc/{p}/cmdline").read_bytes()
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            out[int(p)] = (int(fields[1]), cmd, fields[19])
     return out
+
+
+def descendants(roots: set[int], procs: dict[int, tuple[int, bytes, str]]) -> set[int]:
+    """Every descendant of `roots` in `procs` (`proc_table`), not the roots themselves."""
+    found: set[int] = set()
+    todo = list(roots)
+    while todo:
+        parent = todo.pop()
+        for p, (ppid, _, _) in procs.items():
+            if ppid == parent and p not in found and p not in roots:
+                found.add(p)
+                todo.append(p)
+    return found
+
+
+def workers() -> list[int]:
+    return [p for p, (_, cmd, _) in proc_table().items() if cmd.startswith(b"ray::MapWorker")]
+
+
+def host_report(script: str, argv: list[str] | None, note: str) -> dict:
+    """How a batch benchmark's report starts: when, where, the command, and the host's state."""
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
+            "cpus": os.cpu_count(), "command": command_line(script, argv), "note": note,
+            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def emit(report: dict, path: str | None, indent: int = 2) -> None:
+    """Print the report, and write it to `path` (--json) too."""
+    text = json.dumps(report, indent=indent)
+    print(text)
+    if path:
+        Path(path).write_text(text + "\n")
 
 
 def rows_done(out: Path) -> int:
@@ -222,9 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", default="", help="the host's state, for the report")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
-    report = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
-              "cpus": os.cpu_count(), "command": "python benchmarks/batch.py " + " ".join(argv or sys.argv[1:]),
-              "note": a.note, "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
+    report = host_report("batch.py", argv, a.note)
     with tempfile.TemporaryDirectory(prefix="vqual-batch-bench-") as d:
         tmp = Path(d)
         folder = tmp / "images"
@@ -243,10 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             report["listing"] = listing(a.listing, tmp)
         if "memory" not in a.skip:
             report["memory"] = memory(a.small, tmp)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if a.json:
-        Path(a.json).write_text(text + "\n")
+    emit(report, a.json)
     return 0
 
 

@@ -33,21 +33,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "src"))  # this checkout's vqual, as ENV gives the commands
+from batch import descendants, emit, host_report, proc_table  # noqa: E402
 
 
 def make_library(root: Path, images: int, videos: int) -> int:
@@ -84,41 +85,21 @@ def run(cmd: list[str], env: dict, timeout: float = 600) -> tuple[float, subproc
     return time.perf_counter() - t0, r
 
 
-def _procs() -> dict[int, tuple[int, bytes]]:
-    out = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                cmd = Path(f"/proc/{p}/cmdline").read_bytes()
-                ppid = int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            out[int(p)] = (ppid, cmd)
-    return out
-
-
 def node_pids(temp_dir: str) -> set[int]:
     """The processes of the Ray node whose session lives in `temp_dir` (their command lines name it) and their
     descendants (the workers, whose command lines do not)."""
-    procs = _procs()
+    procs = proc_table()
     mark = temp_dir.encode()
-    found = {p for p, (_, cmd) in procs.items() if mark in cmd and p != os.getpid()}
-    todo = list(found)
-    while todo:
-        parent = todo.pop()
-        for p, (ppid, _) in procs.items():
-            if ppid == parent and p not in found:
-                found.add(p)
-                todo.append(p)
-    return found
+    found = {p for p, (_, cmd, _) in procs.items() if mark in cmd and p != os.getpid()}
+    return found | descendants(found, procs)
 
 
 def stop_nodes(temp_dirs: list[str], grace: float = 10.0) -> dict:
     """SIGTERM the nodes' processes, SIGKILL what is left after `grace` s; returns how many there were and the names
     of those killed outright."""
     pids = set().union(*(node_pids(t) for t in temp_dirs)) if temp_dirs else set()
-    procs = _procs()
-    names = {p: procs.get(p, (0, b""))[1].split(b"\0")[0].decode(errors="replace").rsplit("/", 1)[-1] for p in pids}
+    procs = proc_table()
+    names = {p: procs.get(p, (0, b"", ""))[1].split(b"\0")[0].decode(errors="replace").rsplit("/", 1)[-1] for p in pids}
     for p in pids:
         try:
             os.kill(p, signal.SIGTERM)
@@ -197,10 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
                RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE=os.environ.get("RAY_AUTH_MODE", "token"))
     env.setdefault("OMP_NUM_THREADS", "1")
-    report: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
-                    "cpus": os.cpu_count(), "command": "python benchmarks/batch_cluster.py " + " ".join(
-                        argv if argv is not None else sys.argv[1:]), "note": a.note,
-                    "load_avg_at_start": [round(x, 2) for x in os.getloadavg()], "ray_auth_mode": env["RAY_AUTH_MODE"]}
+    report: dict = {**host_report("batch_cluster.py", argv, a.note), "ray_auth_mode": env["RAY_AUTH_MODE"]}
     lib, out = work / "library", work / "out"
     report["files"] = make_library(lib, a.images, a.videos)
     temp_root = f"/tmp/vqual-cluster-{os.getuid()}-{a.port}"  # short: Ray's unix sockets live below it
@@ -281,10 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(temp_root, ignore_errors=True)
     report["checks"] = checks
     report["ok"] = bool(checks) and all(checks.values())
-    text = json.dumps(report, indent=2)
-    print(text)
-    if a.json:
-        Path(a.json).write_text(text + "\n")
+    emit(report, a.json)
     if not a.work:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if report["ok"] else 1

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -50,7 +49,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "src"))  # this checkout's vqual, as ENV gives the runs
-from batch import rows_done, status_kb  # noqa: E402
+from batch import descendants, emit, host_report, proc_table, rows_done, status_kb  # noqa: E402
 
 ACTIONS = ("term", "worker", "int", "kill")
 EXPECTED_EXIT = {"term": 143, "worker": 143, "int": 130}
@@ -76,34 +75,9 @@ def make_library(root: Path, items: int, bad: int) -> list[str]:
     return bad_paths
 
 
-def _procs() -> dict[int, tuple[int, bytes, str]]:
-    """pid -> (parent pid, command line, start time in clock ticks)."""
-    out = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                cmd = Path(f"/proc/{p}/cmdline").read_bytes()
-                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            out[int(p)] = (int(fields[1]), cmd, fields[19])
-    return out
-
-
-def descendants(root: int, procs: dict) -> dict[int, tuple[bytes, str]]:
-    found, todo = {}, [root]
-    while todo:
-        parent = todo.pop()
-        for p, (ppid, cmd, start) in procs.items():
-            if ppid == parent and p not in found:
-                found[p] = (cmd, start)
-                todo.append(p)
-    return found
-
-
 def survivors(tree: dict[int, tuple[bytes, str]]) -> dict[int, str]:
     """The processes of `tree` still alive (same pid and start time): pid -> name."""
-    procs = _procs()
+    procs = proc_table()
     return {p: cmd.split(b"\0")[0].decode(errors="replace")[:60] for p, (cmd, start) in tree.items()
             if p in procs and procs[p][2] == start}
 
@@ -136,13 +110,14 @@ def one_run(cmd: list[str], env: dict, out: Path, n: int, action: str | None, rn
         if time.perf_counter() - t0 > timeout:
             p.kill()
             raise SystemExit(f"{' '.join(cmd)}: no end after {timeout} s (log: {log})")
-        procs = _procs()
-        tree.update(descendants(p.pid, procs))
+        procs = proc_table()
+        below = descendants({p.pid}, procs)
+        tree.update({q: procs[q][1:] for q in below})
         rows = rows_done(out) if out.exists() else 0
         samples.append((round(time.perf_counter() - t0, 2), rows, status_kb(p.pid, "VmRSS")))
         if action and done_action is None and rows >= target:
             if action == "worker" and worker_killed is None:
-                actors = [q for q, (cmd_, _) in descendants(p.pid, procs).items() if cmd_.startswith(b"ray::MapWorker")]
+                actors = [q for q in below if procs[q][1].startswith(b"ray::MapWorker")]
                 if actors:
                     os.kill(actors[0], signal.SIGKILL)
                     worker_killed = {"pid": actors[0], "at_rows": rows}
@@ -201,10 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                VQUAL_RAY_TMPDIR=ray_tmp)
     env.setdefault("OMP_NUM_THREADS", "1")
     rng = random.Random(a.seed)
-    report: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
-                    "cpus": os.cpu_count(), "command": "python benchmarks/batch_soak.py " + " ".join(
-                        argv if argv is not None else sys.argv[1:]), "note": a.note,
-                    "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
+    report: dict = host_report("batch_soak.py", argv, a.note)
     lib, out, logs = work / "library", work / "out", work / "logs"
     logs.mkdir(parents=True)
     t0 = time.perf_counter()
@@ -288,10 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     report["checks"] = checks
     report["ok"] = all(checks.values())
     report["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    text = json.dumps(report, indent=1)
-    print(text)
-    if a.json:
-        Path(a.json).write_text(text + "\n")
+    emit(report, a.json, indent=1)
     if not a.work:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if report["ok"] else 1

@@ -26,14 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -279,10 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     trees = {"this": REPO / "src"}
     if a.baseline:
         trees = {"baseline": Path(a.baseline).resolve(), **trees}
-    report: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
-                    "cpus": os.cpu_count(), "command": "python benchmarks/batch_startup.py " + " ".join(argv),
-                    "note": a.note, "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
-                    "trees": {k: str(v) for k, v in trees.items()}}
+    from batch import emit, host_report  # here, not at the top: the traced driver runs this file too
+
+    report: dict = {**host_report("batch_startup.py", argv, a.note), "trees": {k: str(v) for k, v in trees.items()}}
     runs: dict[str, list[dict]] = {k: [] for k in trees}
     with tempfile.TemporaryDirectory(prefix="vqual-batch-startup-") as d:
         tmp = Path(d)
@@ -306,10 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                                                      for k in kinds},
                        "modules_first_run": rs[0]["modules"],
                        "processes_first_run": rs[0]["processes"]}
-    text = json.dumps(report, indent=1)
-    print(text)
-    if a.json:
-        Path(a.json).write_text(text + "\n")
+    emit(report, a.json, indent=1)
     return 0
 
 

@@ -17,7 +17,6 @@ import torch
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[2]
-SUBSETS = ("ss01", "ss02", "ss03")  # BIQ2021's subsets (file name prefixes): own photographs, deliberate settings, Unsplash
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "scripts")]
 
 
@@ -120,13 +119,13 @@ def fit(out: Path, biq_root: Path, work: Path, table: str = "refit") -> None:
         q = f(x_syn)
         clive = clive_cv if clive_cv is not None else f"{spearmanr(f(x_cl), y_cl)[0]:.3f} (zero-shot)"
         within = "" if table != "subsets" else " | " + " / ".join(
-            f"{spearmanr(f(x_tr[va & (sub == s)]), y_tr[va & (sub == s)])[0]:.3f}" for s in SUBSETS)
+            f"{spearmanr(f(x_tr[va & (sub == s)]), y_tr[va & (sub == s)])[0]:.3f}" for s in T2.SUBSETS)
         print(f"| {name} | {spearmanr(f(x_tr[va]), y_tr[va])[0]:.3f}{within} | {ev['srcc']:.3f} / {ev['plcc_l4']:.3f} | "
               f"{clive} | {falls(f(x_at))} | {np.mean(q[pairs[:, 0]] > q[pairs[:, 1]]):.3f} |", flush=True)
 
     if table == "subsets":
         paths, _ = T2.biq_split(biq_root, "train")
-        sub = np.array([p.name[:4] for p in paths])
+        sub = np.array([T2.subset_of(p) for p in paths])
         print("| head | val SRCC | val SRCC within ss01 / ss02 / ss03 | BIQ2021 test SRCC / PLCC (l4) | clive-fewlabel "
               "SRCC | score falls with level | synthetic pairs in order |\n| --- | ---: | --- | --- | --- | ---: | ---: |")
         row("shipped (trained end to end with the encoder, all subsets)", lambda x: z(x) @ w0 + b0)
