@@ -28,9 +28,10 @@ def level_index(score: float | np.ndarray, bounds=LEVEL_BOUNDS) -> np.ndarray:
     return np.digitize(score, bounds)
 
 
-def level_of_score(score: float) -> str:
-    """The level whose bin holds `score` (a score on a bound belongs to the level above it)."""
-    return LEVELS_ASCENDING[int(level_index(float(score)))]
+def level_of_score(score: float, bounds=LEVEL_BOUNDS) -> str:
+    """The level whose bin holds `score` (a score on a bound belongs to the level above it): a result's `level`,
+    for every model, so that the level a result states always agrees with its score."""
+    return LEVELS_ASCENDING[int(level_index(float(score), bounds))]
 
 
 def level_probs_from_score(score: float) -> dict[str, float]:
@@ -52,5 +53,6 @@ def level_probs_from_score(score: float) -> dict[str, float]:
 
 
 def level_of(probs: dict[str, float]) -> str:
-    """The most probable level; ties go to the better level (deterministic)."""
+    """The most probable level; ties go to the better level (deterministic). Not a result's `level` (that is
+    `level_of_score`): vqual-lmm's level-word probabilities can peak away from their expected score."""
     return max(LEVELS, key=lambda name: (probs.get(name, 0.0), -LEVELS.index(name)))

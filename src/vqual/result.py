@@ -103,7 +103,7 @@ class QualityResult(JsonForm):
     kind: Literal["image", "video"]
     score: float  # predicted MOS on `scale` (the model's 1-5, higher is better, unless a calibration was applied)
     score_100: float  # the same on 0-100, 100 = best (its position on `scale`)
-    level: str  # most probable of `vqual.levels.LEVELS`
+    level: str  # of `vqual.levels.LEVELS`: the bin of the model's levels that holds `score` (before calibration)
     level_probs: dict[str, float]  # probability of each level, sums to 1
     uncertainty: float  # model-specific spread of the score, on the 1-5 scale (0 = certain)
     attributes: dict[str, float]  # named distortion severities in [0, 1] (0 = absent)

@@ -17,7 +17,7 @@ import numpy as np
 
 from vqual.errors import MediaError
 from vqual.heads.prediction import Prediction
-from vqual.levels import LEVELS, level_of, level_probs_from_score
+from vqual.levels import LEVEL_BOUNDS, LEVELS, level_of_score, level_probs_from_score
 from vqual.media import Chunk, iter_chunks, load_image, media_kind, probe_video
 from vqual.result import FLAG_EXPLANATION_CONTRADICTS, Moment, Provenance, QualityResult, score_to_100
 from vqual.version import __version__
@@ -61,6 +61,8 @@ class QualityModel:
     min_side: int = 32
     #: Calibration to the user's scale applied to every result (None: the model's own 1-5); see `with_calibration`.
     calibration: Calibration | None = None
+    #: Bounds between its levels on its own 1-5 scale: a result's `level` is the bin of its score (`level_of`).
+    bounds: tuple[float, ...] | list[float] = LEVEL_BOUNDS
     #: Whether the model can explain its results in words (`explaining`), and whether this copy does.
     can_explain: bool = False
     explain: bool = False
@@ -147,9 +149,8 @@ class QualityModel:
             p = self.predict_chunk(chunk)
             seconds.append(p)
             key_indices.append(chunk.key_index)
-            probs = self._probs(p)
             moments.append(Moment(second=chunk.index, start=round(chunk.t0, 6), end=round(chunk.t1, 6),
-                                  score=float(p.score), level=level_of(probs), attributes=dict(p.attributes),
+                                  score=float(p.score), level=self.level_of(p.score), attributes=dict(p.attributes),
                                   explanation=p.explanation))
             if on_second is not None:
                 declared = math.ceil(info.duration) if math.isfinite(info.duration) else 0
@@ -164,6 +165,12 @@ class QualityModel:
             raise MediaError(label, "too_small", f"{width}x{height} is too small to assess "
                                                  f"(at least {self.min_side} px per side)")
 
+    def level_of(self, score: float) -> str:
+        """The level a result states for `score` (on the model's own 1-5 scale): the bin of its levels that holds it.
+        `level_probs` are the model's own probabilities; for vqual-lite they peak in this bin, for vqual-lmm (the
+        level words' distribution) they need not, and a level that contradicted the score would mislead."""
+        return level_of_score(min(5.0, max(1.0, float(score))), self.bounds)
+
     def _probs(self, p: Prediction) -> dict[str, float]:
         probs = p.level_probs if p.level_probs is not None else level_probs_from_score(p.score)
         return {name: float(probs.get(name, 0.0)) for name in LEVELS}
@@ -176,7 +183,7 @@ class QualityModel:
                           decoder=self.decoder, decoder_version=self.decoder_version, frame_indices=list(frames),
                           elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), vqual_version=__version__)
         result = QualityResult(path=label, kind=kind, score=score, score_100=score_to_100(score),
-                               level=level_of(probs), level_probs=probs, uncertainty=float(p.uncertainty),
+                               level=self.level_of(score), level_probs=probs, uncertainty=float(p.uncertainty),
                                attributes={k: float(v) for k, v in p.attributes.items()}, provenance=prov,
                                raw_score=None if p.raw is None else float(p.raw), explanation=p.explanation,
                                explanation_check=p.explanation_check, **extra)

@@ -40,7 +40,7 @@ import numpy as np
 
 from vqual.heads.pooling import pool_worst
 from vqual.heads.prediction import Prediction
-from vqual.levels import LEVELS, level_of
+from vqual.levels import LEVELS
 from vqual.media import Chunk
 from vqual.models.base import QualityModel
 from vqual.models.cards import card_of
@@ -202,7 +202,7 @@ class VqualLMM(QualityModel):
             pred = Prediction(score=score, uncertainty=spread, raw=score, attributes=dict(attributes),
                               level_probs=level_probs)
             if self.explain:
-                level = level_of(level_probs)
+                level = self.level_of(score)
                 allowed = grounded(media, score, attributes, level=level, bands=self.bands)
                 if len(allowed) == 1:  # the rule leaves one answer: nothing for the decoder to choose
                     text = allowed[0]
@@ -259,10 +259,10 @@ class VqualLMM(QualityModel):
             return pred
         # the whole video: the grounded sentence on its pooled attributes, then where it is worst (the seconds that
         # score lowest, as the result's `worst` lists them), each read back with the timeline
-        timeline = [Second(*p.inputs.span, score=p.score, attributes=p.attributes, level=level_of(p.level_probs))
+        timeline = [Second(*p.inputs.span, score=p.score, attributes=p.attributes, level=self.level_of(p.score))
                     for p in seconds]
         pred.explanation = with_worst_moments(pred.explanation, worst_moments(timeline, self.n_worst, bands=self.bands))
-        level = level_of(pred.level_probs)
+        level = self.level_of(pred.score)
         result = check(pred.explanation, pred.score, attrs, level=level, timeline=timeline, media="video",
                        bands=self.bands).as_dict()
         for sec, p in zip(timeline, seconds):  # every second's own explanation is checked too
