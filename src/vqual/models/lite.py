@@ -97,10 +97,11 @@ class VqualLite(QualityModel):
 class VqualLite2(VqualLite):
     """vqual-lite 2: the same design with the upper half of the spatial encoder (stages s5-s7 and the head conv)
     fine-tuned on 9,000 BIQ2021 photographs and synthetic ranking pairs (scripts/train_lite2.py), and a score head
-    trained with it. Attribute heads are refitted on the new features; the temporal part is 1.0's."""
+    trained with it, then refitted on BIQ2021 and clive-fewlabel's 200 labels anchored to it (2.2.0;
+    scripts/human_head.py). Attribute heads are refitted on the new features; the temporal part is 1.0's."""
 
     name = "vqual-lite@2.0"
-    trained_on = ("biq2021",)
+    trained_on = ("biq2021", "clive-fewlabel")
 
     def spatial_features(self, rgb: np.ndarray, still: bool) -> np.ndarray:
         """As 1.0, and for a still picture larger than `LARGE_AREA` pixels the mean of the whole view's vector
