@@ -4,6 +4,7 @@ from PIL import Image
 
 import vqual
 from vqual.errors import MediaError
+from vqual.registry import default_model_name
 from vqual.result import Failure, QualityResult
 
 
@@ -23,7 +24,7 @@ def test_score_array_pil_and_path_agree(img, tmp_path):
     assert a.score == b.score == c.score
     assert 1.0 <= a.score <= 5.0 and a.score_100 == pytest.approx((a.score - 1) * 25)
     assert sum(a.level_probs.values()) == pytest.approx(1.0)
-    assert a.provenance.model == "vqual-lite" and len(a.provenance.weights_sha256) == 64
+    assert a.provenance.model == default_model_name() and len(a.provenance.weights_sha256) == 64
 
 
 def test_batch_goes_on_past_bad_file(img, tmp_path):
@@ -45,7 +46,7 @@ def test_single_bad_input_raises_media_error(tmp_path):
 
 
 def test_list_models():
-    assert vqual.list_models()[0].name == "vqual-lite"
+    assert vqual.list_models()[0].name == default_model_name() == "vqual-lite@2.0"
 
 
 def test_too_small_to_assess_is_an_error_not_a_score(tmp_path):

@@ -15,6 +15,7 @@ from mediagen import moving_pattern, truncate_file, write_image, write_video
 
 import vqual.api
 from vqual.cli import COMMANDS, build_parser, command_of, main
+from vqual.registry import default_model_name
 
 #: Modules the scoring path must never import (the code of other sub-commands, fitting, the language path).
 NOT_FOR_SCORING = ("vqual.eval", "vqual.adapt", "vqual.lmm", "vqual.data", "vqual.models.user", "transformers",
@@ -79,7 +80,7 @@ def test_a_failing_only_batch_loads_no_model(bad, tmp_path):
     code, modules = _modules_after(["score", *bad["paths"], "--out", str(out)])
     assert code == 1
     doc = json.loads(out.read_text())
-    assert doc["results"] == [] and doc["model"] == "vqual-lite"
+    assert doc["results"] == [] and doc["model"] == default_model_name()
     assert [f["error"]["reason"] for f in doc["failures"]] == ["missing", "empty", "not_media", "truncated",
                                                                "truncated", "too_large"]
     assert _offending(modules, ("torch", "vqual.models.lite", "vqual.encoders", *NOT_FOR_SCORING)) == []

@@ -26,6 +26,7 @@ from mediagen import moving_pattern, truncate_file, write_empty_video, write_ima
 from vqual.batch.rows import read_results, read_shard, shards  # noqa: E402
 from vqual.batch.run import BatchOptions, run_batch, start_ray  # noqa: E402
 from vqual.batch.worker import CRASHED, FaultPlan  # noqa: E402
+from vqual.registry import default_model_name
 
 N_IMAGES, N_VIDEOS, N_BAD = 40, 4, 5
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -126,7 +127,7 @@ def test_outputs_equal_vqual_score_and_counts(first_run, reference):
                               "by_node": {node: n}, "failed": N_BAD, "reasons": reasons}
     assert summary["output"] == {"shards": len(shards(str(out))), "rows": n, "scored": n - N_BAD, "failed": N_BAD,
                                  "reasons": reasons, "duplicates": 0}
-    assert summary["model"]["model"] == "vqual-lite" and len(summary["model"]["weights_sha256"]) == 64
+    assert summary["model"]["model"] == default_model_name() and len(summary["model"]["weights_sha256"]) == 64
     assert summary["command_line"] == "test" and summary["ended"] >= summary["started"]
     assert not (out / ".work").exists()
     assert json.loads((out / "summary.json").read_text()) == summary

@@ -13,6 +13,7 @@ import vqual
 from vqual.cli import main
 from vqual.compare import CompareError, CompareResult, compare
 from vqual.compare import classic as c
+from vqual.registry import default_model_name
 from vqual.result import Failure
 
 
@@ -102,7 +103,7 @@ def test_video_alignment_errors(media):
 def test_no_reference_scores_beside(media):
     r = compare(media["ref_mp4"], media["crf40"], metrics="psnr", timeline=True)
     nr = r.no_reference
-    assert nr.model == "vqual-lite" and nr.weights_sha256 and 1 <= nr.distorted <= 5 and 1 <= nr.reference <= 5
+    assert nr.model == default_model_name() and nr.weights_sha256 and 1 <= nr.distorted <= 5 and 1 <= nr.reference <= 5
     assert len(nr.reference_per_second) == len(r.seconds) == len(nr.distorted_per_second)
 
 

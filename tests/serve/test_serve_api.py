@@ -16,6 +16,8 @@ import pytest
 from mediagen import moving_pattern, write_image, write_video
 from serverproc import Server, multipart, wait_job
 
+from vqual.registry import default_model_name
+
 pytest.importorskip("fastapi", reason="needs the vqual[serve] extra (make test installs it)")
 
 
@@ -344,7 +346,7 @@ def test_token_required_when_set(guarded):
     assert status == 401 and doc["error"]["message"] == "wrong token"
     assert guarded.request("GET", "/metrics")[0] == 401
     status, _, doc = guarded.request("GET", "/v1/models", headers={"Authorization": "Bearer s3cret"})
-    assert status == 200 and doc["serving"]["model"] == "vqual-lite"
+    assert status == 200 and doc["serving"]["model"] == default_model_name()
     assert guarded.request("GET", "/healthz")[0] == 200 and guarded.request("GET", "/readyz")[0] == 200
 
 
@@ -368,9 +370,9 @@ def test_health_models_docs_and_metrics(server, media):
     assert server.upload("/v1/score", [(name.name, data)])[0] == 422  # counted below, whatever ran before
     assert server.request("GET", "/healthz") == (200, server.request("GET", "/healthz")[1], {"status": "ok"})
     status, _, ready = server.request("GET", "/readyz")
-    assert status == 200 and ready["model"] == "vqual-lite"
+    assert status == 200 and ready["model"] == default_model_name()
     status, _, models = server.request("GET", "/v1/models")
-    assert [m["name"] for m in models["models"] if m["serving"]] == ["vqual-lite"]
+    assert [m["name"] for m in models["models"] if m["serving"]] == [default_model_name()]
     status, _, schema = server.request("GET", "/openapi.json")
     assert status == 200 and {"/v1/score", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/models"} <= set(schema["paths"])
     assert server.request("GET", "/docs")[0] == 200

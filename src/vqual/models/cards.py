@@ -102,8 +102,8 @@ def _builtin(factory: str, asset: str) -> ModelSpec:
 
 #: The built-in models; the first is the default.
 BUILTIN: tuple[ModelSpec, ...] = (
-    _builtin("vqual.models.lite:VqualLite", "lite/lite.json"),
     _builtin("vqual.models.lite:VqualLite2", "lite2/lite2.json"),
+    _builtin("vqual.models.lite:VqualLite", "lite/lite.json"),
     _builtin("vqual.models.niqe:NIQEModel", "niqe/mapping.json"),
     _builtin("vqual.models.lmm:VqualLMM", "lmm/lmm.json"),
 )
