@@ -181,8 +181,14 @@ def video_measurements(cache: Path) -> tuple[list[dict], np.ndarray, list[str]]:
     clips = [(ci, "clean", 0) for ci in range(len(contents))]
     clips += [(ci, d, lv) for ci in range(len(contents)) for ds in VIDEO_SOURCES.values() for d in ds
               for lv in range(1, 6)]
+    import hashlib
+
+    import vqual.encoders.temporal as temporal_module
+
+    # kept per version of the temporal encoder's code: a change to it (e.g. how a long hold is found) re-measures
+    digest = hashlib.sha256(Path(temporal_module.__file__).read_bytes()).hexdigest()[:12]
     (cache / "temporal").mkdir(parents=True, exist_ok=True)
-    path = cache / "temporal" / "video.json"
+    path = cache / "temporal" / f"video-{digest}.json"
     rows: list[dict] = json.loads(path.read_text()) if path.exists() else []
     seen = {(r["ci"], r["distortion"], r["level"]) for r in rows}
     enc = TemporalEncoder()

@@ -231,6 +231,25 @@ def test_stutter_duplicate_ratio_is_exact():
         assert f.duplicate.sum() == sum(1 for i in range(1, 30) if i % hold), hold
 
 
+@pytest.mark.parametrize("fps,hold", [(24, 8), (30, 10), (25, 8)])
+def test_long_holds_are_stutter(fps, hold):
+    """A hold of a third of a second moves in fewer than 10% of a chunk's pairs: still stutter, and more of it than a
+    shorter hold (it read 0 at 24 fps before 2026-12-05: the chunk was taken for a still)."""
+    def sev(h):
+        pairs = syn.timed(syn.stutter(clean("pan", 3 * fps), h), fps)
+        return [ENC.encode(c, fps=fps).severities["stutter"] for c in chunks_of(pairs)]
+
+    long, short = sev(hold), sev(hold // 2)
+    assert min(long) > 0.7 and all(a > b for a, b in zip(long, short)), (long, short)
+
+
+def test_a_cut_in_a_still_is_not_stutter():
+    frames = list(clean("static", 30))
+    frames[15:] = [np.ascontiguousarray(f[:, ::-1]) for f in frames[15:]]  # one change half-way: a cut
+    f = ENC.encode(chunks_of(syn.timed(frames, FPS))[0], fps=FPS)
+    assert f.severities["stutter"] == 0.0 and not f.duplicate.any()
+
+
 def test_drop_ratio_from_timestamps():
     luma = to_luma(list(clean("pan", 30)))
     keep = [i for i in range(30) if i not in (3, 4, 10, 20)]  # a 2-frame gap and two 1-frame gaps: 4 missing

@@ -388,11 +388,18 @@ class TemporalEncoder:
         cfg = self.config
         P = Dn.size
         dup = np.zeros(P, dtype=bool)
+        max_run = max(1, round(cfg.max_freeze_s / nominal))
         level = float(np.percentile(Dn, 90))
+        if level < cfg.move_eps and P >= 2:
+            # fewer than 10% of the pairs move: a still, or a long hold (stutter of 8 at 24 fps moves in 2 pairs of a
+            # 23-pair chunk). The motion level is then the median of the fewest moving pairs that holds of at most
+            # `max_freeze_s` leave in a chunk; a still stays below `move_eps`, and a lone change (a cut) in one leaves
+            # no interior run of repeats below, so neither stutters.
+            m = max(1, P // (max_run + 1))
+            level = float(np.median(np.sort(Dn)[-m:]))
         if level < cfg.move_eps or P < 2:
             return dup, 0.0
         small = (Dn < cfg.dup_rel * level) & (Dn < cfg.dup_abs)
-        max_run = max(1, round(cfg.max_freeze_s / nominal))
         interior, edge = [], []
         for start, end in _runs(small):
             if end - start > max_run:
