@@ -119,6 +119,7 @@ def make_clip(path: Path, rgb: np.ndarray, d: str, lv: int, seed: int) -> Path:
 # --- reading results back ----------------------------------------------------------------------------------------
 def audit(result) -> dict:
     """The strict check run again on a result (and each second of a video), and what the explanation says."""
+    from vqual.levels import level_of_score
     from vqual.lmm.explain import SEVERE, Second, check, read
 
     timeline = None
@@ -142,6 +143,9 @@ def audit(result) -> dict:
             "strong_word": any((m.band or 0) >= SEVERE - 1 for m in r.mentions),
             "kinds": c.kinds, "problems": c.problems, "seconds": seconds,
             "second_contradictions": sum(len(s["kinds"]) for s in seconds),
+            # a stated level outside its own score's bin (the result's and each second's; #21: none since 2026-12-05)
+            "level_off_score": int(result.level != level_of_score(result.uncalibrated_score or result.score)) + sum(
+                m.level != level_of_score(m.score) for m in (result.timeline or [])),
             "model_check_consistent": (result.explanation_check or {}).get("consistent")}
 
 
@@ -160,7 +164,8 @@ class Rows:
         for f in ("lmm/severity_bands.json", "lmm/lmm.json", card_of(model.lite.name).asset):  # + the lite it reads
             h.update(asset_path(f).read_bytes())
         h.update((ROOT / "src" / "vqual" / "lmm" / "explain.py").read_bytes())
-        h.update((ROOT / "src" / "vqual" / "models" / "lmm.py").read_bytes())
+        for f in ("models/lmm.py", "models/base.py", "levels.py"):
+            h.update((ROOT / "src" / "vqual" / f).read_bytes())
         self.path = CACHE / "explain_truth" / f"rows-{h.hexdigest()[:12]}.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.rows = {}
@@ -205,7 +210,8 @@ def summarise_human_clean(rows: list[dict]) -> dict:
     return {"n": len(rows), "mos_at_least": HUMAN_CLEAN_MOS, "called_clean": sum(r["clean"] for r in rows),
             "low_sentence": sum(r["low"] for r in rows), "strong_or_severe_word": sum(r["strong_word"] for r in rows),
             "named": dict(sorted(named.items(), key=lambda kv: -kv[1])),
-            "contradictions": sum(len(r["kinds"]) for r in rows)}
+            "contradictions": sum(len(r["kinds"]) for r in rows),
+            "levels_off_their_score": sum(r.get("level_off_score", 0) for r in rows)}
 
 
 def clean_rows(model, cache: Rows) -> list[dict]:
@@ -301,7 +307,8 @@ def summarise(clean: list[dict], dist: list[dict]) -> dict:
         for k in r["kinds"] + [k for s in r["seconds"] for k in s["kinds"]]:
             kinds[k] = kinds.get(k, 0) + 1
     out["contradictions"] = {"explanations_checked": len(every) + sum(len(r["seconds"]) for r in every),
-                             "found": sum(kinds.values()), "by_kind": kinds}
+                             "found": sum(kinds.values()), "by_kind": kinds,
+                             "levels_off_their_score": sum(r.get("level_off_score", 0) for r in every)}
     return out
 
 
