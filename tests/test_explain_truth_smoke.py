@@ -65,4 +65,6 @@ def test_human_rated_clean_photographs_are_summarised_apart():
             E.audit(_result("The main problem is severe blur.", {"blur": _strong("blur"), "noise": 0.0}))]
     s = E.summarise_human_clean(rows)
     assert s == {"n": 3, "mos_at_least": E.HUMAN_CLEAN_MOS, "called_clean": 1, "low_sentence": 0,
-                 "strong_or_severe_word": 2, "named": {"blur": 2}, "contradictions": 1}
+                 "strong_or_severe_word": 2, "named": {"blur": 2}, "contradictions": 1, "levels_off_their_score": 0}
+    off = E.audit(_result(CLEAN_SENTENCE, quiet, score=3.5, level="excellent"))  # a level its score's bin denies
+    assert off["level_off_score"] == 1 and E.summarise_human_clean(rows + [off])["levels_off_their_score"] == 1
