@@ -104,14 +104,15 @@ def test_no_prior_for_other_encoders():
         load_pair_prior("lite-small")
 
 
-def test_cli_uses_pairs_by_default_on_lite_and_refuses_them_elsewhere(tmp_path, capsys):
+def test_cli_uses_pairs_by_default_on_lite2_and_refuses_them_elsewhere(tmp_path, capsys):
     labels = make_grey_set(tmp_path / "set", n=20)
     out = tmp_path / "head"
     assert main(["train", "--manifest", str(labels), "--out", str(out), "--no-progress"]) == 0
     stdout = capsys.readouterr().out
     card = json.loads((out / "model.json").read_text())
     training = card["provenance"]["training"]
-    assert training["synthetic_pairs"]["sha256"] == load_pair_prior().sha256 and "1440 synthetic pairs" in stdout
+    assert card["encoder"]["name"] == "lite2"  # the default model's encoder
+    assert training["synthetic_pairs"]["sha256"] == load_pair_prior("lite2").sha256 and "1440 synthetic pairs" in stdout
     off = tmp_path / "off"
     assert main(["train", "--manifest", str(labels), "--out", str(off), "--no-synthetic-pairs", "--max-epochs", "50",
                  "--no-progress"]) == 0

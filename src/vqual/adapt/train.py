@@ -12,10 +12,10 @@ fitted on every labelled item for that number of steps from the same initial wei
 the validation figures reported are those of the early-stopped heads on items they did not train on, and the level
 width ``tau`` is fitted on those out-of-fold predictions.
 
-With a synthetic pair prior (`vqual.adapt.pairs`, the default of ``vqual train`` for a linear head on the ``lite``
-encoder) the linear head is instead fitted jointly to the labels and vqual-lite's synthetic ranking pairs (ridge +
-pair hinge, solved exactly), and the validation folds choose its ridge strength from the prior's grid (lowest mean
-validation error) instead of a step count.
+With a synthetic pair prior (`vqual.adapt.pairs`, the default of ``vqual train`` for a linear head on the ``lite2``
+or ``lite`` encoder) the linear head is instead fitted jointly to the labels and vqual-lite's synthetic ranking pairs
+(ridge + pair hinge, solved exactly), and the validation folds choose its ridge strength from the prior's grid
+(lowest mean validation error) instead of a step count.
 """
 
 from __future__ import annotations
