@@ -3,7 +3,9 @@ clive-fewlabel (outer seed 100) as the shipped procedure:
 
 - shipped: (alpha, cw) by the mean of clive-fewlabel's CV SRCC and BIQ2021's validation SRCC;
 - clive only: (alpha, cw) by clive-fewlabel's CV SRCC alone;
-- ss03: the BIQ2021 rows restricted to its Unsplash subset (the seventh session's lead), shipped criterion.
+- ss03: the BIQ2021 rows restricted to its Unsplash subset (the seventh session's lead), shipped criterion;
+- measures: the 59 direct measures (`vqual.encoders.measures`, weight 0 in the shipped head) as further free inputs,
+  shipped criterion (BIQ2021's measures computed here once, ~2.5 min, cached in WORK).
 
 Features: the heads stage's cache (<WORK>/feat-biq-train.npy, feat-clive.npy: the exported encoder, training path).
 Usage: python research/lite2/human_head_variants.py BIQ_ROOT WORK (one thread is enough: ~2 min)."""
@@ -36,6 +38,23 @@ def main(biq_root: Path, work: Path) -> None:
     def z(a):
         return np.hstack([(a - mean) / scale, np.ones((len(a), 1))])
 
+    def measured(paths_, tag):
+        from PIL import Image
+
+        from vqual.encoders.measures import measures
+
+        f = work / f"measures-{tag}.npy"
+        if not f.exists():
+            np.save(f, np.stack([measures(np.asarray(Image.open(p).convert("RGB"))) for p in paths_]))
+        return np.load(f)
+
+    m_tr, m_te = measured(paths, "biq-train"), measured(tpaths, "biq-test")
+    m_cl = measured(T2.clive_items()[0], "clive")
+    m_mean, m_sd = m_tr[~va].mean(0), m_tr[~va].std(0) + 1e-9
+
+    def zm(a, m):  # z with the standardised measures before the bias column
+        return np.hstack([z(a)[:, :-1], np.clip((m - m_mean) / m_sd, -10, 10), np.ones((len(a), 1))])
+
     print("| variant | nested 5-fold CV SRCC (clive-fewlabel) | choice on all 200 | BIQ2021 val SRCC | "
           "BIQ2021 test SRCC |\n| --- | --- | --- | ---: | ---: |")
     for name, rows, crit in (("shipped criterion, all BIQ2021 rows", ~va, "both"),
@@ -58,6 +77,13 @@ def main(biq_root: Path, work: Path) -> None:
         w = fit.weights(a, c, np.arange(len(yc)))
         print(f"| {name} | {nested['srcc']['mean']:.3f} ± {nested['srcc']['std']:.3f} | alpha {a:g}, cw {c:g} | "
               f"{spearmanr(z(x[va]) @ w, y[va])[0]:.3f} | {spearmanr(z(xt) @ w, yt)[0]:.3f} |", flush=True)
+    fit = H.AnchoredRidge(zm(x[~va], m_tr[~va]), y[~va], zm(xc, m_cl), yc, np.concatenate([w0, np.zeros(59), [b0]]))
+    nested, _ = H.nested_cv(fit, zm(x[va], m_tr[va]), y[va])
+    (a, c), _ = H.select(fit, np.arange(len(yc)), zm(x[va], m_tr[va]), y[va])
+    w = fit.weights(a, c, np.arange(len(yc)))
+    print(f"| shipped criterion, all BIQ2021 rows, + the 59 measures | {nested['srcc']['mean']:.3f} ± "
+          f"{nested['srcc']['std']:.3f} | alpha {a:g}, cw {c:g} | {spearmanr(zm(x[va], m_tr[va]) @ w, y[va])[0]:.3f} | "
+          f"{spearmanr(zm(xt, m_te) @ w, yt)[0]:.3f} |", flush=True)
 
 
 if __name__ == "__main__":
