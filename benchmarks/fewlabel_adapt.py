@@ -16,9 +16,10 @@ Teachers that never saw a clive label:
   content, stronger distortion scores lower; scripts/fit_lite.py `ranking_pairs`, features cached by
   scripts/train_lite.py), no human score; written as a user model folder and used through `vqual.load_model`;
 - ``niqe``: the registered opinion-unaware NIQE.
-- ``vqual-lite@2.0``: vqual-lite 2 (encoder fine-tuned on BIQ2021, score head trained with it; synthetic pairs; no
-  clive label), views orig + hflip: calibrated alone, distilled into a ``lite-small`` student and into a student on
-  its own ``lite2`` encoder (``vqual distill --teacher vqual-lite@2.0 --encoder lite2``); beside it the warmed-up head
+- ``vqual-lite@2.0-biq``: vqual-lite 2 with its score head trained end to end on BIQ2021 (synthetic pairs; no clive
+  label: the shipped ``vqual-lite@2.0`` 2.2.0's head also learnt clive-fewlabel, so it would be no fair teacher here),
+  views orig + hflip: calibrated alone, distilled into a ``lite-small`` student and into a student on its own
+  ``lite2`` encoder (``vqual distill --teacher vqual-lite@2.0-biq --encoder lite2``); beside it the warmed-up head
   on the ``lite2`` encoder with its own pair prior (``vqual train --encoder lite2``).
 And one teacher fitted per draw on that draw's N labels only: ``lite-recipe``, the vqual-lite score-head recipe
 (scripts/fit_lite.py `fit_joint`: the N MOS + the synthetic pairs; ridge strength and pair weight from lite.json,
@@ -207,12 +208,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{time.perf_counter() - t0:.0f} s")
     if any(errors):
         raise SystemExit(f"teacher failed: {[e for e in errors if e][:3]}")
-    # vqual-lite 2 as a teacher: trained on BIQ2021 and synthetic pairs only, it never saw a clive-fewlabel label
-    lite2 = vqual.load_model("vqual-lite@2.0")
+    # vqual-lite 2 as a teacher: its BIQ2021-only score head never saw a clive-fewlabel label
+    lite2 = vqual.load_model("vqual-lite@2.0-biq")
+    if "clive-fewlabel" in lite2.trained_on:
+        raise SystemExit(f"{lite2.name} learnt clive-fewlabel: it cannot teach a student tested on it")
     with PredictionCache(CACHE / "teacher-cache") as cache:
         t2scores, errors = teacher_scores([lite2], paths, views, cache=cache)
     if any(errors):
-        raise SystemExit(f"teacher vqual-lite@2.0 failed: {[e for e in errors if e][:3]}")
+        raise SystemExit(f"teacher vqual-lite@2.0-biq failed: {[e for e in errors if e][:3]}")
     x_small = features("clive-lite-small", "lite-small", paths)  # the student's encoder
     x_lite = features("clive-lite", "lite", paths)  # vqual-lite's encoder (warm-up head, per-draw teacher)
     x_lite2 = features("clive-lite2", "lite2", paths)  # vqual-lite 2's encoder (`--encoder lite2`)
@@ -234,9 +237,9 @@ def main(argv: list[str] | None = None) -> int:
                "(c) warmed-up head, --no-synthetic-pairs",
                "(teacher) lite-recipe (per draw), full size",
                "(teacher) lite-labelfree,niqe ensemble point score, calibrated",
-               "(a) calibration only: vqual-lite@2.0 (zero-shot teacher)",
-               "(b) distillation + calibration: vqual-lite@2.0 -> lite-small student",
-               "(b) distillation + calibration: vqual-lite@2.0 -> lite2 student",
+               "(a) calibration only: vqual-lite@2.0-biq (zero-shot teacher)",
+               "(b) distillation + calibration: vqual-lite@2.0-biq -> lite-small student",
+               "(b) distillation + calibration: vqual-lite@2.0-biq -> lite2 student",
                "(c) warmed-up head, lite2 encoder (vqual train --encoder lite2: its synthetic pairs)"]
     per: dict[tuple[str, int], list[dict]] = {(m, n): [] for m in methods for n in sizes}
     prior = load_pair_prior()
@@ -287,10 +290,10 @@ def main(argv: list[str] | None = None) -> int:
                    wp.head(x_lite[test])[:, 0])
             # vqual-lite 2: calibrated; distilled (into the light and into its own encoder); a head on its encoder
             smap, _ = fit_score_map(t2[lab], yl, seed=d)
-            record("(a) calibration only: vqual-lite@2.0 (zero-shot teacher)", smap.predict(t2[test]))
+            record("(a) calibration only: vqual-lite@2.0-biq (zero-shot teacher)", smap.predict(t2[test]))
             sig3 = teacher_signals(t2scores[:, :, pool], n_pairs=dcfg.pairs_per_item * len(pool), seed=d)
-            for method, xx in (("(b) distillation + calibration: vqual-lite@2.0 -> lite-small student", x_small),
-                               ("(b) distillation + calibration: vqual-lite@2.0 -> lite2 student", x_lite2)):
+            for method, xx in (("(b) distillation + calibration: vqual-lite@2.0-biq -> lite-small student", x_small),
+                               ("(b) distillation + calibration: vqual-lite@2.0-biq -> lite2 student", x_lite2)):
                 st = train_student(xx[pool], sig3, labelled, yl, config=DistillConfig(seed=d))
                 record(method, st.score_map.predict(st.head(xx[test])[:, 0]), teacher=t2)
             wp2 = train_head(x_lite2[lab], yl, config=TrainConfig(seed=d), pairs=prior2)
@@ -326,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     speed_paths = [paths[i] for i in perm[:args.speed_images]]  # draw-0 test images
     timed = {"student (lite-small, linear head)": vqual.load_model(str(student_dir)),
              "teacher lite-labelfree": teachers[0], "teacher niqe": teachers[1],
-             "vqual-lite (reference)": vqual.load_model("vqual-lite"), "teacher vqual-lite@2.0": lite2}
+             "vqual-lite (reference)": vqual.load_model("vqual-lite"), "teacher vqual-lite@2.0-biq": lite2}
     sp = speed(timed, speed_paths)
     sp["teacher ensemble lite-labelfree+niqe, 1 view (sum)"] = {
         "median_ms": sp["teacher lite-labelfree"]["median_ms"] + sp["teacher niqe"]["median_ms"]}

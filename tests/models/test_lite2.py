@@ -12,7 +12,7 @@ from shareddata import shared_data
 
 from vqual.data import synthetic as syn
 from vqual.errors import WeightsError
-from vqual.models.lite import LARGE_AREA, VqualLite2, native_crops
+from vqual.models.lite import LARGE_AREA, VqualLite2, VqualLite2Biq, native_crops
 from vqual.weights import asset_path
 
 
@@ -54,6 +54,22 @@ def test_card_matches_the_weights():
     card = json.loads(asset_path("lite2/lite2.json").read_text())
     assert card["model"] == "vqual-lite" and card["version"] == "2.2.0"
     assert card["training"]["data"]["human"].startswith("BIQ2021 official training split")
+
+
+def test_the_biq_only_variant_differs_in_its_score_head_alone(model, sample):
+    """vqual-lite@2.0-biq is 2.2.0 with the end-to-end (BIQ2021-only) score head: the same encoder, attributes and
+    uncertainty, another score, and it says it never learnt clive-fewlabel."""
+    biq = VqualLite2Biq()
+    assert "clive-fewlabel" in model.trained_on and biq.trained_on == ("biq2021",)
+    a, b = model.score(sample), biq.score(sample)
+    assert a.attributes == b.attributes and a.uncertainty == b.uncertainty and a.score != b.score
+    assert b.provenance.model == "vqual-lite@2.0-biq" and b.provenance.weights_sha256 != a.provenance.weights_sha256
+    x = model.features(sample)
+    assert float(biq.heads["score"](x)[0]) == pytest.approx(b.raw_score, abs=1e-9)
+    card = json.loads(asset_path("lite2/lite2-biq.json").read_text())
+    assert "no clive-fewlabel label" in card["training"]["data"]["human"]
+    shipped = json.loads(asset_path("lite2/lite2.json").read_text())
+    assert card["weights"]["heads.npz"] == shipped["weights"]["heads.npz"]
 
 
 def test_altered_encoder_is_refused(monkeypatch, tmp_path):

@@ -19,8 +19,10 @@ def run_models(args: argparse.Namespace | None = None) -> int:
     from vqual.api import list_models
     from vqual.registry import default_model_name
 
-    for s in list_models():
+    specs = list_models()
+    width = max([16, *(len(s.name) for s in specs)])
+    for s in specs:
         mark = "*" if s.name == default_model_name() else " "
-        print(f"{mark} {s.name:<16} {s.version:<8} {s.description}")
+        print(f"{mark} {s.name:<{width}} {s.version:<8} {s.description}")
     print("(* = default)")
     return EXIT_OK

@@ -104,6 +104,7 @@ def _builtin(factory: str, asset: str) -> ModelSpec:
 BUILTIN: tuple[ModelSpec, ...] = (
     _builtin("vqual.models.lite:VqualLite2", "lite2/lite2.json"),
     _builtin("vqual.models.lite:VqualLite", "lite/lite.json"),
+    _builtin("vqual.models.lite:VqualLite2Biq", "lite2/lite2-biq.json"),
     _builtin("vqual.models.niqe:NIQEModel", "niqe/mapping.json"),
     _builtin("vqual.models.lmm:VqualLMM", "lmm/lmm.json"),
 )

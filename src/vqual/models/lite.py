@@ -111,6 +111,23 @@ class VqualLite2(VqualLite):
         return still_view(self.spatial.encode, rgb) if still else self.spatial.encode(rgb)
 
 
+class VqualLite2Biq(VqualLite2):
+    """vqual-lite 2 with the score head trained end to end with its encoder on BIQ2021 alone (vqual-lite@2.0 2.1's
+    head; `score-biq.npz` replaces heads.npz's score head, everything else is vqual-lite@2.0's). It never saw a
+    LIVE In the Wild label, so its figures on clive-fewlabel are zero-shot, and it can teach a student that is then
+    tested on clive-fewlabel (benchmarks/fewlabel_adapt.py)."""
+
+    name = "vqual-lite@2.0-biq"
+    trained_on = ("biq2021",)
+
+    def __init__(self, max_pixels: int | None = None, engine: str = "onnxruntime"):
+        super().__init__(max_pixels=max_pixels, engine=engine)
+        card = card_of(self.name)
+        self.weights_sha256 = card.sha256("score-biq.npz")
+        heads, _ = load_heads(resolve(f"{card.folder}/score-biq.npz", self.weights_sha256), ("score",))
+        self.heads["score"] = heads["score"]
+
+
 #: Pictures above this many pixels (2 x 512^2) are also judged on native-resolution crops (vqual-lite 2).
 LARGE_AREA = 2 * 512 * 512
 CROP_SIDE = 512
