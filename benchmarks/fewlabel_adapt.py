@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                "(b) distillation + calibration: lite-labelfree,niqe",
                "(b) distillation + calibration: lite-labelfree,niqe, labels only calibrate",
                "(b) distillation + calibration: lite-recipe (per draw)",
-               "(c) warmed-up head (vqual train defaults: linear, lite encoder, synthetic pairs)",
+               "(c) warmed-up head, lite encoder (vqual train --encoder lite: linear, synthetic pairs)",
                "(c) warmed-up head, --no-synthetic-pairs",
                "(teacher) lite-recipe (per draw), full size",
                "(teacher) lite-labelfree,niqe ensemble point score, calibrated",
@@ -282,11 +282,11 @@ def main(argv: list[str] | None = None) -> int:
             st = train_student(x_small[pool], sig2, labelled, yl, config=DistillConfig(seed=d))
             record("(b) distillation + calibration: lite-recipe (per draw)",
                    st.score_map.predict(st.head(x_small[test])[:, 0]), teacher=head(x_lite)[:, 0])
-            # warm-up head on the lite encoder, vqual train defaults
+            # warm-up head on the lite encoder (vqual train's default until 2026-12-05)
             wh = train_head(x_lite[lab], yl, config=TrainConfig(seed=d))
             record("(c) warmed-up head, --no-synthetic-pairs", wh.head(x_lite[test])[:, 0])
             wp = train_head(x_lite[lab], yl, config=TrainConfig(seed=d), pairs=prior)
-            record("(c) warmed-up head (vqual train defaults: linear, lite encoder, synthetic pairs)",
+            record("(c) warmed-up head, lite encoder (vqual train --encoder lite: linear, synthetic pairs)",
                    wp.head(x_lite[test])[:, 0])
             # vqual-lite 2: calibrated; distilled (into the light and into its own encoder); a head on its encoder
             smap, _ = fit_score_map(t2[lab], yl, seed=d)
