@@ -670,10 +670,11 @@ def stage_heads(args) -> None:
     pairs = np.array(syn_pairs(meta))
     out = ASSET.parent
     save_heads(out / "heads.npz", heads)
-    zero_shot = None  # the end-to-end head (BIQ2021 only), kept as vqual-lite@2.0-biq when the shipped head saw clive
+    tau_biq = None  # level width of the end-to-end head (BIQ2021 only), shipped as vqual-lite@2.0-biq beside
+    # a shipped head that learnt clive-fewlabel
     if args.score_head == "with-clive":
         save_heads(out / SCORE_BIQ, {"score": end_to_end})
-        zero_shot = fit_tau(end_to_end(np.hstack([x_tr[va], np.zeros((int(va.sum()), m_syn.shape[1]))]))[:, 0], y[va])
+        tau_biq = fit_tau(end_to_end(np.hstack([x_tr[va], np.zeros((int(va.sum()), m_syn.shape[1]))]))[:, 0], y[va])
     lite1 = json.loads((ROOT / "src" / "vqual" / "assets" / "lite" / "lite.json").read_text())
     export = json.loads((args.work / "export.json").read_text())
     old = json.loads((out / "lite2.json").read_text()) if (out / "lite2.json").is_file() else {}
@@ -710,7 +711,7 @@ def stage_heads(args) -> None:
     }
     (out / "lite2.json").write_text(json.dumps(card, indent=2) + "\n")
     log(f"wrote {out / 'heads.npz'} and lite2.json")
-    if zero_shot is not None:  # the same card for the end-to-end head: a model that never saw a LIVE label
+    if tau_biq is not None:  # the same card for the end-to-end head: a model that never saw a LIVE label
         biq = {**card, "name": BIQ_NAME,
                "description": "vqual-lite 2 with the score head trained end to end with its encoder on BIQ2021 alone: "
                               "never a LIVE In the Wild label, for zero-shot figures on sets drawn from it",
@@ -719,7 +720,7 @@ def stage_heads(args) -> None:
                                  "encoder (scripts/train_lite2.py); the 59 measures have weight 0 (score-biq.npz "
                                  "replaces heads.npz's score head)",
                          "target": "1 + 4 * BIQ2021 MOS (0-1)"},
-               "levels": {**card["levels"], "tau": zero_shot},
+               "levels": {**card["levels"], "tau": tau_biq},
                "training": {**card["training"], "data": {**card["training"]["data"], "human": (
                    "BIQ2021 official training split (10,000; 9,000 trained, 1,000 held back for validation, seeded); "
                    "never the test split; no clive-fewlabel label")}}}
