@@ -637,6 +637,8 @@ def stage_heads(args) -> None:
     mu, sd = model.mu.double().numpy(), model.sd.double().numpy()
     w0, b0 = model.score.weight.detach().double().numpy()[0], float(model.score.bias.detach()[0])
     end_to_end = with_measures(LinearHead(names=("score",), mean=mu, scale=sd, weight=w0[:, None], bias=np.array([b0])))
+    x_val = np.hstack([x_tr[va], np.zeros((int(va.sum()), m_syn.shape[1]))])  # the heads' input on the held-back part
+    score, tau_biq = end_to_end, None  # tau_biq: the end-to-end head's level width, when it ships beside (-biq)
     score_info = {"form": "linear head on the standardised 4096-d pooled features, trained end to end with the "
                           "encoder (scripts/train_lite2.py); the 59 measures have weight 0"}
     if args.score_head == "with-clive":  # refitted on BIQ2021 and clive-fewlabel, anchored to the end-to-end head
@@ -652,7 +654,8 @@ def stage_heads(args) -> None:
         log(f"score head with clive-fewlabel: alpha {human['alpha']:g}, clive weight {human['clive_weight']:g}, "
             f"nested 5-fold CV SRCC {human['nested_5fold_seed100']['srcc']['mean']:.3f}, "
             f"val SRCC {human['val_srcc']:.4f} (end to end {human['val_srcc_end_to_end']:.4f})")
-    score = with_measures(LinearHead(names=("score",), mean=mu, scale=sd, weight=w0[:, None], bias=np.array([b0])))
+        score = with_measures(LinearHead(names=("score",), mean=mu, scale=sd, weight=w0[:, None], bias=np.array([b0])))
+        tau_biq = fit_tau(end_to_end(x_val)[:, 0], y[va])
     x_extra, meta_extra, extra_info = extra_attribute_rows(args, paths, y, va, x_tr)
     x_attr = np.vstack([np.hstack([x_syn, m_syn]), x_extra])
     attr_head, attr_info = fit_attributes(x_attr, list(meta) + meta_extra, ATTRIBUTE_SOURCES,
@@ -664,17 +667,13 @@ def stage_heads(args) -> None:
     fold_of = rng.permutation(len(y)) % 5
     for k in range(5):  # five ridge heads on disjoint fifths of the training split: their spread is the uncertainty
         heads[f"fold{k}"] = with_measures(fit_ridge(x_tr[fold_of == k], y[fold_of == k], alpha, ("score",)))
-    p_val = score(np.hstack([x_tr[va], np.zeros((int(va.sum()), m_syn.shape[1]))]))[:, 0]
-    tau = fit_tau(p_val, y[va])
+    tau = fit_tau(score(x_val)[:, 0], y[va])
     q = score(np.hstack([x_syn, m_syn]))[:, 0]
     pairs = np.array(syn_pairs(meta))
     out = ASSET.parent
     save_heads(out / "heads.npz", heads)
-    tau_biq = None  # level width of the end-to-end head (BIQ2021 only), shipped as vqual-lite@2.0-biq beside
-    # a shipped head that learnt clive-fewlabel
-    if args.score_head == "with-clive":
+    if tau_biq is not None:  # the end-to-end head (BIQ2021 only) ships beside a head that learnt clive-fewlabel
         save_heads(out / SCORE_BIQ, {"score": end_to_end})
-        tau_biq = fit_tau(end_to_end(np.hstack([x_tr[va], np.zeros((int(va.sum()), m_syn.shape[1]))]))[:, 0], y[va])
     lite1 = json.loads((ROOT / "src" / "vqual" / "assets" / "lite" / "lite.json").read_text())
     export = json.loads((args.work / "export.json").read_text())
     old = json.loads((out / "lite2.json").read_text()) if (out / "lite2.json").is_file() else {}

@@ -47,6 +47,22 @@ def features(out: Path, biq_root: Path) -> None:
     np.save(out / "x-biqtest.npy", np.stack([m.features(load_image(str(it.path))) for it in test]))
 
 
+def falls(rows: list, pred: np.ndarray) -> str:
+    """benchmarks/attributes.py's count: the score falls with the level (SRCC >= 0.95), of 42 content x distortion
+    (`rows`: the `features` step's attr-rows.json, `pred`: a score per row)."""
+    by = {}
+    for (c, dist, lv), p in zip(rows, pred):
+        by.setdefault(c, {}).setdefault(dist, {})[lv] = p
+    ok = n = 0
+    for ds in by.values():
+        for dist, lv in ds.items():
+            if dist != "clean":
+                s = [ds["clean"][0]] + [lv[k] for k in sorted(lv)]
+                n += 1
+                ok += spearmanr(s, -np.arange(len(s)))[0] >= 0.95
+    return f"{ok}/{n}"
+
+
 def fit(out: Path, biq_root: Path, work: Path, table: str = "refit") -> None:
     import train_lite2 as T2
 
@@ -64,7 +80,9 @@ def fit(out: Path, biq_root: Path, work: Path, table: str = "refit") -> None:
     x_cl, y_cl = np.load(out / "x-clive.npy")[:, :d], np.load(out / "y-clive.npy")
     x_te, y_te = np.load(out / "x-biqtest.npy")[:, :d], np.load(out / "y-biqtest.npy")
     x_at, rows = np.load(out / "x-attr.npy")[:, :d], json.loads((out / "attr-rows.json").read_text())
-    h = np.load(ROOT / "src" / "vqual" / "assets" / "lite2" / "heads.npz")
+    # the head trained end to end with the encoder ("shipped" below: vqual-lite@2.0 up to 2.1; since 2.2.0 its own
+    # model, vqual-lite@2.0-biq, as heads.npz's score head learnt clive-fewlabel too)
+    h = np.load(ROOT / "src" / "vqual" / "assets" / "lite2" / "score-biq.npz")
     mu0, sd0, w0, b0 = h["score.mean"][:d], h["score.scale"][:d], h["score.weight"][:d, 0], float(h["score.bias"][0])
 
     def z(x):
@@ -72,18 +90,6 @@ def fit(out: Path, biq_root: Path, work: Path, table: str = "refit") -> None:
 
     Z_tr, Z_cl = z(x_tr), z(x_cl)
     Dp = torch.from_numpy(z(x_syn)[pairs[:, 0]] - z(x_syn)[pairs[:, 1]])
-
-    def falls(pred):  # benchmarks/attributes.py: score falls with the level (SRCC >= 0.95), of 42 content x distortion
-        by = {}
-        for (c, dist, lv), p in zip(rows, pred):
-            by.setdefault(c, {}).setdefault(dist, {})[lv] = p
-        ok = n = 0
-        for ds in by.values():
-            for dist, lv in ds.items():
-                if dist != "clean":
-                    s = [ds["clean"][0]] + [lv[k] for k in sorted(lv)]
-                    n += 1; ok += spearmanr(s, -np.arange(len(s)))[0] >= 0.95
-        return f"{ok}/{n}"
 
     def head(alpha, mu, anchor, cl_idx=None, cw=0.0, margin=0.1, rows=None):
         """min mean_i (z_i w + b - y_i)^2 + alpha/n |w - w_anchor|^2 + mu mean_p softplus-hinge + cw mean_clive(...)^2
@@ -121,7 +127,7 @@ def fit(out: Path, biq_root: Path, work: Path, table: str = "refit") -> None:
         within = "" if table != "subsets" else " | " + " / ".join(
             f"{spearmanr(f(x_tr[va & (sub == s)]), y_tr[va & (sub == s)])[0]:.3f}" for s in T2.SUBSETS)
         print(f"| {name} | {spearmanr(f(x_tr[va]), y_tr[va])[0]:.3f}{within} | {ev['srcc']:.3f} / {ev['plcc_l4']:.3f} | "
-              f"{clive} | {falls(f(x_at))} | {np.mean(q[pairs[:, 0]] > q[pairs[:, 1]]):.3f} |", flush=True)
+              f"{clive} | {falls(rows, f(x_at))} | {np.mean(q[pairs[:, 0]] > q[pairs[:, 1]]):.3f} |", flush=True)
 
     if table == "subsets":
         paths, _ = T2.biq_split(biq_root, "train")

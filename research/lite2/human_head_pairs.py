@@ -11,15 +11,16 @@ Usage: python research/lite2/human_head_pairs.py BIQ_ROOT WORK OUT [MARGIN [MU,M
 import json
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "scripts")]
+sys.path[:0] = [str(ROOT / "scripts"), str(Path(__file__).resolve().parent)]
 import human_head as H  # noqa: E402
 import train_lite2 as T2  # noqa: E402
+from head_refit import falls  # noqa: E402
+from human_head_variants import load  # noqa: E402
 
 MARGIN = float(sys.argv[4]) if len(sys.argv) > 4 else 0.1  # the hinge's margin (1-5 units)
 MUS = tuple(float(v) for v in sys.argv[5].split(",")) if len(sys.argv) > 5 else (0.0, 1.0, 3.0)
@@ -61,40 +62,16 @@ class PairedRidge(H.AnchoredRidge):
 
 
 def main(biq_root: Path, work: Path, out: Path) -> None:
-    paths, y = T2.biq_split(biq_root, "train")
-    va = T2.val_mask(len(y), 0)
-    x = np.load(work / "feat-biq-train.npy").astype(np.float64)
-    xc = np.load(work / "feat-clive.npy").astype(np.float64)
-    _, yc = T2.clive_items()
-    tpaths, yt = T2.biq_split(biq_root, "test")
-    model, _ = T2.exported_upper(SimpleNamespace(work=work))
-    xt = T2.features_of(model, *T2.load_cache(work, "biq-test", len(tpaths))).astype(np.float64)
+    d = load(biq_root, work)
+    y, va, yt, z, x, xc, yc, xt = d.y, d.va, d.yt, d.z, d.x, d.xc, d.yc, d.xt
     meta, _ = T2.synthetic_items()
     xs = np.load(work / "feat-syn.npy").astype(np.float64)
     pairs = np.array(T2.syn_pairs(meta))
     x_at, rows = np.load(out / "x-attr.npy")[:, :4096], json.loads((out / "attr-rows.json").read_text())
-    mean, scale = model.mu.double().numpy(), model.sd.double().numpy()
-    w0, b0 = model.score.weight.detach().double().numpy()[0], float(model.score.bias.detach()[0])
-
-    def z(a):
-        return np.hstack([(a - mean) / scale, np.ones((len(a), 1))])
 
     zd = z(xs)[pairs[:, 0]] - z(xs)[pairs[:, 1]]
     zd[:, -1] = 0.0
-    fit = PairedRidge(z(x[~va]), y[~va], z(xc), yc, zd, np.append(w0, b0), ALPHAS)
-
-    def falls(pred):  # benchmarks/attributes.py's count: the score falls with the level (SRCC >= 0.95), of 42
-        by = {}
-        for (c, dist, lv), p in zip(rows, pred):
-            by.setdefault(c, {}).setdefault(dist, {})[lv] = p
-        ok = n = 0
-        for ds in by.values():
-            for dist, lv in ds.items():
-                if dist != "clean":
-                    s = [ds["clean"][0]] + [lv[k] for k in sorted(lv)]
-                    n += 1
-                    ok += spearmanr(s, -np.arange(len(s)))[0] >= 0.95
-        return f"{ok}/{n}"
+    fit = PairedRidge(z(x[~va]), y[~va], z(xc), yc, zd, np.append(d.w0, d.b0), ALPHAS)
 
     zv = z(x[va])
     print("| pairs weight mu | nested 5-fold CV SRCC (clive-fewlabel) | choice on all 200 | BIQ2021 val SRCC | "
@@ -120,7 +97,7 @@ def main(biq_root: Path, work: Path, out: Path) -> None:
         q = zd @ w
         print(f"| {mu:g} | {nested['srcc']['mean']:.3f} ± {nested['srcc']['std']:.3f} | alpha {a:g}, cw {c:g} | "
               f"{spearmanr(zv @ w, y[va])[0]:.3f} | {spearmanr(z(xt) @ w, yt)[0]:.3f} | {np.mean(q > 0):.3f} | "
-              f"{falls(z(x_at) @ w)} |", flush=True)
+              f"{falls(rows, z(x_at) @ w)} |", flush=True)
 
 
 if __name__ == "__main__":

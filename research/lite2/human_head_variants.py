@@ -22,21 +22,30 @@ import human_head as H  # noqa: E402
 import train_lite2 as T2  # noqa: E402
 
 
-def main(biq_root: Path, work: Path) -> None:
+def load(biq_root: Path, work: Path) -> SimpleNamespace:
+    """What the score-head studies read: BIQ2021's training features and MOS (`va`: the held-back part), its test
+    split's, clive-fewlabel's, the end-to-end head (`w0`, `b0`) and `z` (its standardisation, then a bias column)."""
     paths, y = T2.biq_split(biq_root, "train")
-    va = T2.val_mask(len(y), 0)
-    sub = np.array([T2.subset_of(p) for p in paths])
-    x = np.load(work / "feat-biq-train.npy").astype(np.float64)
-    xc = np.load(work / "feat-clive.npy").astype(np.float64)
-    _, yc = T2.clive_items()
     tpaths, yt = T2.biq_split(biq_root, "test")
     model, _ = T2.exported_upper(SimpleNamespace(work=work))  # the shipped encoder and the end-to-end head
-    xt = T2.features_of(model, *T2.load_cache(work, "biq-test", len(tpaths))).astype(np.float64)
     mean, scale = model.mu.double().numpy(), model.sd.double().numpy()
-    w0, b0 = model.score.weight.detach().double().numpy()[0], float(model.score.bias.detach()[0])
 
     def z(a):
         return np.hstack([(a - mean) / scale, np.ones((len(a), 1))])
+
+    return SimpleNamespace(
+        paths=paths, y=y, va=T2.val_mask(len(y), 0), tpaths=tpaths, yt=yt, z=z,
+        x=np.load(work / "feat-biq-train.npy").astype(np.float64),
+        xc=np.load(work / "feat-clive.npy").astype(np.float64), yc=T2.clive_items()[1],
+        xt=T2.features_of(model, *T2.load_cache(work, "biq-test", len(tpaths))).astype(np.float64),
+        w0=model.score.weight.detach().double().numpy()[0], b0=float(model.score.bias.detach()[0]))
+
+
+def main(biq_root: Path, work: Path) -> None:
+    d = load(biq_root, work)
+    paths, y, va, tpaths, yt, z = d.paths, d.y, d.va, d.tpaths, d.yt, d.z
+    x, xc, yc, xt, w0, b0 = d.x, d.xc, d.yc, d.xt, d.w0, d.b0
+    sub = np.array([T2.subset_of(p) for p in paths])
 
     def measured(paths_, tag):
         from PIL import Image

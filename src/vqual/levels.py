@@ -50,9 +50,3 @@ def level_probs_from_score(score: float) -> dict[str, float]:
         probs[by_centre[lower]] = 1.0 - frac
         probs[by_centre[lower + 1]] += frac
     return probs
-
-
-def level_of(probs: dict[str, float]) -> str:
-    """The most probable level; ties go to the better level (deterministic). Not a result's `level` (that is
-    `level_of_score`): vqual-lmm's level-word probabilities can peak away from their expected score."""
-    return max(LEVELS, key=lambda name: (probs.get(name, 0.0), -LEVELS.index(name)))

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vqual.errors import MediaError
-from vqual.levels import level_of, level_probs_from_score
+from vqual.levels import level_of_score, level_probs_from_score
 from vqual.result import Provenance, QualityResult, score_to_100
 
 
@@ -46,7 +46,7 @@ class BrightnessModel:
         raw = float(grey.mean())
         s = 1.0 + 4.0 * raw / 255.0
         probs = level_probs_from_score(s)
-        return QualityResult(path=str(p), kind="image", score=s, score_100=score_to_100(s), level=level_of(probs),
+        return QualityResult(path=str(p), kind="image", score=s, score_100=score_to_100(s), level=level_of_score(s),
                              level_probs=probs, uncertainty=0.0, attributes={},
                              provenance=Provenance(model=self.name, model_version=self.version, weights_sha256=None),
                              raw_score=raw, width=grey.shape[1], height=grey.shape[0])

@@ -61,7 +61,7 @@ class QualityModel:
     min_side: int = 32
     #: Calibration to the user's scale applied to every result (None: the model's own 1-5); see `with_calibration`.
     calibration: Calibration | None = None
-    #: Bounds between its levels on its own 1-5 scale: a result's `level` is the bin of its score (`level_of`).
+    #: Bounds between its levels on its own 1-5 scale: a result's `level` is the bin of its score (`self.level_of`).
     bounds: tuple[float, ...] | list[float] = LEVEL_BOUNDS
     #: Whether the model can explain its results in words (`explaining`), and whether this copy does.
     can_explain: bool = False
