@@ -13,17 +13,23 @@ benchmarks/explain_truth.py).
   encoder. The shipped attribute head was fitted on these crops, so on them it is in-sample (clean crops measure
   lower than new clean pictures do); the bands are fitted on its out-of-fold outputs instead: the head refitted
   the way scripts/fit_lite.py fits it on 5 of 6 content groups and applied to the sixth. Where the shipped head
-  also learnt other rows (vqual-lite@2.0 from 2.1.1: clean BIQ2021 photographs and large mosaics,
-  scripts/train_lite2.py's heads stage), every fold learns them too: `--heads-work WORK --biq-root DIR` (required
-  then; WORK is that stage's --work folder).
+  also learnt other rows (vqual-lite@2.0 from 2.1.1: clean BIQ2021 photographs and large mosaics; from 2.2.1 the
+  graded distortions of 200 of those photographs; scripts/train_lite2.py's heads stage), the folds learn them too:
+  `--heads-work WORK --biq-root DIR` (required then; WORK is that stage's --work folder). The distorted photographs
+  and their clean copies are measured like the crops, out of fold in the same content-grouped folds (236 contents in
+  all); the other rows train every fold.
 - Temporal attributes (stutter, frame drops, shake, flicker): 3-second 216x384 24 fps pans over every other
   training content (x264 CRF 18, as vqual scores a file), clean and with each temporal distortion at levels 1-5;
   the temporal encoder's severity per 1-second chunk.
 
-Target band of a synthetic level: clean -> none, 1 -> slight, 2 -> noticeable, 3 and 4 -> strong, 5 -> severe.
-Two constraints hold whatever the error elsewhere: every clean training item measures "none" for every attribute
-(the first threshold lies above the largest clean value) and the mildest level is at most "slight" for at least
-90% of the level-1 items (the second threshold lies above their 90th percentile, `LEVEL1_QUANTILE`). Within those,
+Target band of a synthetic level (`TARGET`): clean -> none, 1 and 2 -> slight, 3 -> noticeable, 4 -> strong, 5 ->
+severe for image attributes (the levels issue #21 requires to be named get the named bands, one word per level; their
+level 2 is hard to see); for temporal ones (`TEMPORAL_TARGET`, whose level 2 is a plainly visible motion defect) 1 ->
+slight, 2 -> noticeable, 3 and 4 -> strong, 5 -> severe. Two constraints hold
+whatever the error elsewhere: clean training items measure "none" (image attributes: the first threshold lies above
+the `CLEAN_QUANTILE` (95%) of the clean pictures' values; temporal ones: above the largest clean chunk's) and the
+mildest level is at most "slight" for at least 90% of the level-1 items (the second threshold lies above their 90th
+percentile, `LEVEL1_QUANTILE`). Within those,
 each threshold is placed where the fewest items of the attribute's own distortion fall on the wrong side of it
 (ties: the cut farthest from any measured value), thresholds increasing by at least `MIN_GAP` (the noticeable and
 strong bands at least `NAMED_GAP` wide).
@@ -56,8 +62,17 @@ DEFAULT_CACHE = Path(os.environ.get("VQUAL_BANDS_CACHE", "~/.cache/vqual/fit_sev
 DEFAULT_LITE = "vqual-lite@2.0"
 OUT = ROOT / "src" / "vqual" / "assets" / "lmm" / "severity_bands.json"
 BANDS = ("none", "slight", "noticeable", "strong", "severe")
-#: synthetic level -> target band index (clean is level 0)
-TARGET = {0: 0, 1: 1, 2: 2, 3: 3, 4: 3, 5: 4}
+#: image attributes: synthetic level -> target band index (clean is level 0). Level 1 is the just-noticeable grade
+#: ("slight"); level 2 (JPEG quality 40, blur sigma 1, 2x rescaling: hard to see on a 500-px picture) is still
+#: "slight", and the levels issue #21 asks to be named (3-5) are noticeable, strong and severe, one word each
+TARGET = {0: 0, 1: 1, 2: 1, 3: 2, 4: 3, 5: 4}
+#: temporal attributes: level 2 (each picture held 3 frames, 10% of frames dropped, 2 px shake, +-5% flicker) is a
+#: plainly visible motion defect, "noticeable"; levels 3-4 "strong"
+TEMPORAL_TARGET = {0: 0, 1: 1, 2: 2, 3: 3, 4: 3, 5: 4}
+#: image bands: the none|slight threshold lies above this quantile of the clean training pictures' values (out of
+#: fold) rather than above all of them: with the distorted photographs there are 236 clean pictures, and their single
+#: largest value (a warm Kodak crop's colour 0.75) would leave casts up to level 4 unnamed on every other picture
+CLEAN_QUANTILE = 0.95
 IMAGE_SOURCES = T.ATTRIBUTE_SOURCES  # attribute -> synthetic distortions
 VIDEO_SOURCES = {"stutter": ["stutter"], "frame_drops": ["drops"], "shake": ["shake"], "flicker": ["flicker"]}
 VIDEO_SIZE = (216, 384)
@@ -116,36 +131,65 @@ def image_measurements(lite, cache: Path, extra: tuple[np.ndarray, list[dict]] |
             np.savez(path, x=np.stack(done))
             log(f"images {i + 1}/{len(makers)} ({(time.time() - t0) / (i + 1 - start):.2f} s/image)")
     x = np.stack(done).astype(np.float64)
-    shipped = np.clip(head(x), 0.0, 1.0)
     card = lite.config["attributes"]
-    y = attribute_targets(meta, IMAGE_SOURCES)
     x_extra, meta_extra = extra if extra is not None else (np.zeros((0, x.shape[1])), [])
-    oof = oof_with_extra(x, y, folds([m["content"] for m in meta], 6, seed=0), float(card["alpha"]),
-                         x_extra, attribute_targets(meta_extra, IMAGE_SOURCES))
-    return meta, shipped, np.clip(oof, 0.0, 1.0), list(head.names)
+    # extra rows of the contents the head learnt graded distortions of (scripts/train_lite2.py's distorted
+    # photographs, with their clean copies) are measured too, out of fold like the crops; the others (clean
+    # photographs without distorted copies, mosaics) train every fold
+    graded = {m["content"] for m in meta_extra if m["distortion"] != "clean" and not m["content"].startswith(
+        "biq2021-mosaic")}
+    grouped = np.array([m["content"] in graded for m in meta_extra], dtype=bool)
+    seen: set[tuple] = set()
+    measured = []  # one measured row per (content, distortion, level): the clean copies are repeated as weights
+    for i in np.flatnonzero(grouped):
+        key = (meta_extra[i]["content"], meta_extra[i]["distortion"], meta_extra[i]["level"])
+        if key not in seen:
+            seen.add(key)
+            measured.append(i)
+    x_all = np.vstack([x, x_extra[measured]]) if measured else x
+    meta_all = meta + [meta_extra[i] for i in measured]
+    groups = [m["content"] for m in meta_all]
+    oof = oof_grouped(x_all, attribute_targets(meta_all, IMAGE_SOURCES), folds(groups, 6, seed=0), groups,
+                      float(card["alpha"]), x_extra, attribute_targets(meta_extra, IMAGE_SOURCES),
+                      [m["content"] if g else None for m, g in zip(meta_extra, grouped)], skip=measured)
+    return meta_all, np.clip(head(x_all), 0.0, 1.0), np.clip(oof, 0.0, 1.0), list(head.names)
 
 
 def oof_with_extra(x: np.ndarray, y: np.ndarray, test_folds: list[np.ndarray], alpha: float, x_extra: np.ndarray,
                    y_extra: np.ndarray) -> np.ndarray:
     """Out-of-fold ridge predictions of (x, y) with the extra rows in the training part of every fold (none:
     scripts/fit_lite.py's ridge_oof)."""
+    return oof_grouped(x, y, test_folds, [""] * len(y), alpha, x_extra, y_extra, [None] * len(y_extra), skip=[])
+
+
+def oof_grouped(x: np.ndarray, y: np.ndarray, test_folds: list[np.ndarray], groups: list[str], alpha: float,
+                x_extra: np.ndarray, y_extra: np.ndarray, extra_groups: list[str | None],
+                skip: list[int]) -> np.ndarray:
+    """Out-of-fold ridge predictions of (x, y): extra rows whose group is None train every fold, the others only the
+    folds their group is not tested in; extra rows listed in `skip` are already among (x, y) (measured) and train
+    through their copies in the extra rows only."""
     from vqual.heads.linear import fit_ridge
 
     oof = np.zeros(y.shape, dtype=np.float64)
+    eg = np.array([g if g is not None else "" for g in extra_groups], dtype=object)
+    n_own = len(y) - len(skip)  # the rows of (x, y) that are not copies of extra rows
     for te in test_folds:
-        tr = np.setdiff1d(np.arange(len(y)), te)
-        oof[te] = fit_ridge(np.vstack([x[tr], x_extra]), np.vstack([y[tr], y_extra]), alpha, ("y",) * y.shape[1])(x[te])
+        held = {groups[i] for i in te}
+        tr = np.setdiff1d(np.arange(n_own), te)
+        ex = np.array([g == "" or g not in held for g in eg], dtype=bool)
+        oof[te] = fit_ridge(np.vstack([x[tr], x_extra[ex]]), np.vstack([y[tr], y_extra[ex]]), alpha,
+                            ("y",) * y.shape[1])(x[te])
     return oof
 
 
 def extra_rows(lite, heads_work: Path | None, biq_root: Path | None) -> tuple[np.ndarray, list[dict]] | None:
     """The rows beyond the synthetic crops that `lite`'s attribute head learnt, as scripts/train_lite2.py's heads
-    stage made them (`extra_attribute_rows`: clean BIQ2021 photographs, large mosaics), read from or made in that
-    stage's work folder; None when the card records none. Without them the out-of-fold head is not the shipped head's
-    kind (for vqual-lite 2.1.1 its clean crops measure up to 0.66 colour instead of 0.44) and the bands come out wrong,
-    so they are required, not optional."""
+    stage made them (`extra_attribute_rows`: clean BIQ2021 photographs, large mosaics, distorted photographs), read
+    from or made in that stage's work folder; None when the card records none. Without them the out-of-fold head is
+    not the shipped head's kind (for vqual-lite 2.1.1 its clean crops measure up to 0.66 colour instead of 0.44) and
+    the bands come out wrong, so they are required, not optional."""
     card = lite.config["attributes"]
-    if "clean_negatives" not in card and "large_mosaics" not in card:
+    if not {"clean_negatives", "large_mosaics", "distorted_photographs"} & set(card):
         return None
     if heads_work is None or biq_root is None:
         raise SystemExit(f"--lite {lite.name}: its attribute head also learnt "
@@ -163,7 +207,8 @@ def extra_rows(lite, heads_work: Path | None, biq_root: Path | None) -> tuple[np
                          "python scripts/train_lite2.py --biq-root DIR --work WORK --stage heads first")
     seed = int(lite.config["training"]["args"].get("seed", 0))
     args = argparse.Namespace(work=heads_work, clean_negatives=card.get("clean_negatives", {}).get("n", 0),
-                              large_mosaics=card.get("large_mosaics", {}).get("n", 0))
+                              large_mosaics=card.get("large_mosaics", {}).get("n", 0),
+                              distorted_photographs=card.get("distorted_photographs", {}).get("n", 0))
     paths, y = L2.biq_split(biq_root, "train")
     x, meta, _ = L2.extra_attribute_rows(args, paths, y, L2.val_mask(len(paths), seed),
                                          np.load(heads_work / "feat-biq-train.npy"))
@@ -262,7 +307,11 @@ def band_of(v: float, cuts: list[float]) -> int:
 
 
 def fit_group(meta: list[dict], vals: np.ndarray, names: list[str], sources: dict[str, list[str]], fit: bool = True,
-              thresholds: dict[str, list[float]] | None = None) -> dict:
+              thresholds: dict[str, list[float]] | None = None, clean_quantile: float = 1.0,
+              targets: dict[int, int] | None = None) -> dict:
+    """Each attribute's thresholds (`fit`) or, given `thresholds`, how they sort `vals`. The first threshold lies above
+    the `clean_quantile` of the clean items' values (1.0: all of them); `targets`: level -> band (default `TARGET`)."""
+    targets = TARGET if targets is None else targets
     clean = np.array([m["distortion"] == "clean" for m in meta])
     levels = np.array([m["level"] for m in meta])
     out = {}
@@ -270,8 +319,8 @@ def fit_group(meta: list[dict], vals: np.ndarray, names: list[str], sources: dic
         own = np.array([m["distortion"] in sources[attr] for m in meta])
         sel = own | clean
         v = vals[sel, a]
-        target = np.array([TARGET[lv] for lv in levels[sel]])
-        clean_max = float(vals[clean].max(axis=0)[a]) if clean.any() else 0.0
+        target = np.array([targets[lv] for lv in levels[sel]])
+        clean_max = float(np.quantile(vals[clean, a], clean_quantile)) if clean.any() else 0.0
         level1 = vals[own & (levels == 1), a]
         level1_bound = float(np.quantile(level1, LEVEL1_QUANTILE, method="higher"))  # at most 10% above it
         cuts = fit_thresholds(v, target, clean_max, level1_bound) if fit else thresholds[attr]
@@ -282,13 +331,16 @@ def fit_group(meta: list[dict], vals: np.ndarray, names: list[str], sources: dic
             per_level[str(lv)] = [int(np.sum(got[m] == b)) for b in range(5)]
         # the bounds are recorded rounded down, the thresholds were rounded up: the record keeps the constraints
         # (clean max "none", level-1 bound at most "slight") that the unrounded values meet
-        out[attr] = {"thresholds": cuts, "sources": sources[attr], "clean_max": _floor4(clean_max),
+        out[attr] = {"thresholds": cuts, "sources": sources[attr],
+                     ("clean_max" if clean_quantile == 1.0 else f"clean_q{round(100 * clean_quantile)}"):
+                         _floor4(clean_max),
+                     "clean_at_none": round(float(np.mean(vals[clean, a] < cuts[0])), 4) if clean.any() else None,
                      f"level1_q{round(100 * LEVEL1_QUANTILE)}": _floor4(level1_bound),
                      "level1_at_most_slight": round(float(np.mean(level1 < cuts[1])), 4), "n": int(sel.sum()),
                      "exact_band_rate": round(float(np.mean(got == target)), 4),
                      "bands_by_level": per_level}
         if fit:
-            log(f"{attr:13s} thresholds {cuts}  (clean max {clean_max:.3f}, level-1 bound {level1_bound:.3f}, "
+            log(f"{attr:13s} thresholds {cuts}  (clean bound {clean_max:.3f}, level-1 bound {level1_bound:.3f}, "
                 f"exact band {np.mean(got == target):.0%})")
     return out
 
@@ -323,12 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     extra = extra_rows(lite, args.heads_work, args.biq_root)
     meta_i, shipped_i, oof_i, names_i = image_measurements(lite, cache, extra)
     meta_v, vals_v, names_v = video_measurements(cache)
-    image = fit_group(meta_i, oof_i, names_i, IMAGE_SOURCES)
+    image = fit_group(meta_i, oof_i, names_i, IMAGE_SOURCES, clean_quantile=CLEAN_QUANTILE)
     in_sample = fit_group(meta_i, shipped_i, names_i, IMAGE_SOURCES, fit=False,
-                          thresholds={k: v["thresholds"] for k, v in image.items()})
+                          thresholds={k: v["thresholds"] for k, v in image.items()}, clean_quantile=CLEAN_QUANTILE)
     for k in image:  # how the same thresholds sort the shipped head's (in-sample) outputs on these crops
         image[k]["in_sample_bands_by_level"] = in_sample[k]["bands_by_level"]
-    video = fit_group(meta_v, vals_v, names_v, VIDEO_SOURCES)
+    video = fit_group(meta_v, vals_v, names_v, VIDEO_SOURCES, targets=TEMPORAL_TARGET)
     card = {
         "bands": list(BANDS),
         "form": "band(v) = number of thresholds <= v (0 none ... 4 severe), v the attribute's measured 0-1 value; "
@@ -341,16 +393,21 @@ def main(argv: list[str] | None = None) -> int:
             "command": f"python scripts/fit_severity_bands.py --lite {lite.name}"
                        + (" --heads-work WORK --biq-root DIR" if extra is not None else ""),
             "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-            "target": "clean -> none, level 1 -> slight, 2 -> noticeable, 3-4 -> strong, 5 -> severe "
+            "target": "image attributes: clean -> none, levels 1-2 -> slight, 3 -> noticeable, 4 -> strong, 5 -> "
+                      "severe; temporal ones: clean -> none, 1 -> slight, 2 -> noticeable, 3-4 -> strong, 5 -> severe "
                       "(vqual.data.synthetic.DISTORTIONS levels)",
-            "constraints": "every clean training item is 'none' for every attribute (out of fold); at least 90% of "
-                           "the level-1 items are at most 'slight'; thresholds at least 0.01 apart, the noticeable and "
-                           "strong bands at least 0.05 wide",
-            "images": f"{len(meta_i)} crops: {len({m['content'] for m in meta_i})} training contents (Kodak 24 + "
-                      "McMaster 1-12, scripts/train_lite.py), clean + 8 distortions x 5 levels",
+            "constraints": f"image attributes: the clean training pictures are 'none' up to their "
+                           f"{CLEAN_QUANTILE:.0%} quantile (out of fold); temporal attributes: every clean training "
+                           "chunk is 'none'; at least 90% of the level-1 items are at most 'slight'; thresholds at "
+                           "least 0.01 apart, the noticeable and strong bands at least 0.05 wide",
+            "images": f"{len(meta_i)} pictures of {len({m['content'] for m in meta_i})} training contents, "
+                      "out of fold (6 folds grouped by content): the crops of Kodak 24 + McMaster 1-12 "
+                      "(scripts/train_lite.py) and the distorted BIQ2021 photographs the head learnt "
+                      "(scripts/train_lite2.py), each clean + 8 distortions x 5 levels",
             "out_of_fold_extra_rows": None if extra is None else
-            f"{len(extra[1])} rows the shipped head also learnt (scripts/train_lite2.py's heads stage: clean BIQ2021 "
-            "photographs, large clean mosaics and their upscaled copies) in the training part of every fold",
+            f"{len(extra[1])} rows the shipped head also learnt (scripts/train_lite2.py's heads stage): those of the "
+            "distorted photographs' contents in the training part of the folds that do not test them, the others "
+            "(clean BIQ2021 photographs, large clean mosaics and their upscaled copies) in every fold",
             "videos": f"{len(meta_v)} one-second chunks of 3-s {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} {VIDEO_FPS} fps pans "
                       f"(x264 CRF 18) over every other training content, clean + 4 temporal distortions x 5 levels",
             "held_out": "McMaster 13-18 and all other clean pictures (benchmarks/explain_truth.py)",

@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 DEFAULT_WORK = Path(os.environ.get("VQUAL_TRAIN_DIR", "~/.cache/vqual/train_lite2")).expanduser()
 ASSET = ROOT / "src" / "vqual" / "assets" / "lite2" / "encoder.npz"
-VERSION = "2.2.0"  # the card's version this recipe writes
+VERSION = "2.2.1"  # the card's version this recipe writes
 SCORE_BIQ, BIQ_NAME = "score-biq.npz", "vqual-lite@2.0-biq"  # the end-to-end score head, as its own model
 SHARD = 500
 LOW_TAPS = ("s2", "s3", "s4")  # frozen; s4 is the cut (output of block 7, 80 channels, stride 16)
@@ -537,13 +537,22 @@ def mosaic(tiles: list[np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(np.vstack([np.hstack(tiles[i:i + 4]) for i in range(0, 16, 4)]))
 
 
+def exported_encoder(sha: str):
+    """The `lite2` feature encoder (torch engine) with the freshly exported weights of sha256 `sha` (the card that
+    names them is rewritten after the heads stage)."""
+    import copy
+
+    from vqual.encoders.features import FeatureEncoder, encoder_config
+
+    block = copy.deepcopy(encoder_config("lite2"))
+    block["tuned"]["sha256"] = sha
+    return FeatureEncoder.from_block(block, "torch")
+
+
 def large_mosaics(args, paths: list[Path], y: np.ndarray, va: np.ndarray) -> tuple[np.ndarray, list[dict]]:
     """Heads' inputs and meta rows of the `--large-mosaics` clean mosaics and their upscaled copies, judged by the
     exported encoder through vqual-lite 2's still-picture path (torch engine); cached in <work> per encoder sha256."""
-    import copy
-
     from vqual.data.synthetic import DISTORTIONS, downup_scale
-    from vqual.encoders.features import FeatureEncoder, encoder_config
     from vqual.media import load_image
     from vqual.models.lite import still_view
     from vqual.weights import sha256_file
@@ -558,9 +567,7 @@ def large_mosaics(args, paths: list[Path], y: np.ndarray, va: np.ndarray) -> tup
     path = args.work / f"large-mosaics-{args.clean_negatives}-{args.large_mosaics}-{sha[:16]}.npy"
     if path.exists():
         return np.load(path), meta
-    block = copy.deepcopy(encoder_config("lite2"))
-    block["tuned"]["sha256"] = sha  # the freshly exported weights (the card is rewritten after this stage)
-    enc = FeatureEncoder.from_block(block, "torch")
+    enc = exported_encoder(sha)
     groups = mosaic_groups(paths, y, va, args.clean_negatives, args.large_mosaics)
     if len(groups) < args.large_mosaics or len(groups[-1]) < 16:
         raise SystemExit(f"--large-mosaics {args.large_mosaics}: not enough training photographs")
@@ -577,12 +584,72 @@ def large_mosaics(args, paths: list[Path], y: np.ndarray, va: np.ndarray) -> tup
     return x, meta
 
 
+#: `--distorted-photographs K` (the shipped recipe: 200): attribute heads also learn the graded synthetic distortions
+#: (every one of the synthetic set's, levels 1-5) of K of the clean negatives (every `DISTORTED_STEP`-th by MOS rank),
+#: judged whole through the exported encoder. The synthetic crops come from 36 crops of 30 pictures only; on them the
+#: heads learn each distortion together with what those pictures look like, and on new content read texture as blur
+#: or warm light as a colour cast (issue #21; research/lite2/README.md, ninth session).
+DISTORTED_STEP = 7
+
+
+def distorted_photographs(args, paths: list[Path], y: np.ndarray, va: np.ndarray,
+                          shard: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, list[dict]]:
+    """Heads' inputs and meta rows of every synthetic distortion at levels 1-5 of `--distorted-photographs` clean
+    BIQ2021 photographs; one cache file per photograph in <work> (per encoder sha256), so a run resumes and
+    `shard` (i, n) lets n processes share the work (each computes the photographs k with k % n == i)."""
+    from train_lite import ATTRIBUTE_SOURCES, distort
+
+    from vqual.data.synthetic import DISTORTIONS
+    from vqual.media import load_image
+    from vqual.models.lite import still_view
+    from vqual.weights import sha256_file
+
+    sha = sha256_file(ASSET)
+    order = [i for i in np.argsort(-y, kind="stable") if not va[i]][:args.clean_negatives]
+    chosen = list(range(0, len(order), DISTORTED_STEP))[:args.distorted_photographs]  # ranks among the negatives
+    if len(chosen) < args.distorted_photographs:
+        raise SystemExit(f"--distorted-photographs {args.distorted_photographs}: only {len(chosen)} clean negatives "
+                         f"(every {DISTORTED_STEP}th of --clean-negatives {args.clean_negatives})")
+    names = [d for srcs in ATTRIBUTE_SOURCES.values() for d in srcs]
+    folder = args.work / f"distorted-{args.clean_negatives}-{DISTORTED_STEP}-{sha[:16]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    enc = None
+    xs, meta = [], []
+    for k, r in enumerate(chosen):
+        i = order[r]
+        rows = [(name, li, level) for name in names for li, level in enumerate(DISTORTIONS[name][1], start=1)]
+        # the content id of its clean copy among the negatives: grouped folds keep a photograph's rows together
+        meta += [{"content": f"biq2021:{r}", "distortion": name, "level": li} for name, li, _ in rows]
+        path = folder / f"{i}.npy"
+        if not path.exists() and k % shard[1] == shard[0]:
+            if enc is None:
+                enc = exported_encoder(sha)
+            rgb = load_image(paths[i])
+            x = []
+            for name, li, level in rows:
+                pic = distort(name, rgb, level, 100_000 + int(i) * 100 + li)
+                x.append(enc.combine(still_view(enc.spatial.encode, pic), pic))
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, np.stack(x).astype(np.float64))
+            tmp.replace(path)
+            if (k + 1) % 10 == 0:
+                log(f"distorted photographs: {k + 1}/{len(chosen)}")
+        xs.append(path)
+    if shard != (0, 1):
+        return np.zeros((0,)), []
+    missing = [p for p in xs if not p.exists()]
+    if missing:
+        raise SystemExit(f"distorted photographs: {len(missing)} not computed (another shard still running?)")
+    return np.vstack([np.load(p) for p in xs]), meta
+
+
 def extra_attribute_rows(args, paths: list[Path], y: np.ndarray, va: np.ndarray,
                          x_tr: np.ndarray) -> tuple[np.ndarray, list[dict], dict]:
     """The attribute heads' rows beyond the synthetic crops (`--clean-negatives`, counted CLEAN_WEIGHT times, then
-    `--large-mosaics`): heads' inputs, meta rows, and what the card says of them. They train every fold; only the
-    synthetic rows choose the alpha. scripts/fit_severity_bands.py adds the same rows to its out-of-fold heads, so
-    that the bands are fitted on a head that learnt what the shipped one learnt."""
+    `--large-mosaics`, `--distorted-photographs`): heads' inputs, meta rows, and what the card says of them. In the
+    alpha's grouped CV they are held out with their content; only the graded rows (synthetic crops, distorted
+    photographs) choose it. scripts/fit_severity_bands.py adds the same rows to its out-of-fold heads, so that the
+    bands are fitted on a head that learnt what the shipped one learnt."""
     from vqual.encoders.measures import MEASURE_NAMES
 
     xs, meta, info = [np.zeros((0, x_tr.shape[1] + len(MEASURE_NAMES)))], [], {}
@@ -593,8 +660,8 @@ def extra_attribute_rows(args, paths: list[Path], y: np.ndarray, va: np.ndarray,
                  for k in range(len(x_clean))] * CLEAN_WEIGHT
         info["clean_negatives"] = {"n": len(x_clean), "weight": CLEAN_WEIGHT,
                                    "from": "the best-rated BIQ2021 training photographs outside the validation "
-                                           "part, every attribute's target 0; they train every fold, the alpha "
-                                           "is chosen on the synthetic rows' out-of-fold error"}
+                                           "part, every attribute's target 0; the alpha is chosen on the graded "
+                                           "rows' grouped out-of-fold error"}
     if args.large_mosaics:
         x_large, meta_large = large_mosaics(args, paths, y, va)
         xs.append(x_large)
@@ -604,6 +671,14 @@ def extra_attribute_rows(args, paths: list[Path], y: np.ndarray, va: np.ndarray,
             "from": "2048x2048 mosaics of 16 further clean BIQ2021 training photographs each (target 0) and the same "
                     "mosaics down- and upscaled by each factor (bicubic; target: that factor's level of the scaling "
                     "distortion), judged as large stills are (whole view and native crops); weight 1"}
+    if args.distorted_photographs:
+        x_dist, meta_dist = distorted_photographs(args, paths, y, va)
+        xs.append(x_dist)
+        meta += meta_dist
+        info["distorted_photographs"] = {
+            "n": args.distorted_photographs, "rows": len(meta_dist),
+            "from": f"every {DISTORTED_STEP}th clean negative by MOS rank with each synthetic distortion at levels "
+                    "1-5 (targets as the synthetic crops'), judged whole through the exported encoder; weight 1"}
     return np.vstack(xs), meta, info
 
 
@@ -658,8 +733,11 @@ def stage_heads(args) -> None:
         tau_biq = fit_tau(end_to_end(x_val)[:, 0], y[va])
     x_extra, meta_extra, extra_info = extra_attribute_rows(args, paths, y, va, x_tr)
     x_attr = np.vstack([np.hstack([x_syn, m_syn]), x_extra])
+    # the alpha is chosen on the graded rows' grouped out-of-fold error: the synthetic crops and the distorted
+    # photographs (clean rows and mosaics train every fold they are not grouped out of, but do not choose it)
+    graded = [m["distortion"] != "clean" and not m["content"].startswith("biq2021-mosaic") for m in meta_extra]
     attr_head, attr_info = fit_attributes(x_attr, list(meta) + meta_extra, ATTRIBUTE_SOURCES,
-                                          judged=np.arange(len(x_attr)) < len(meta))
+                                          judged=np.concatenate([np.ones(len(meta), bool), graded]))
     attr_info.update(extra_info)
     heads = {"score": score, "attributes": attr_head}
     alpha = d["state"]["baseline"]["frozen_ridge_alpha"]
@@ -790,6 +868,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--large-mosaics", type=int, default=48, metavar="M",
                     help="heads stage: M large clean mosaics of further photographs and their 2x/3x/4x upscaled "
                          "copies for the attribute heads (0: none; default: the shipped recipe's)")
+    ap.add_argument("--distorted-photographs", type=int, default=200, metavar="K",
+                    help="heads stage: K of the clean negatives with every synthetic distortion at levels 1-5 as "
+                         "further attribute rows (0: none; default: the shipped recipe's)")
     ap.add_argument("--subsets", nargs="+", choices=SUBSETS, default=None,
                     help="train stage: only these BIQ2021 subsets (an ablation; default: all)")
     ap.add_argument("--score-head", choices=("with-clive", "end-to-end"), default="with-clive",

@@ -44,7 +44,7 @@ DEFAULT_CACHE = Path(os.environ.get("VQUAL_LMM_CACHE", "~/.cache/vqual/train_lmm
 ASSETS = ROOT / "src" / "vqual" / "assets" / "lmm"
 DEFAULT_LITE = "vqual-lite@2.0"
 #: the vqual-lmm version the projectors trained on each vqual-lite model make
-VERSIONS = {"vqual-lite": "1.2.0", "vqual-lite@2.0": "2.0.0"}
+VERSIONS = {"vqual-lite": "1.2.0", "vqual-lite@2.0": "2.1.0"}
 VIDEO_DISTORTIONS = ("stutter", "drops", "shake", "flicker")
 VIDEO_ATTRIBUTE = {"stutter": "stutter", "drops": "frame_drops", "shake": "shake", "flicker": "flicker"}
 IMAGE_ATTRIBUTE = {"blur": "blur", "noise": "noise", "jpeg": "compression", "h264": "compression",

@@ -39,7 +39,7 @@ names=list(B.IMAGE_SOURCES); card=lite.config['attributes']; alpha=float(card['a
 meta,load=L2.synthetic_items()
 x_syn=np.hstack([np.load(W/'feat-syn.npy'), np.load(W/'syn-measures.npy')])
 import argparse
-a=argparse.Namespace(work=W, clean_negatives=1500, large_mosaics=48)
+a=argparse.Namespace(work=W, clean_negatives=1500, large_mosaics=48, distorted_photographs=0)  # 2.1.1's rows
 xe,me,_=L2.extra_attribute_rows(a,paths,y,va,np.load(W/'feat-biq-train.npy'))
 ye=attribute_targets(me,B.IMAGE_SOURCES); ys=attribute_targets(list(meta),B.IMAGE_SOURCES)
 z=np.load(FEATS, allow_pickle=True)

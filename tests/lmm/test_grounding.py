@@ -61,10 +61,14 @@ def test_shipped_bands_cover_every_attribute_and_keep_their_fitting_constraints(
     assert card["for"]["heads_sha256"] == lite.sha256("heads.npz") and card["for"]["model"] == lite.name
     assert set(card["attributes"]) == set(PHRASES) and "fit_severity_bands.py" in card["fitted"]["command"]
     for name, info in card["attributes"].items():
-        assert shipped.band(name, info["clean_max"]) == 0, name  # clean training pictures measure "none"
+        # clean training pictures measure "none": every one for temporal attributes, up to their 95th percentile for
+        # image ones (236 pictures, whose single largest value is an outlier; fit_severity_bands.py CLEAN_QUANTILE)
+        share = 0.95 if "clean_q95" in info else 1.0
+        assert shipped.band(name, info["clean_q95"] if share < 1 else info["clean_max"]) == 0, name
         assert shipped.band(name, info["level1_q90"]) <= 1, name  # the mildest level is at most "slight" (90%)
         counts = info["bands_by_level"]
-        assert sum(counts["0"][1:]) == 0 and sum(counts["1"][2:]) <= 0.1 * sum(counts["1"]), name
+        assert counts["0"][0] >= np.floor(share * sum(counts["0"])), name  # the 95th percentile: 224 of 236
+        assert sum(counts["1"][2:]) <= 0.1 * sum(counts["1"]), name
         mean_band = [np.dot(counts[str(lv)], range(5)) / sum(counts[str(lv)]) for lv in range(6)]
         assert mean_band[4] > mean_band[2] > mean_band[1], name  # higher levels rise (stutter at level 5, a picture
         # held 8 frames, measures 0 in the temporal encoder: its blind spot, not the bands')

@@ -34,7 +34,7 @@ def test_native_crops_by_size():
 def test_image_and_video_results(model, sample):
     r = model.score(sample)
     assert 1.0 <= r.score <= 5.0 and r.provenance.model == model.name
-    assert r.provenance.model_version == "2.2.0"
+    assert r.provenance.model_version == "2.2.1"
     assert set(r.attributes) == {"blur", "noise", "compression", "underexposure", "overexposure", "colour", "scaling"}
     blurred = model.score(syn.apply_image("blur", sample, syn.DISTORTIONS["blur"][1][3], seed=0))
     assert blurred.score < r.score - 0.5 and blurred.attributes["blur"] > r.attributes["blur"]
@@ -52,12 +52,12 @@ def test_video_uses_the_same_heads(model, sample, tmp_path):
 
 def test_card_matches_the_weights():
     card = json.loads(asset_path("lite2/lite2.json").read_text())
-    assert card["model"] == "vqual-lite" and card["version"] == "2.2.0"
+    assert card["model"] == "vqual-lite" and card["version"] == "2.2.1"
     assert card["training"]["data"]["human"].startswith("BIQ2021 official training split")
 
 
 def test_the_biq_only_variant_differs_in_its_score_head_alone(model, sample):
-    """vqual-lite@2.0-biq is 2.2.0 with the end-to-end (BIQ2021-only) score head: the same encoder, attributes and
+    """vqual-lite@2.0-biq is 2.2.x with the end-to-end (BIQ2021-only) score head: the same encoder, attributes and
     uncertainty, another score, and it says it never learnt clive-fewlabel."""
     biq = VqualLite2Biq()
     assert "clive-fewlabel" in model.trained_on and biq.trained_on == ("biq2021",)

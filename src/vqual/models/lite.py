@@ -98,7 +98,8 @@ class VqualLite2(VqualLite):
     """vqual-lite 2: the same design with the upper half of the spatial encoder (stages s5-s7 and the head conv)
     fine-tuned on 9,000 BIQ2021 photographs and synthetic ranking pairs (scripts/train_lite2.py), and a score head
     trained with it, then refitted on BIQ2021 and clive-fewlabel's 200 labels anchored to it (2.2.0;
-    scripts/human_head.py). Attribute heads are refitted on the new features; the temporal part is 1.0's."""
+    scripts/human_head.py). Attribute heads are refitted on the new features, with clean BIQ2021 photographs and
+    graded distortions of 200 of them beside the synthetic crops (2.2.1); the temporal part is 1.0's."""
 
     name = "vqual-lite@2.0"
     trained_on = ("biq2021", "clive-fewlabel")
