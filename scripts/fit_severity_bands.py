@@ -136,8 +136,9 @@ def image_measurements(lite, cache: Path, extra: tuple[np.ndarray, list[dict]] |
     # extra rows of the contents the head learnt graded distortions of (scripts/train_lite2.py's distorted
     # photographs, with their clean copies) are measured too, out of fold like the crops; the others (clean
     # photographs without distorted copies, mosaics) train every fold
-    graded = {m["content"] for m in meta_extra if m["distortion"] != "clean" and not m["content"].startswith(
-        "biq2021-mosaic")}
+    from train_lite2 import is_distorted_photograph
+
+    graded = {m["content"] for m in meta_extra if is_distorted_photograph(m)}
     grouped = np.array([m["content"] in graded for m in meta_extra], dtype=bool)
     seen: set[tuple] = set()
     measured = []  # one measured row per (content, distortion, level): the clean copies are repeated as weights

@@ -592,6 +592,12 @@ def large_mosaics(args, paths: list[Path], y: np.ndarray, va: np.ndarray) -> tup
 DISTORTED_STEP = 7
 
 
+def is_distorted_photograph(m: dict) -> bool:
+    """A meta row of `distorted_photographs` (graded, of a clean negative: content ``biq2021:<rank>``; the large
+    mosaics are ``biq2021-mosaic:<k>``)."""
+    return m["distortion"] != "clean" and m["content"].startswith("biq2021:")
+
+
 def distorted_photographs(args, paths: list[Path], y: np.ndarray, va: np.ndarray,
                           shard: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, list[dict]]:
     """Heads' inputs and meta rows of every synthetic distortion at levels 1-5 of `--distorted-photographs` clean
@@ -613,11 +619,11 @@ def distorted_photographs(args, paths: list[Path], y: np.ndarray, va: np.ndarray
     names = [d for srcs in ATTRIBUTE_SOURCES.values() for d in srcs]
     folder = args.work / f"distorted-{args.clean_negatives}-{DISTORTED_STEP}-{sha[:16]}"
     folder.mkdir(parents=True, exist_ok=True)
+    rows = [(name, li, level) for name in names for li, level in enumerate(DISTORTIONS[name][1], start=1)]
     enc = None
     xs, meta = [], []
     for k, r in enumerate(chosen):
         i = order[r]
-        rows = [(name, li, level) for name in names for li, level in enumerate(DISTORTIONS[name][1], start=1)]
         # the content id of its clean copy among the negatives: grouped folds keep a photograph's rows together
         meta += [{"content": f"biq2021:{r}", "distortion": name, "level": li} for name, li, _ in rows]
         path = folder / f"{i}.npy"
@@ -735,7 +741,7 @@ def stage_heads(args) -> None:
     x_attr = np.vstack([np.hstack([x_syn, m_syn]), x_extra])
     # the alpha is chosen on the graded rows' grouped out-of-fold error: the synthetic crops and the distorted
     # photographs (clean rows and mosaics train every fold they are not grouped out of, but do not choose it)
-    graded = [m["distortion"] != "clean" and not m["content"].startswith("biq2021-mosaic") for m in meta_extra]
+    graded = [is_distorted_photograph(m) for m in meta_extra]
     attr_head, attr_info = fit_attributes(x_attr, list(meta) + meta_extra, ATTRIBUTE_SOURCES,
                                           judged=np.concatenate([np.ones(len(meta), bool), graded]))
     attr_info.update(extra_info)

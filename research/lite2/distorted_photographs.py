@@ -113,22 +113,15 @@ def bands(s: Setup, head, alpha: float, extra: tuple[np.ndarray, list[dict]], wi
     """Thresholds as scripts/fit_severity_bands.py fits them, with its choices switchable: `wide` measures the
     distorted photographs out of fold beside the crops (its image_measurements) or only the crops (the 2.2.0 way),
     `target` the level -> band map, `clean_quantile` the share of clean pictures kept at "none"."""
-    saved, wanted = dict(B.TARGET), dict(target)
-    B.TARGET.clear()
-    B.TARGET.update(wanted)
-    try:
-        if wide:
-            lite = SimpleNamespace(heads={"attributes": head}, config={"attributes": {"alpha": alpha}},
-                                   encoder=s.lite.encoder, features=s.lite.features)
-            meta, _, oof, names = B.image_measurements(lite, s.bcache, extra)
-        else:
-            meta, names = s.meta, s.names
-            oof = np.clip(B.oof_with_extra(s.xb, s.ys, s.fs, alpha, extra[0],
-                                           attribute_targets(extra[1], B.IMAGE_SOURCES)), 0, 1)
-        fitted = B.fit_group(meta, oof, names, B.IMAGE_SOURCES, clean_quantile=clean_quantile)
-    finally:
-        B.TARGET.clear()
-        B.TARGET.update(saved)
+    if wide:
+        lite = SimpleNamespace(heads={"attributes": head}, config={"attributes": {"alpha": alpha}},
+                               encoder=s.lite.encoder, features=s.lite.features)
+        meta, _, oof, names = B.image_measurements(lite, s.bcache, extra)
+    else:
+        meta, names = s.meta, s.names
+        oof = np.clip(B.oof_with_extra(s.xb, s.ys, s.fs, alpha, extra[0],
+                                       attribute_targets(extra[1], B.IMAGE_SOURCES)), 0, 1)
+    fitted = B.fit_group(meta, oof, names, B.IMAGE_SOURCES, clean_quantile=clean_quantile, targets=target)
     return {k: v["thresholds"] for k, v in fitted.items()}
 
 
@@ -145,7 +138,7 @@ def main() -> None:
     x1, m1 = s.extra(k)
     after = fit_ridge(np.vstack([s.x_syn, x1]), attribute_targets(s.meta + m1, B.IMAGE_SOURCES), alpha,
                       tuple(s.names))  # 2.2.1's
-    shipped_target = dict(B.TARGET)
+    shipped_target = B.TARGET
     rows = [
         ("2.2.0 head, 2.2.0 bands", before, (x0, m0), False, OLD_TARGET, 1.0),
         (f"+ {k} distorted photographs, 2.2.0 bands", after, (x1, m1), False, OLD_TARGET, 1.0),
