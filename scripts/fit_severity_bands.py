@@ -15,7 +15,8 @@ benchmarks/explain_truth.py).
   the way scripts/fit_lite.py fits it on 5 of 6 content groups and applied to the sixth. Where the shipped head
   also learnt other rows (vqual-lite@2.0 from 2.1.1: clean BIQ2021 photographs and large mosaics; from 2.2.1 the
   graded distortions of 200 of those photographs; scripts/train_lite2.py's heads stage), the folds learn them too:
-  `--heads-work WORK --biq-root DIR` (required then; WORK is that stage's --work folder). The distorted photographs
+  `--heads-work WORK --biq-root DIR` (required then; WORK is that stage's --work folder, or on a machine without its
+  training checkpoint a folder `train_lite2.py --stage features` filled). The distorted photographs
   and their clean copies are measured like the crops, out of fold in the same content-grouped folds (236 contents in
   all); the other rows train every fold.
 - Temporal attributes (stutter, frame drops, shake, flicker): 3-second 216x384 24 fps pans over every other
@@ -205,7 +206,8 @@ def extra_rows(lite, heads_work: Path | None, biq_root: Path | None) -> tuple[np
     stamp = heads_work / "feat-biq-train.sha256"
     if not stamp.is_file() or stamp.read_text() != sha256_file(L2.ASSET):
         raise SystemExit(f"--heads-work {heads_work}: no BIQ2021 training features of the shipped encoder there; run "
-                         "python scripts/train_lite2.py --biq-root DIR --work WORK --stage heads first")
+                         "python scripts/train_lite2.py --biq-root DIR --work WORK --stage features first (no training "
+                         "checkpoint needed; ~30 min on one core, or the heads stage)")
     seed = int(lite.config["training"]["args"].get("seed", 0))
     args = argparse.Namespace(work=heads_work, clean_negatives=card.get("clean_negatives", {}).get("n", 0),
                               large_mosaics=card.get("large_mosaics", {}).get("n", 0),

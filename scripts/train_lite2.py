@@ -24,7 +24,12 @@ the repository before `--stage export`):
   heads   on the exported encoder: the score head (trained with it, then refitted on BIQ2021 and clive-fewlabel's
           200 labels anchored to it: scripts/human_head.py; `--score-head end-to-end` keeps it), attribute heads
           (graded synthetic distortions as vqual-lite 1.0, plus clean BIQ2021 photographs and large mosaics), five
-          fold heads (uncertainty), the level width; writes heads.npz and lite2.json
+          fold heads (uncertainty), the level width; writes heads.npz and lite2.json. Without the training
+          checkpoint in --work (a fresh machine: run `--stage cache` first), the trained score head is read from
+          the shipped score-biq.npz and the training record from lite2.json (`trained_upper`); on another host the
+          rebuilt heads match the shipped ones to float rounding (score weights within 1e-7, 2026-12-05)
+  features  (not part of `all`) what scripts/fit_severity_bands.py reads here, without the training checkpoint:
+          the BIQ2021 training photographs' features through the exported encoder and the heads' extra rows
   eval    quick figures from the cache: frozen baseline (ridge on all 10,000 training images) and the exported
           model on BIQ2021's test split and clive-fewlabel (benchmarks/human.py measures through the scoring path)
 The default `all` runs cache, train, export, heads, eval.
@@ -450,9 +455,9 @@ def stage_export(args) -> None:
 # --------------------------------------------------------------------------------------------------------------------
 # stage: heads (on the exported, fp16-rounded encoder: exactly what the shipped model computes)
 # --------------------------------------------------------------------------------------------------------------------
-def exported_upper(args) -> tuple[Upper, dict]:
-    """Upper with the exported fp16 trunk weights and the checkpoint's score head, and the checkpoint."""
-    d = torch.load(checkpoint_path(args.work), weights_only=False)
+def exported_trunk() -> Upper:
+    """Upper with the exported fp16 trunk weights (ASSET) and no score head (zero-initialised mu, unit sd): what
+    `features_of` needs, on any machine that has the shipped weights, with or without the training checkpoint."""
     model = Upper()
     with np.load(ASSET, allow_pickle=False) as z:
         sd = {}
@@ -462,10 +467,62 @@ def exported_upper(args) -> tuple[Upper, dict]:
                 _, j, rest = name.split(".", 2)
                 name = f"blocks.{int(j) - 8}.{rest}"
             sd[name] = torch.from_numpy(z[k].astype(np.float32))
-    sd.update({k: v for k, v in d["model"].items() if k in ("mu", "sd", "score.weight", "score.bias")})
-    model.load_state_dict(sd, strict=True)
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    if unexpected or set(missing) != {"mu", "sd", "score.weight", "score.bias"}:
+        raise RuntimeError(f"{ASSET}: not the trunk Upper expects (missing {missing}, unexpected {unexpected})")
     model.eval()
+    return model
+
+
+def exported_upper(args) -> tuple[Upper, dict]:
+    """Upper with the exported fp16 trunk weights and the checkpoint's score head, and the checkpoint."""
+    d = torch.load(checkpoint_path(args.work), weights_only=False)
+    model = exported_trunk()
+    model.load_state_dict({k: v for k, v in d["model"].items() if k in ("mu", "sd", "score.weight", "score.bias")},
+                          strict=False)
     return model, d
+
+
+def trained_upper(args) -> tuple[Upper, float, dict]:
+    """The exported encoder with the score head trained with it, the frozen baseline's ridge alpha, and the export
+    record (export.json): from the training checkpoint and export.json when <work> holds them, else from what the
+    repository ships of them (score-biq.npz's end-to-end head, stored in float32 as trained: the same bits; lite2.json's
+    training record), so that the heads stage reruns on a machine where only the repository and BIQ2021 are."""
+    if checkpoint_path(args.work).is_file() and (args.work / "export.json").is_file():
+        model, d = exported_upper(args)
+        return model, d["state"]["baseline"]["frozen_ridge_alpha"], json.loads((args.work / "export.json").read_text())
+    from vqual.heads.store import load_heads
+    from vqual.weights import sha256_file
+
+    card = json.loads((ASSET.parent / "lite2.json").read_text())
+    if card["weights"]["encoder.npz"] != sha256_file(ASSET):
+        raise SystemExit(f"no checkpoint in {args.work}, and {ASSET.parent / 'lite2.json'} describes another encoder")
+    heads, _ = load_heads(ASSET.parent / SCORE_BIQ, ("score",))
+    h, n = heads["score"], 4096  # the 59 measures after the 4096 pooled features have weight 0
+    model = exported_trunk()
+    model.load_state_dict({"mu": torch.from_numpy(h.mean[:n].astype(np.float32)),
+                           "sd": torch.from_numpy(h.scale[:n].astype(np.float32)),
+                           "score.weight": torch.from_numpy(h.weight[:n, 0].astype(np.float32)[None]),
+                           "score.bias": torch.from_numpy(h.bias.astype(np.float32))}, strict=False)
+    t = card["training"]
+    log(f"no checkpoint in {args.work}: the trained score head from {SCORE_BIQ}, the export record from lite2.json")
+    return model, t["frozen_baseline"]["frozen_ridge_alpha"], {
+        "steps": t["steps"], "history": t["validation_curve"], "baseline": t["frozen_baseline"], "args": t["args"],
+        "code_version": t["code_version"]}
+
+
+def stage_features(args) -> None:
+    """What scripts/fit_severity_bands.py reads of this work folder, on a machine without the training checkpoint:
+    the BIQ2021 training photographs' cached lower stages and their features through the exported encoder
+    (feat-biq-train.npy, the heads stage's own), then the attribute heads' extra rows (clean negatives' measures,
+    large mosaics, distorted photographs; `extra_attribute_rows`)."""
+    from vqual.media import load_image
+
+    torch.set_num_threads(args.threads)
+    paths, y = biq_split(args.biq_root, "train")
+    cache_set(args.work, "biq-train", len(paths), lambda i: load_image(paths[i]))
+    x_tr = cached_features(args, exported_trunk(), "biq-train", len(paths))
+    extra_attribute_rows(args, paths, y, val_mask(len(paths), args.seed), x_tr)
 
 
 def cached_features(args, model: Upper, tag: str, n: int) -> np.ndarray:
@@ -702,7 +759,7 @@ def stage_heads(args) -> None:
     from vqual.weights import sha256_file
 
     torch.set_num_threads(args.threads)
-    model, d = exported_upper(args)
+    model, frozen_alpha, export = trained_upper(args)
     paths, y = biq_split(args.biq_root, "train")
     va = val_mask(len(paths), args.seed)
     meta, load = synthetic_items()
@@ -746,7 +803,7 @@ def stage_heads(args) -> None:
                                           judged=np.concatenate([np.ones(len(meta), bool), graded]))
     attr_info.update(extra_info)
     heads = {"score": score, "attributes": attr_head}
-    alpha = d["state"]["baseline"]["frozen_ridge_alpha"]
+    alpha = frozen_alpha
     rng = np.random.default_rng(args.seed + 17)
     fold_of = rng.permutation(len(y)) % 5
     for k in range(5):  # five ridge heads on disjoint fifths of the training split: their spread is the uncertainty
@@ -759,7 +816,6 @@ def stage_heads(args) -> None:
     if tau_biq is not None:  # the end-to-end head (BIQ2021 only) ships beside a head that learnt clive-fewlabel
         save_heads(out / SCORE_BIQ, {"score": end_to_end})
     lite1 = json.loads((ROOT / "src" / "vqual" / "assets" / "lite" / "lite.json").read_text())
-    export = json.loads((args.work / "export.json").read_text())
     old = json.loads((out / "lite2.json").read_text()) if (out / "lite2.json").is_file() else {}
     card = {  # the card's identity fields (vqual.models.cards) carried over, the new weights' sha256 in them
         **identity(old), "model": "vqual-lite", "version": VERSION,
@@ -850,7 +906,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--biq-root", type=Path, required=True, help="BIQ2021 folder (Images/, Train/Test CSVs)")
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"cache and checkpoints (default {DEFAULT_WORK})")
-    ap.add_argument("--stage", choices=("cache", "train", "export", "heads", "eval", "all"), default="all")
+    ap.add_argument("--stage", choices=("cache", "train", "export", "heads", "eval", "all", "features"), default="all")
     ap.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the shipped run: 1)")
@@ -896,6 +952,8 @@ def main(argv: list[str] | None = None) -> int:
         stage_heads(args)
     if args.stage in ("eval", "all"):
         stage_eval(args)
+    if args.stage == "features":
+        stage_features(args)
     return 0
 
 
