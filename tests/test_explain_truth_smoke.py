@@ -6,6 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
@@ -68,3 +71,34 @@ def test_human_rated_clean_photographs_are_summarised_apart():
                  "strong_or_severe_word": 2, "named": {"blur": 2}, "contradictions": 1, "levels_off_their_score": 0}
     off = E.audit(_result(CLEAN_SENTENCE, quiet, score=3.5, level="excellent"))  # a level its score's bin denies
     assert off["level_off_score"] == 1 and E.summarise_human_clean(rows + [off])["levels_off_their_score"] == 1
+
+
+def test_graded_photographs_are_the_best_rated_validation_photographs(monkeypatch, tmp_path):
+    """The second held-out set: only photographs of vqual-lite 2's validation part rated >= HUMAN_CLEAN_MOS, every k-th
+    by rank; never a photograph an attribute head learnt (the training part) or a poorly rated one."""
+    sys.path.insert(0, str(BENCH.parent / "scripts"))
+    import train_lite2 as L2
+
+    paths = [tmp_path / f"p{i}.jpg" for i in range(40)]
+    mos = np.linspace(5.0, 1.0, 40)  # p0 best
+    va = np.zeros(40, dtype=bool)
+    va[::2] = True  # even photographs are the validation part
+    monkeypatch.setattr(L2, "biq_split", lambda root, which: (paths, mos))
+    monkeypatch.setattr(L2, "val_mask", lambda n, seed: va)
+    eligible = [p for p, m, v in zip(paths, mos, va) if v and m >= E.HUMAN_CLEAN_MOS]
+    got = E.heldapart_photographs(tmp_path, 2)
+    assert [p for p, _ in got] == eligible[::len(eligible) // 2][:2]
+    assert all(m >= E.HUMAN_CLEAN_MOS for _, m in got)
+    with pytest.raises(SystemExit, match="only"):
+        E.heldapart_photographs(tmp_path, len(eligible) + 1)
+
+
+def test_other_casts_are_summarised_as_colour_and_made_in_their_direction():
+    rgb = np.full((32, 32, 3), 128, np.uint8)
+    warm, blue = E.distorted_image(rgb, "colour", 5), E.distorted_image(rgb, "colour+180", 5)
+    assert warm[0, 0, 0] > 128 > warm[0, 0, 2] and blue[0, 0, 2] > 128 > blue[0, 0, 0]  # opposite directions
+    rows = [{"kind": "image", "content": "c", "distortion": "colour+180", "attribute": "colour", "level": lv,
+             **E.audit(_result("The main problem is a strong colour cast." if lv >= 3 else CLEAN_SENTENCE,
+                               {"colour": _strong("colour") if lv >= 3 else 0.0}))} for lv in range(1, 6)]
+    s = E.summarise([], rows, E.OTHER_CASTS)["by_type"]
+    assert set(s) == {"image:colour+180"} and s["image:colour+180"]["named_levels_3_5"] == 3
