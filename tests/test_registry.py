@@ -76,3 +76,15 @@ def test_builtin_cards_are_one_schema():
         assert card.training is None or isinstance(card.training, Training)
     assert card_of("vqual-lite@2.0").training.code_version and card_of("vqual-lite@2.0").training.args
     assert card_of("niqe").training is None and card_of("niqe").preset is None
+
+
+def test_a_rewritten_card_keeps_its_identity_and_its_version_history():
+    """scripts/train_lite2.py and scripts/train_lmm.py rebuild their cards from `identity(old card)`: the version
+    history (`changes`, written by hand) must survive a retrain, and nothing else rides along."""
+    from vqual.models.cards import identity
+    from vqual.weights import read_asset_json
+
+    old = read_asset_json("lmm/lmm.json")
+    kept = identity(old)
+    assert kept["changes"] == old["changes"] and kept["version"] == old["version"]
+    assert "cv" not in kept and "tertiles" not in kept

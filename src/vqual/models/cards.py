@@ -18,6 +18,9 @@ from vqual.weights import read_asset_json
 
 #: The identity fields every built-in card has (scripts that rewrite a card carry them over: `identity`).
 IDENTITY_KEYS = ("model", "version", "name", "description", "weights", "score_range", "kinds", "preset", "training")
+#: Fields some cards have that a rewriting script carries over too: ``changes``, the card's version history (written
+#: by hand per version; scripts/train_lmm.py once dropped it on a retrain)
+CARRIED_KEYS = ("changes",)
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,9 @@ def read_card(asset: str) -> AssetCard:
 
 
 def identity(card: dict[str, Any]) -> dict[str, Any]:
-    """The identity fields of a card dict, for a script that rewrites the card (new weights: update ``weights``)."""
-    return {k: card[k] for k in IDENTITY_KEYS if k in card}
+    """The identity fields of a card dict and the `CARRIED_KEYS` it has, for a script that rewrites the card (new
+    weights: update ``weights``)."""
+    return {k: card[k] for k in IDENTITY_KEYS + CARRIED_KEYS if k in card}
 
 
 def _builtin(factory: str, asset: str) -> ModelSpec:
