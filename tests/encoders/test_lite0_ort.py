@@ -39,11 +39,29 @@ def pictures(sample):
 
 
 def test_export_reproduces_the_shipped_graph(tmp_path):
-    pytest.importorskip("onnx")
+    """The export is deterministic on a host and rebuilds the shipped graph: the same nodes and initializers, whose
+    values (batch norm folded into the convolutions by PyTorch's float32 arithmetic) match to float rounding. On the
+    host that exported it the bytes are the same (sha256 in the card); a host with other vector units (AVX-512) folds
+    with other rounding: 94 of 102 initializers differ there, by at most 1.7e-7 of their largest value."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
     from vqual.encoders.lite0_export import export
+    from vqual.weights import asset_path
 
     data = export(tmp_path / "lite0.onnx")
-    assert hashlib.sha256(data).hexdigest() == graph_card()["weights"]["lite0.onnx"]
+    assert export(tmp_path / "again.onnx") == data
+    if hashlib.sha256(data).hexdigest() == graph_card()["weights"]["lite0.onnx"]:
+        return
+    got, shipped = onnx.load_from_string(data), onnx.load(str(asset_path("lite0/lite0.onnx")))
+    assert [(n.op_type, list(n.input), list(n.output)) for n in got.graph.node] == [
+        (n.op_type, list(n.input), list(n.output)) for n in shipped.graph.node]
+    a = {t.name: numpy_helper.to_array(t) for t in got.graph.initializer}
+    b = {t.name: numpy_helper.to_array(t) for t in shipped.graph.initializer}
+    assert a.keys() == b.keys()
+    for k in b:
+        assert a[k].shape == b[k].shape and a[k].dtype == b[k].dtype, k
+        assert np.max(np.abs(a[k].astype(np.float64) - b[k])) <= 1e-6 * max(np.abs(b[k]).max(), 1.0), k
 
 
 @pytest.mark.parametrize("preset", ["lite", "lite2"])

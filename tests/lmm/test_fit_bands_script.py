@@ -60,7 +60,7 @@ def test_a_head_that_learnt_clean_photographs_cannot_be_banded_without_them(tmp_
     with pytest.raises(SystemExit, match=r"--heads-work .*: no BIQ2021 training features of the shipped encoder"):
         B.extra_rows(lite, tmp_path, tmp_path)
     (tmp_path / "feat-biq-train.sha256").write_text("0" * 64)  # features of another encoder
-    with pytest.raises(SystemExit, match="--stage heads first"):
+    with pytest.raises(SystemExit, match="--stage features first"):
         B.extra_rows(lite, tmp_path, tmp_path)
 
 

@@ -1,8 +1,10 @@
 """User model folders written before the one head format (card schema ``vqual.model/1``, bare head arrays) still
 load and score exactly as they did. The two folders in legacy_user/ were written by `write_model_dir` of the code
 before the change (a linear and an mlp head on lite-small, random float32 arrays, seed 15); the expected values
-were computed by that code on the bundled sample photograph, whose spatial encoder was the PyTorch one: the torch engine
-must give them exactly, the ONNX Runtime engine that scoring uses within 1e-5 (its measured difference: ~5e-7)."""
+were computed by that code on the bundled sample photograph, whose spatial encoder was the PyTorch one, on one host: the
+torch engine and the ONNX Runtime engine that scoring uses must give them within `TOL` on any host (the same host: torch
+exactly, ONNX ~5e-7; a host with other vector units (AVX-512) computes PyTorch's float32 convolutions in another order:
+6e-6), and an old folder rewritten in the one format must score exactly as the old folder on the same host."""
 
 from __future__ import annotations
 
@@ -29,19 +31,20 @@ EXPECTED = {
 }
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_home")
+TOL = 5e-5  # across hosts (float32 arithmetic order); 1-5 score units
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_old_folder_scores_as_before(name, sample):
     assert read_card(HERE / name).schema == "vqual.model/1"
     p = UserModel(HERE / name, engine="torch").predict_image(sample)
-    assert p.score == EXPECTED[name]["score"] and p.raw == EXPECTED[name]["score"]
-    assert p.level_probs == EXPECTED[name]["level_probs"]
+    assert p.score == pytest.approx(EXPECTED[name]["score"], abs=TOL) and p.raw == p.score
+    assert p.level_probs == pytest.approx(EXPECTED[name]["level_probs"], abs=TOL)
     model = vqual.load_model(str(HERE / name))
     assert model.decoder_version == "vqual.model/1"
     p = model.predict_image(sample)
-    assert p.score == pytest.approx(EXPECTED[name]["score"], abs=1e-5)
-    assert p.level_probs == pytest.approx(EXPECTED[name]["level_probs"], abs=1e-5)
+    assert p.score == pytest.approx(EXPECTED[name]["score"], abs=TOL)
+    assert p.level_probs == pytest.approx(EXPECTED[name]["level_probs"], abs=TOL)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -53,8 +56,9 @@ def test_old_folder_rewritten_in_the_one_format_scores_the_same(name, sample, tm
     assert not rest and type(heads["score"]) is type(old.head)
     new = UserModel(new_dir, engine="torch")
     assert new.decoder_version == SCHEMA
-    p = new.predict_image(sample)
-    assert p.score == EXPECTED[name]["score"] and p.level_probs == EXPECTED[name]["level_probs"]
+    p, q = new.predict_image(sample), UserModel(HERE / name, engine="torch").predict_image(sample)
+    assert p.score == q.score and p.level_probs == q.level_probs  # the same bits as the old folder on this host
+    assert p.score == pytest.approx(EXPECTED[name]["score"], abs=TOL)
 
 
 def test_card_head_type_must_match_the_file(tmp_path):
