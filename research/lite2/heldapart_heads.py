@@ -15,9 +15,11 @@ train_lite2.py `val_mask`) rated at least 4.2 of 5 (196), each clean, with every
 - for the cast variant: how often a cast in each other direction reaches "noticeable".
 And: the severity bands refitted on all 196 photographs with the shipped head, against the shipped thresholds.
 
-Usage: python research/lite2/heldapart_heads.py WORK BIQ_ROOT CACHE
+Usage: python research/lite2/heldapart_heads.py WORK BIQ_ROOT CACHE [--shard I/N]
 (WORK: a scripts/train_lite2.py work folder after `--stage features` and `--stage cache`; CACHE: where the
-held-apart and held-out features are kept, ~200 MB, ~25 min on one core to fill.)
+held-apart and held-out features and the variants' extra rows are kept, ~400 MB, ~60 min on one core to fill;
+`--shard I/N` in N processes first computes the 400-photograph variant's further rows, then a plain run uses them.
+2026-12-05: the tables in research/lite2/README.md, tenth session; ~6 min on two threads once CACHE is full.)
 """
 import argparse
 import json
@@ -41,6 +43,7 @@ from vqual.lmm.explain import SeverityBands  # noqa: E402
 IMG = list(ATTRIBUTE_SOURCES)
 TURNS = (90, 180, 270)  # other cast directions, degrees from the synthetic warm cast's
 CAST_PHOTOS = 100  # distorted photographs (the first, by rank) that also get the other casts in the cast variant
+MORE_PHOTOS = 200  # further distorted photographs for the "400" variant
 
 
 def log(msg):
@@ -151,6 +154,38 @@ def cast_rows(work, root, cache):
     return np.vstack(xs), meta
 
 
+def more_distorted(work, root, cache, shard=(0, 1)):
+    """MORE_PHOTOS further clean negatives (every 7th by rank from rank 3: none of the shipped 200) with every synthetic
+    distortion at levels 1-5, judged as scripts/train_lite2.py judges its distorted photographs; per photograph in
+    CACHE/distorted-more/ (`shard` (i, n): n processes share them)."""
+    from vqual.media import load_image
+    from vqual.models.lite import still_view
+    from vqual.weights import sha256_file
+
+    paths, y = L2.biq_split(root, "train")
+    va = L2.val_mask(len(paths), 0)
+    order = [i for i in np.argsort(-y, kind="stable") if not va[i]][:1500]
+    chosen = list(range(3, len(order), L2.DISTORTED_STEP))[:MORE_PHOTOS]
+    names = [d for srcs in ATTRIBUTE_SOURCES.values() for d in srcs]
+    grid = [(name, li, level) for name in names for li, level in enumerate(DISTORTIONS[name][1], start=1)]
+    (cache / "distorted-more").mkdir(parents=True, exist_ok=True)
+    enc, xs, meta = None, [], []
+    for k, r in enumerate(chosen):
+        p = cache / "distorted-more" / f"{r}.npy"
+        if not p.exists() and k % shard[1] == shard[0]:
+            enc = enc or L2.exported_encoder(sha256_file(L2.ASSET))
+            rgb = load_image(paths[order[r]])
+            x = []
+            for name, li, level in grid:
+                pic = distort(name, rgb, level, 100_000 + int(order[r]) * 100 + li)
+                x.append(enc.combine(still_view(enc.spatial.encode, pic), pic))
+            np.save(p, np.stack(x))
+        if shard == (0, 1):
+            xs.append(np.load(p))
+            meta += [{"content": f"biq2021:{r}", "distortion": name, "level": li} for name, li, _ in grid]
+    return (np.vstack(xs), meta) if shard == (0, 1) else (None, None)
+
+
 # --- heads --------------------------------------------------------------------------------------------------------
 def mlp(x, y, hidden=256, epochs=15, wd=1e-3, drop=0.2, seed=0):
     """A one-hidden-layer MLP (dropout on the standardised input, GELU), AdamW lr 1e-3, batch 128, MSE."""
@@ -247,8 +282,14 @@ def main(argv=None):
     ap.add_argument("work", type=Path)
     ap.add_argument("biq_root", type=Path)
     ap.add_argument("cache", type=Path)
+    ap.add_argument("--shard", default=None, metavar="I/N",
+                    help="only compute the further distorted photographs k with k %% N == I (N processes), then stop")
     args = ap.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
+    if args.shard:
+        i, n = (int(v) for v in args.shard.split("/"))
+        more_distorted(args.work, args.biq_root, args.cache, (i, n))
+        return 0
     xa, ma = heldapart(args.biq_root, args.cache)
     xt, mt = heldout(args.cache)
     paths, y = L2.biq_split(args.biq_root, "train")
@@ -262,10 +303,13 @@ def main(argv=None):
     dist = [i for i, m in enumerate(m_extra) if L2.is_distorted_photograph(m)]
     rest = [i for i, m in enumerate(m_extra) if not L2.is_distorted_photograph(m)]
 
-    def rows_with(k=200, weight=1, casts=False):
+    def rows_with(k=200, weight=1, casts=False, more=False):
         keep = rest + dist[:k * 40] * weight
         x = [x_syn, x_extra[keep]]
         meta = meta_syn + [m_extra[i] for i in keep]
+        if more:
+            xm, mm = more_distorted(args.work, args.biq_root, args.cache)
+            x, meta = x + [xm], meta + mm
         if casts:
             xc, mc = cast_rows(args.work, args.biq_root, args.cache)
             x, meta = x + [xc], meta + mc
@@ -288,7 +332,8 @@ def main(argv=None):
                 ("distorted photographs weighted 4", {"weight": 4}, {}),
                 ("MLP, 256 hidden, 15 epochs", {}, {"mlp": {}}),
                 ("MLP, 256 hidden, 40 epochs, weight decay 0.05", {}, {"mlp": {"epochs": 40, "wd": 0.05}}),
-                (f"+ casts in 3 other directions on {CAST_PHOTOS} distorted photographs", {"casts": True}, {})]
+                (f"+ casts in 3 other directions on {CAST_PHOTOS} distorted photographs", {"casts": True}, {}),
+                (f"{200 + MORE_PHOTOS} distorted photographs", {"more": True}, {})]
     for label, rkw, hkw in variants:
         x, t = rows_with(**rkw)
         head = mlp(x, t, **hkw["mlp"]) if "mlp" in hkw else fit_ridge(x, t, hkw.get("alpha", 1000.0), tuple(IMG))
