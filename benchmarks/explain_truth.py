@@ -28,8 +28,10 @@
    held-out set: every k-th (N in all) of the BIQ2021 photographs that vqual-lite 2 held back for validation
    (scripts/train_lite2.py `val_mask`: 10% of the training split; their scores chose the encoder's checkpoint, but no
    attribute head, severity band or projector ever saw them) rated at least `HUMAN_CLEAN_MOS`, clean and with every
-   image distortion of part 2 at levels 1-5 (distortions seeded per photograph). McMaster 13-18 are 6 contents; these
-   are N more, of another kind (512x512 JPEG photographs, mostly Unsplash).
+   image distortion of part 2 at levels 1-5 (distortions seeded per photograph), and with colour casts in the three
+   other chroma directions at the colour distortion's amounts (`OTHER_CASTS`, reported apart: the issue's colour
+   distortion is a warm cast). McMaster 13-18 are 6 contents; these are N more, of another kind (512x512 JPEG
+   photographs, mostly Unsplash).
 
 Videos: the first `--video-contents` (default 3) held-out contents. Measured rows are kept in
 benchmarks/.cache/explain_truth/ (keyed by the model files), so an interrupted run resumes.
