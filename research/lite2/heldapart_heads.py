@@ -15,7 +15,7 @@ train_lite2.py `val_mask`) rated at least 4.2 of 5 (196), each clean, with every
 - for the cast variant: how often a cast in each other direction reaches "noticeable".
 And: the severity bands refitted on all 196 photographs with the shipped head, against the shipped thresholds.
 
-Usage: python research/lite2/heldapart_heads.py WORK BIQ_ROOT CACHE [--shard I/N]
+Usage: python research/lite2/heldapart_heads.py WORK BIQ_ROOT CACHE [--shard I/N] [--only TEXT]
 (WORK: a scripts/train_lite2.py work folder after `--stage features` and `--stage cache`; CACHE: where the
 held-apart and held-out features and the variants' extra rows are kept, ~400 MB, ~60 min on one core to fill;
 `--shard I/N` in N processes first computes the 400-photograph variant's further rows, then a plain run uses them.
@@ -186,6 +186,47 @@ def more_distorted(work, root, cache, shard=(0, 1)):
     return (np.vstack(xs), meta) if shard == (0, 1) else (None, None)
 
 
+def rotated_casts(work, root, cache):
+    """The "every direction" variant's colour rows: each colour row of the synthetic crops and of the 200 distorted
+    photographs re-made with its cast turned by TURNS[(content index + level) % 4] (0 = the warm cast kept), judged by
+    the exported encoder (the crops whole, as the heads stage's features see them). Returns
+    {("crop", content index, level) or ("photo", rank, level): heads' input row} for the turned rows only."""
+    from train_lite import training_contents
+
+    from vqual.media import load_image
+    from vqual.models.lite import still_view
+    from vqual.weights import sha256_file
+
+    path = cache / "rotated-casts.npz"
+    if path.exists():
+        z = np.load(path, allow_pickle=False)
+        return {tuple(json.loads(k)): z[k] for k in z.files}
+    enc = L2.exported_encoder(sha256_file(L2.ASSET))
+    amounts = DISTORTIONS["colour"][1]
+    turns = (0, *TURNS)
+    out = {}
+
+    def judge(pic):
+        return enc.combine(still_view(enc.spatial.encode, pic), pic)
+
+    for ci, (_, rgb) in enumerate(training_contents()):
+        for li, amount in enumerate(amounts, start=1):
+            t = turns[(ci + li) % 4]
+            if t:
+                out[json.dumps(["crop", ci, li])] = judge(colour_shift(rgb, amount, COLOUR_CAST_ANGLE + t))
+    paths, y = L2.biq_split(root, "train")
+    va = L2.val_mask(len(paths), 0)
+    order = [i for i in np.argsort(-y, kind="stable") if not va[i]][:1500]
+    for r in list(range(0, len(order), L2.DISTORTED_STEP))[:200]:
+        rgb = load_image(paths[order[r]])
+        for li, amount in enumerate(amounts, start=1):
+            t = turns[(r + li) % 4]
+            if t:
+                out[json.dumps(["photo", r, li])] = judge(colour_shift(rgb, amount, COLOUR_CAST_ANGLE + t))
+    np.savez(path, **out)
+    return {tuple(json.loads(k)): v for k, v in out.items()}
+
+
 # --- heads --------------------------------------------------------------------------------------------------------
 def mlp(x, y, hidden=256, epochs=15, wd=1e-3, drop=0.2, seed=0):
     """A one-hidden-layer MLP (dropout on the standardised input, GELU), AdamW lr 1e-3, batch 128, MSE."""
@@ -284,6 +325,7 @@ def main(argv=None):
     ap.add_argument("cache", type=Path)
     ap.add_argument("--shard", default=None, metavar="I/N",
                     help="only compute the further distorted photographs k with k %% N == I (N processes), then stop")
+    ap.add_argument("--only", default="", help="only the variants whose label contains this text")
     args = ap.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.shard:
@@ -303,10 +345,25 @@ def main(argv=None):
     dist = [i for i, m in enumerate(m_extra) if L2.is_distorted_photograph(m)]
     rest = [i for i, m in enumerate(m_extra) if not L2.is_distorted_photograph(m)]
 
-    def rows_with(k=200, weight=1, casts=False, more=False):
+    def rows_with(k=200, weight=1, casts=False, more=False, rotate=False):
         keep = rest + dist[:k * 40] * weight
         x = [x_syn, x_extra[keep]]
         meta = meta_syn + [m_extra[i] for i in keep]
+        if rotate:  # every colour row's cast in one of four directions (the warm one for a quarter of them)
+            turned = rotated_casts(args.work, args.biq_root, args.cache)
+            cids = {c: n for n, c in enumerate(dict.fromkeys(m["content"] for m in meta_syn))}
+            xs = x_syn.copy()
+            for i, m in enumerate(meta_syn):
+                key = ("crop", cids[m["content"]], m["level"])
+                if m["distortion"] == "colour" and key in turned:
+                    xs[i] = turned[key]
+            xe = x_extra[keep].copy()
+            for j, i in enumerate(keep):
+                m = m_extra[i]
+                key = ("photo", int(m["content"].split(":")[1]), m["level"])
+                if L2.is_distorted_photograph(m) and m["distortion"] == "colour" and key in turned:
+                    xe[j] = turned[key]
+            x = [xs, xe]
         if more:
             xm, mm = more_distorted(args.work, args.biq_root, args.cache)
             x, meta = x + [xm], meta + mm
@@ -333,8 +390,11 @@ def main(argv=None):
                 ("MLP, 256 hidden, 15 epochs", {}, {"mlp": {}}),
                 ("MLP, 256 hidden, 40 epochs, weight decay 0.05", {}, {"mlp": {"epochs": 40, "wd": 0.05}}),
                 (f"+ casts in 3 other directions on {CAST_PHOTOS} distorted photographs", {"casts": True}, {}),
-                (f"{200 + MORE_PHOTOS} distorted photographs", {"more": True}, {})]
+                (f"{200 + MORE_PHOTOS} distorted photographs", {"more": True}, {}),
+                ("every colour row's cast in one of four directions (a quarter warm)", {"rotate": True}, {})]
     for label, rkw, hkw in variants:
+        if args.only not in label:
+            continue
         x, t = rows_with(**rkw)
         head = mlp(x, t, **hkw["mlp"]) if "mlp" in hkw else fit_ridge(x, t, hkw.get("alpha", 1000.0), tuple(IMG))
         judge(label, head, xa, ma, xt, mt, shipped)
