@@ -656,10 +656,11 @@ def is_distorted_photograph(m: dict) -> bool:
 
 
 def distorted_photographs(args, paths: list[Path], y: np.ndarray, va: np.ndarray,
-                          shard: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, list[dict]]:
+                          shard: tuple[int, int] = (0, 1), start: int = 0) -> tuple[np.ndarray, list[dict]]:
     """Heads' inputs and meta rows of every synthetic distortion at levels 1-5 of `--distorted-photographs` clean
     BIQ2021 photographs; one cache file per photograph in <work> (per encoder sha256), so a run resumes and
-    `shard` (i, n) lets n processes share the work (each computes the photographs k with k % n == i)."""
+    `shard` (i, n) lets n processes share the work (each computes the photographs k with k % n == i). `start`: the
+    first rank taken (the recipe: 0; research/lite2/heldapart_heads.py takes further photographs from rank 3)."""
     from train_lite import ATTRIBUTE_SOURCES, distort
 
     from vqual.data.synthetic import DISTORTIONS
@@ -669,10 +670,10 @@ def distorted_photographs(args, paths: list[Path], y: np.ndarray, va: np.ndarray
 
     sha = sha256_file(ASSET)
     order = [i for i in np.argsort(-y, kind="stable") if not va[i]][:args.clean_negatives]
-    chosen = list(range(0, len(order), DISTORTED_STEP))[:args.distorted_photographs]  # ranks among the negatives
+    chosen = list(range(start, len(order), DISTORTED_STEP))[:args.distorted_photographs]  # ranks among the negatives
     if len(chosen) < args.distorted_photographs:
         raise SystemExit(f"--distorted-photographs {args.distorted_photographs}: only {len(chosen)} clean negatives "
-                         f"(every {DISTORTED_STEP}th of --clean-negatives {args.clean_negatives})")
+                         f"(every {DISTORTED_STEP}th of --clean-negatives {args.clean_negatives} from rank {start})")
     names = [d for srcs in ATTRIBUTE_SOURCES.values() for d in srcs]
     folder = args.work / f"distorted-{args.clean_negatives}-{DISTORTED_STEP}-{sha[:16]}"
     folder.mkdir(parents=True, exist_ok=True)

@@ -154,36 +154,14 @@ def cast_rows(work, root, cache):
     return np.vstack(xs), meta
 
 
-def more_distorted(work, root, cache, shard=(0, 1)):
+def more_distorted(work, root, shard=(0, 1)):
     """MORE_PHOTOS further clean negatives (every 7th by rank from rank 3: none of the shipped 200) with every synthetic
-    distortion at levels 1-5, judged as scripts/train_lite2.py judges its distorted photographs; per photograph in
-    CACHE/distorted-more/ (`shard` (i, n): n processes share them)."""
-    from vqual.media import load_image
-    from vqual.models.lite import still_view
-    from vqual.weights import sha256_file
-
+    distortion at levels 1-5: scripts/train_lite2.py's distorted photographs from another start, cached beside the
+    shipped ones in WORK (`shard` (i, n): n processes share them)."""
     paths, y = L2.biq_split(root, "train")
-    va = L2.val_mask(len(paths), 0)
-    order = [i for i in np.argsort(-y, kind="stable") if not va[i]][:1500]
-    chosen = list(range(3, len(order), L2.DISTORTED_STEP))[:MORE_PHOTOS]
-    names = [d for srcs in ATTRIBUTE_SOURCES.values() for d in srcs]
-    grid = [(name, li, level) for name in names for li, level in enumerate(DISTORTIONS[name][1], start=1)]
-    (cache / "distorted-more").mkdir(parents=True, exist_ok=True)
-    enc, xs, meta = None, [], []
-    for k, r in enumerate(chosen):
-        p = cache / "distorted-more" / f"{r}.npy"
-        if not p.exists() and k % shard[1] == shard[0]:
-            enc = enc or L2.exported_encoder(sha256_file(L2.ASSET))
-            rgb = load_image(paths[order[r]])
-            x = []
-            for name, li, level in grid:
-                pic = distort(name, rgb, level, 100_000 + int(order[r]) * 100 + li)
-                x.append(enc.combine(still_view(enc.spatial.encode, pic), pic))
-            np.save(p, np.stack(x))
-        if shard == (0, 1):
-            xs.append(np.load(p))
-            meta += [{"content": f"biq2021:{r}", "distortion": name, "level": li} for name, li, _ in grid]
-    return (np.vstack(xs), meta) if shard == (0, 1) else (None, None)
+    rows = argparse.Namespace(work=work, clean_negatives=1500, distorted_photographs=MORE_PHOTOS)
+    x, meta = L2.distorted_photographs(rows, paths, y, L2.val_mask(len(paths), 0), shard=shard, start=3)
+    return (x, meta) if shard == (0, 1) else (None, None)
 
 
 def rotated_casts(work, root, cache):
@@ -330,7 +308,7 @@ def main(argv=None):
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.shard:
         i, n = (int(v) for v in args.shard.split("/"))
-        more_distorted(args.work, args.biq_root, args.cache, (i, n))
+        more_distorted(args.work, args.biq_root, (i, n))
         return 0
     xa, ma = heldapart(args.biq_root, args.cache)
     xt, mt = heldout(args.cache)
@@ -365,7 +343,7 @@ def main(argv=None):
                     xe[j] = turned[key]
             x = [xs, xe]
         if more:
-            xm, mm = more_distorted(args.work, args.biq_root, args.cache)
+            xm, mm = more_distorted(args.work, args.biq_root)
             x, meta = x + [xm], meta + mm
         if casts:
             xc, mc = cast_rows(args.work, args.biq_root, args.cache)
