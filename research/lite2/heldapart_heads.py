@@ -17,8 +17,9 @@ And: the severity bands refitted on all 196 photographs with the shipped head, a
 
 Usage: python research/lite2/heldapart_heads.py WORK BIQ_ROOT CACHE [--shard I/N] [--only TEXT]
 (WORK: a scripts/train_lite2.py work folder after `--stage features` and `--stage cache`; CACHE: where the
-held-apart and held-out features and the variants' extra rows are kept, ~400 MB, ~60 min on one core to fill;
-`--shard I/N` in N processes first computes the 400-photograph variant's further rows, then a plain run uses them.
+held-apart and held-out features and the cast variants' rows are kept, ~250 MB, ~40 min on one core to fill;
+`--shard I/N` in N processes first computes the 400-photograph variant's further rows (into WORK, beside the shipped
+200, ~20 min on one core), then a plain run uses them.
 2026-12-05: the tables in research/lite2/README.md, tenth session; ~6 min on two threads once CACHE is full.)
 """
 import argparse
