@@ -1,7 +1,8 @@
 """Do vqual-lmm's explanations tell the truth? One run:
 
     python benchmarks/explain_truth.py [--baseline DIR] [--levels 1,2,3,4,5] [--video-contents 3] [--skip-video]
-                                       [--skip-speed] [--biq-root DIR] [--json benchmarks/results/explain-truth.json]
+                                       [--skip-speed] [--biq-root DIR [--biq-graded N]] [--visibility]
+                                       [--json benchmarks/results/explain-truth.json]
 
 1. Clean pictures never used in training: McMaster 13-18; scikit-image's bundled photographs (from its PyPI wheel,
    `pip download --no-deps`; skimage is never imported): astronaut, camera, chelsea, coffee, coins, moon, rocket,
@@ -32,6 +33,12 @@
    other chroma directions at the colour distortion's amounts (`OTHER_CASTS`, reported apart: the issue's colour
    distortion is a warm cast). McMaster 13-18 are 6 contents; these are N more, of another kind (512x512 JPEG
    photographs, mostly Unsplash).
+
+6. With `--visibility`, per image distortion type (both image sets): is a miss a picture the distortion barely
+   changed? Every distorted picture's LPIPS distance from its clean picture (`Visibility`; `vqual compare`'s lpips),
+   Spearman's rho between the severity word and that distance, and at levels 3-5 the median distance of the cases
+   named and of those missed, with the probability that a named case changed its picture more than a missed one.
+   A diagnostic beside the targets, not a replacement: the targets stay defined on the injected level.
 
 Videos: the first `--video-contents` (default 3) held-out contents. Measured rows are kept in
 benchmarks/.cache/explain_truth/ (keyed by the model files), so an interrupted run resumes.
@@ -244,10 +251,11 @@ def heldapart_photographs(biq_root: Path, n: int) -> list[tuple[Path, float]]:
     return [(paths[i], float(y[i])) for i in ranked[::len(ranked) // n][:n]]
 
 
-def graded_photograph_rows(model, cache: Rows, biq_root: Path, n: int,
-                           levels: tuple[int, ...]) -> tuple[list[dict], list[dict]]:
+def graded_photograph_rows(model, cache: Rows, biq_root: Path, n: int, levels: tuple[int, ...],
+                           vis: Visibility | None = None) -> tuple[list[dict], list[dict]]:
     """(clean rows, distorted rows) of `heldapart_photographs`: each clean, and with each image distortion of
     `IMAGE_SET` and each of `OTHER_CASTS` at `levels` (seed: the photograph's rank among them)."""
+    vis = vis or Visibility(False)
     clean, dist = [], []
     for k, (path, mos) in enumerate(heldapart_photographs(biq_root, n)):
         rgb = load_rgb(path)
@@ -257,10 +265,12 @@ def graded_photograph_rows(model, cache: Rows, biq_root: Path, n: int,
             **audit(model.score(rgb))}))
         for d, attr in (*IMAGE_SET.items(), *((c, "colour") for c in OTHER_CASTS)):
             for lv in levels:
-                dist.append(cache.get(f"graded-photo/{name}/{d}/{lv}", lambda d=d, attr=attr, lv=lv, name=name,
-                                      rgb=rgb, k=k: {
+                row = cache.get(f"graded-photo/{name}/{d}/{lv}", lambda d=d, attr=attr, lv=lv, name=name,
+                                rgb=rgb, k=k: {
                     "kind": "image", "content": name, "distortion": d, "attribute": attr, "level": lv,
-                    **audit(model.score(distorted_image(rgb, d, lv, seed=1000 * (k + 1))))}))
+                    **audit(model.score(distorted_image(rgb, d, lv, seed=1000 * (k + 1))))})
+                dist.append(vis.add(row, rgb, lambda d=d, lv=lv, rgb=rgb, k=k: distorted_image(
+                    rgb, d, lv, seed=1000 * (k + 1))))
         if (k + 1) % 8 == 0:
             log(f"graded photographs: {k + 1}/{n}")
     return clean, dist
@@ -287,7 +297,41 @@ def clean_rows(model, cache: Rows) -> list[dict]:
     return rows
 
 
-def distortion_rows(model, cache: Rows, levels: tuple[int, ...], video_contents: int) -> list[dict]:
+class Visibility:
+    """How much a distortion changed its picture: LPIPS (`vqual compare`'s lpips, AlexNet v0.1) between the clean
+    and the distorted picture, per row key. It does not depend on the model judged, so it is kept apart from `Rows`
+    (CACHE/explain_truth/lpips-<weights>.jsonl) and reused across models. Disabled (no --visibility): rows are
+    returned as they are, without an "lpips" key."""
+
+    def __init__(self, enabled: bool):
+        from vqual.compare.lpips import WEIGHTS_SHA256
+
+        self.enabled = enabled
+        self.path = CACHE / "explain_truth" / f"lpips-{WEIGHTS_SHA256[:12]}.jsonl"
+        self.values: dict[str, float] = {}
+        if enabled and self.path.exists():
+            for line in self.path.read_text().splitlines():
+                r = json.loads(line)
+                self.values[r["key"]] = r["lpips"]
+
+    def add(self, row: dict, clean: np.ndarray, distorted) -> dict:
+        """`row` with its "lpips" (`distorted`: a function giving the distorted picture, called when not cached)."""
+        if not self.enabled:
+            return row
+        key = row["key"]
+        if key not in self.values:
+            from vqual.compare.lpips import lpips
+
+            self.values[key] = round(lpips(clean, distorted()), 5)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as f:
+                f.write(json.dumps({"key": key, "lpips": self.values[key]}) + "\n")
+        return {**row, "lpips": self.values[key]}
+
+
+def distortion_rows(model, cache: Rows, levels: tuple[int, ...], video_contents: int,
+                    vis: Visibility | None = None) -> list[dict]:
+    vis = vis or Visibility(False)
     rows = []
     contents = heldout_images()
     for path in contents:
@@ -295,9 +339,10 @@ def distortion_rows(model, cache: Rows, levels: tuple[int, ...], video_contents:
         name = content_name(path)
         for d, attr in IMAGE_SET.items():
             for lv in levels:
-                rows.append(cache.get(f"image/{name}/{d}/{lv}", lambda d=d, attr=attr, lv=lv, name=name, rgb=rgb: {
+                row = cache.get(f"image/{name}/{d}/{lv}", lambda d=d, attr=attr, lv=lv, name=name, rgb=rgb: {
                     "kind": "image", "content": name, "distortion": d, "attribute": attr, "level": lv,
-                    **audit(model.score(distorted_image(rgb, d, lv)))}))
+                    **audit(model.score(distorted_image(rgb, d, lv)))})
+                rows.append(vis.add(row, rgb, lambda d=d, lv=lv, rgb=rgb: distorted_image(rgb, d, lv)))
         log(f"{name}: images done")
     with tempfile.TemporaryDirectory() as tmp:
         for ci, path in enumerate(contents[:video_contents]):
@@ -351,7 +396,8 @@ def summarise(clean: list[dict], dist: list[dict], image_set: dict[str, str] | N
                 "named_first_levels_3_5": sum(bool(r["named"]) and r["named"][0] == attr for r in hi),
                 "srcc_word_vs_level": srcc(lv, word),
                 "mean_band_by_level": {str(k): round(float(np.mean([w for w, x in zip(word, lv) if x == k])), 2)
-                                       for k in sorted(set(lv))}}
+                                       for k in sorted(set(lv))},
+                **visibility_figures(sel, hi, attr, word)}
     out["by_type"] = by_type
     hi = [r for r in dist if r["distortion"] != "clean" and r["level"] >= 3]
     out["named_levels_3_5"] = {"n": len(hi), "named": sum(r["attribute"] in r["named"] for r in hi),
@@ -364,6 +410,24 @@ def summarise(clean: list[dict], dist: list[dict], image_set: dict[str, str] | N
     out["contradictions"] = {"explanations_checked": len(every) + sum(len(r["seconds"]) for r in every),
                              "found": sum(kinds.values()), "by_kind": kinds,
                              "levels_off_their_score": sum(r.get("level_off_score", 0) for r in every)}
+    return out
+
+
+def visibility_figures(sel: list[dict], hi: list[dict], attr: str, word: list[int]) -> dict:
+    """With rows' LPIPS (`Visibility`): is a miss a picture the distortion barely changed? Spearman's rho between the
+    severity word and the LPIPS distance from the clean picture (all levels), and at levels 3-5 the median LPIPS of
+    the cases named and missed, with the probability that a named case changed its picture more than a missed one
+    (the Mann-Whitney AUC; 0.5: misses no less visible than hits)."""
+    if not sel or any(r.get("lpips") is None for r in sel):
+        return {}
+    named = [r["lpips"] for r in hi if attr in r["named"]]
+    missed = [r["lpips"] for r in hi if attr not in r["named"]]
+    out = {"srcc_word_vs_lpips": srcc([r["lpips"] for r in sel], word),
+           "lpips_median_named_levels_3_5": round(float(np.median(named)), 4) if named else None,
+           "lpips_median_missed_levels_3_5": round(float(np.median(missed)), 4) if missed else None}
+    if named and missed:
+        a, b = np.array(named)[:, None], np.array(missed)[None, :]
+        out["auc_named_changed_more_than_missed"] = round(float(np.mean((a > b) + 0.5 * (a == b))), 3)
     return out
 
 
@@ -449,6 +513,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--biq-graded", type=int, default=0, metavar="N",
                     help="with --biq-root: also N of the BIQ2021 validation photographs rated >= "
                          f"{HUMAN_CLEAN_MOS}, clean and with every image distortion (a second held-out set)")
+    ap.add_argument("--visibility", action="store_true",
+                    help="also the LPIPS distance of every distorted picture from its clean one (`Visibility`): "
+                         "the severity word against it, and whether misses are the least changed pictures")
     ap.add_argument("--human-clean-only", action="store_true",
                     help="with --biq-root: only that part (no other clean pictures, no distortions, no speed)")
     args = ap.parse_args(argv)
@@ -468,10 +535,10 @@ def main(argv: list[str] | None = None) -> int:
         report["rows"] = {"clean_by_mos": human}
         print(json.dumps(report["summary"], indent=1), file=sys.stderr)
     elif not args.skip_truth:
-        cache = Rows(model)
+        cache, vis = Rows(model), Visibility(args.visibility)
         clean = clean_rows(model, cache)
         dist = distortion_rows(model, cache, tuple(int(x) for x in args.levels.split(",")),
-                               video_contents=0 if args.skip_video else args.video_contents)
+                               video_contents=0 if args.skip_video else args.video_contents, vis=vis)
         report["summary"] = summarise(clean, dist)
         report["rows"] = {"clean": clean, "distorted": dist}
         if args.biq_root is not None:
@@ -480,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
             report["rows"]["clean_by_mos"] = human
         if args.biq_graded:
             g_clean, g_dist = graded_photograph_rows(model, cache, args.biq_root, args.biq_graded,
-                                                     tuple(int(x) for x in args.levels.split(",")))
+                                                     tuple(int(x) for x in args.levels.split(",")), vis)
             g = summarise(g_clean, [r for r in g_dist if r["distortion"] not in OTHER_CASTS])
             report["summary"]["graded_photographs"] = {k: g[k] for k in ("clean_pictures", "by_type",
                                                                           "named_levels_3_5")}

@@ -102,3 +102,36 @@ def test_other_casts_are_summarised_as_colour_and_made_in_their_direction():
                                {"colour": _strong("colour") if lv >= 3 else 0.0}))} for lv in range(1, 6)]
     s = E.summarise([], rows, E.OTHER_CASTS)["by_type"]
     assert set(s) == {"image:colour+180"} and s["image:colour+180"]["named_levels_3_5"] == 3
+
+
+def test_visibility_figures_tell_whether_misses_are_the_least_changed_pictures(monkeypatch, tmp_path):
+    """--visibility: each distorted row gets its LPIPS from the clean picture (measured once, cached apart from the
+    model's rows); the summary sets the severity word against it and compares named and missed cases at levels 3-5."""
+    monkeypatch.setattr(E, "CACHE", tmp_path)
+    rng = np.random.default_rng(0)
+    clean = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    vis, calls = E.Visibility(True), []
+
+    def blurred(lv):
+        calls.append(lv)
+        return E.distorted_image(clean, "blur", lv)
+
+    dist = []
+    for lv in range(1, 6):
+        named = lv >= 4  # level 3 missed: the least changed of the levels 3-5
+        row = {"key": f"image/c/blur/{lv}", "kind": "image", "content": "c", "distortion": "blur",
+               "attribute": "blur", "level": lv,
+               **E.audit(_result("The main problem is strong blur." if named else CLEAN_SENTENCE,
+                                 {"blur": _strong("blur") if named else 0.0}))}
+        dist.append(vis.add(row, clean, lambda lv=lv: blurred(lv)))
+    lp = [r["lpips"] for r in dist]
+    assert lp == sorted(lp) and lp[0] > 0  # stronger blur, larger distance
+    again = E.Visibility(True)  # a second run reads the cache: no picture is made again
+    assert [again.add({"key": r["key"]}, clean, lambda: pytest.fail("recomputed"))["lpips"] for r in dist] == lp
+    assert calls == [1, 2, 3, 4, 5] and "lpips" not in E.Visibility(False).add({"key": "k"}, clean, None)
+    t = E.summarise([], dist)["by_type"]["image:blur"]
+    assert t["srcc_word_vs_lpips"] == pytest.approx(t["srcc_word_vs_level"])
+    assert t["lpips_median_missed_levels_3_5"] == pytest.approx(lp[2], abs=1e-4)
+    assert t["auc_named_changed_more_than_missed"] == 1.0
+    no_lpips = E.summarise([], [{k: v for k, v in r.items() if k != "lpips"} for r in dist])["by_type"]["image:blur"]
+    assert "srcc_word_vs_lpips" not in no_lpips
