@@ -17,9 +17,10 @@ asks whether the features themselves can carry it.
 - Judging (`judge`): the held-apart photographs of explain_truth / heldapart_heads (vqual-lite 2's validation part
   rated >= 4.2, never trained on by any encoder here), clean and with each judged distortion at levels 1-5, through
   each encoder (whole 512-px views, as the scoring path takes them) + the 59 direct measures; per encoder a ridge
-  attribute head fitted on half A's rows, judged on half B: AUC of clean against level 3 of each distortion on its
-  attribute, Spearman's rho of that attribute against the level (clean = 0), and how often the injected attribute
-  is the largest at levels 3-5. And the score: SRCC on the 1,000 held-back BIQ2021 photographs (the validation part).
+  attribute head fitted on one half's photographs judges the other half, both ways (2-fold by photograph): AUC of
+  clean against level 3 of each distortion on its attribute, Spearman's rho of that attribute against the level
+  (clean = 0), and how often the injected attribute is the largest at levels 3-5. And the score: SRCC on the 1,000
+  held-back BIQ2021 photographs (the validation part).
 
 2026-12-06: the table in research/lite2/README.md, eleventh session (cache ~5 min, each run ~11 min, judge ~2 min
 per encoder, two threads).
@@ -27,7 +28,7 @@ per encoder, two threads).
 Usage (WORK: a scripts/train_lite2.py work folder after `--stage cache`; OUT: this study's cache and runs, ~2 GB):
   python research/lite2/attribute_encoder.py cache WORK OUT BIQ_ROOT
   python research/lite2/attribute_encoder.py train WORK OUT BIQ_ROOT [--w-attr W] [--steps N] [--run NAME]
-  python research/lite2/attribute_encoder.py judge WORK OUT BIQ_ROOT --runs shipped NAME...  ("shipped": the shipped encoder)
+  python research/lite2/attribute_encoder.py judge WORK OUT BIQ_ROOT --runs shipped NAME...   (shipped: as shipped)
 """
 import argparse
 import json
@@ -297,9 +298,10 @@ def stage_judge(args):
         val = L2.srcc(L2.predict(model, low[va], [maps[i] for i in va]), y[va])
         rec = {"val_srcc": val}
         for alpha in args.alphas:
-            h = fit_ridge(x[half_a], ya[half_a], alpha, tuple(ATTRS))
-            p = h(x[~half_a])
-            mb = [m for m, a in zip(jm, half_a) if not a]
+            p = np.zeros_like(ya)  # out of fold: each half judged by the head fitted on the other
+            for part in (half_a, ~half_a):
+                p[part] = fit_ridge(x[~part], ya[~part], alpha, tuple(ATTRS))(x[part])
+            mb = jm
             clean = np.array([m["distortion"] == "clean" for m in mb])
             r = {}
             for d, a in JUDGED.items():
@@ -337,7 +339,8 @@ def main():
     ap.add_argument("--attr-batch", type=int, default=12)
     ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--lr-attr", type=float, default=1e-5,
-                    help="the attribute head's (1e-3 moved its 4,096 inputs' weights enough to send its loss from ~0.1 to ~1 in the first steps: the eleventh session's first runs)")
+                    help="the attribute head's (1e-3 moved its 4,096 inputs' weights enough to send its loss from "
+                         "~0.1 to ~1 in the first steps: the eleventh session's first runs)")
     ap.add_argument("--runs", nargs="+", default=["shipped"])
     ap.add_argument("--alphas", nargs="+", type=float, default=[100.0, 1000.0])
     args = ap.parse_args()
