@@ -271,6 +271,27 @@ def auc(neg, pos):
     return float(mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg)))
 
 
+def recipe_rows(args, name, model, neg, low, maps):
+    """`--heads recipe`: the shipped heads stage's rows that need no further pictures through the encoder (the synthetic
+    crops and the clean negatives counted 3 times; not its distorted photographs or large mosaics), features through
+    `model` + their cached measures (WORK); returns alpha -> the fitted head."""
+    from vqual.heads.linear import fit_ridge
+
+    path = args.out / f"recipe-features-{name}.npy"
+    smeta, _ = L2.synthetic_items()
+    if not path.exists():
+        slow, smaps = L2.load_cache(args.work, "syn", len(smeta))
+        np.save(path, np.vstack([L2.features_of(model, slow, smaps),
+                                 L2.features_of(model, low[neg], [maps[i] for i in neg])]))
+    f = np.load(path)
+    meas = np.vstack([np.load(args.work / "syn-measures.npy"), np.load(args.work / "biq-clean-measures-1500.npy")])
+    x = np.hstack([f, meas])
+    n = len(smeta)
+    x = np.vstack([x[:n], *[x[n:]] * L2.CLEAN_WEIGHT])
+    y = np.vstack([attribute_targets(smeta, ATTRIBUTE_SOURCES), np.zeros((L2.CLEAN_WEIGHT * len(neg), len(ATTRS)))])
+    return lambda alpha: fit_ridge(x, y, alpha, tuple(ATTRS))
+
+
 def stage_judge(args):
     from scipy.stats import spearmanr
 
@@ -280,7 +301,7 @@ def stage_judge(args):
     jm = judge_items(args.biq_root)
     jlow, jmaps = L2.load_cache(args.out, "attr-judge", len(jm))
     meas = np.load(args.out / "judge-measures.npy")
-    paths, y, _, va_m = training_photos(args.biq_root)
+    paths, y, neg, va_m = training_photos(args.biq_root)
     va = np.flatnonzero(va_m)
     low, maps = L2.load_cache(args.work, "biq-train", len(paths))
     ya = np.zeros((len(jm), len(ATTRS)))
@@ -298,9 +319,12 @@ def stage_judge(args):
         val = L2.srcc(L2.predict(model, low[va], [maps[i] for i in va]), y[va])
         rec = {"val_srcc": val}
         for alpha in args.alphas:
-            p = np.zeros_like(ya)  # out of fold: each half judged by the head fitted on the other
-            for part in (half_a, ~half_a):
-                p[part] = fit_ridge(x[~part], ya[~part], alpha, tuple(ATTRS))(x[part])
+            if args.heads == "recipe":
+                p = recipe_rows(args, name, model, neg, low, maps)(alpha)(x)
+            else:
+                p = np.zeros_like(ya)  # out of fold: each half judged by the head fitted on the other
+                for part in (half_a, ~half_a):
+                    p[part] = fit_ridge(x[~part], ya[~part], alpha, tuple(ATTRS))(x[part])
             mb = jm
             clean = np.array([m["distortion"] == "clean" for m in mb])
             r = {}
@@ -316,7 +340,7 @@ def stage_judge(args):
             rec[f"alpha={alpha:g}"] = r
         out[name] = rec
         log(f"{name}: val SRCC {val:.4f}")
-    (args.out / "judge.json").write_text(json.dumps(out, indent=2))
+    (args.out / f"judge-{args.heads}.json").write_text(json.dumps(out, indent=2))
     for alpha in args.alphas:
         print(f"\nalpha {alpha:g}: AUC clean vs level 3 / rho vs level / injected largest at levels 3-5")
         print("| encoder | val SRCC | " + " | ".join(JUDGED) + " |")
@@ -343,6 +367,9 @@ def main():
                          "~0.1 to ~1 in the first steps: the eleventh session's first runs)")
     ap.add_argument("--runs", nargs="+", default=["shipped"])
     ap.add_argument("--alphas", nargs="+", type=float, default=[100.0, 1000.0])
+    ap.add_argument("--heads", choices=("heldapart", "recipe"), default="heldapart",
+                    help="judge: the ridge fitted on the other half of the held-apart photographs (default), or on "
+                         "the shipped recipe's synthetic crops and clean negatives (`recipe_rows`)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     {"cache": stage_cache, "train": stage_train, "judge": stage_judge}[args.stage](args)
