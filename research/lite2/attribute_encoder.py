@@ -28,7 +28,7 @@ per encoder, two threads).
 Usage (WORK: a scripts/train_lite2.py work folder after `--stage cache`; OUT: this study's cache and runs, ~2 GB):
   python research/lite2/attribute_encoder.py cache WORK OUT BIQ_ROOT
   python research/lite2/attribute_encoder.py train WORK OUT BIQ_ROOT [--w-attr W] [--steps N] [--run NAME]
-  python research/lite2/attribute_encoder.py judge WORK OUT BIQ_ROOT --runs shipped NAME...   (shipped: as shipped)
+  python research/lite2/attribute_encoder.py judge WORK OUT BIQ_ROOT --runs shipped NAME... [--heads recipe]
 """
 import argparse
 import json
