@@ -175,6 +175,12 @@ def strongest(attributes: dict[str, float]) -> str:
 # --- statistics and formatting -----------------------------------------------------------------------------------
 
 
+def auc(neg: list[float] | np.ndarray, pos: list[float] | np.ndarray) -> float:
+    """P(a value of `pos` exceeds one of `neg`), ties counted half: the Mann-Whitney AUC (0.5: no separation)."""
+    a, b = np.asarray(pos, dtype=float)[:, None], np.asarray(neg, dtype=float)[None, :]
+    return float(np.mean((a > b) + 0.5 * (a == b)))
+
+
 def srcc(x: list[float] | np.ndarray, y: list[float] | np.ndarray) -> float | None:
     """Spearman's rho, or None when it is undefined (fewer than 3 points, a constant side, NaN)."""
     from scipy import stats

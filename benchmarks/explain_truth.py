@@ -47,6 +47,7 @@ benchmarks/.cache/explain_truth/ (keyed by the model files), so an interrupted r
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -64,6 +65,7 @@ sys.path.insert(0, str(HERE))
 
 from common import (  # noqa: E402
     CACHE,
+    auc,
     command_line,
     content_name,
     heldout_images,
@@ -265,12 +267,11 @@ def graded_photograph_rows(model, cache: Rows, biq_root: Path, n: int, levels: t
             **audit(model.score(rgb))}))
         for d, attr in (*IMAGE_SET.items(), *((c, "colour") for c in OTHER_CASTS)):
             for lv in levels:
-                row = cache.get(f"graded-photo/{name}/{d}/{lv}", lambda d=d, attr=attr, lv=lv, name=name,
-                                rgb=rgb, k=k: {
+                pic = functools.cache(lambda d=d, lv=lv, rgb=rgb, k=k: distorted_image(rgb, d, lv, seed=1000 * (k + 1)))
+                row = cache.get(f"graded-photo/{name}/{d}/{lv}", lambda d=d, attr=attr, lv=lv, name=name, pic=pic: {
                     "kind": "image", "content": name, "distortion": d, "attribute": attr, "level": lv,
-                    **audit(model.score(distorted_image(rgb, d, lv, seed=1000 * (k + 1))))})
-                dist.append(vis.add(row, rgb, lambda d=d, lv=lv, rgb=rgb, k=k: distorted_image(
-                    rgb, d, lv, seed=1000 * (k + 1))))
+                    **audit(model.score(pic()))})
+                dist.append(vis.add(row, rgb, pic))
         if (k + 1) % 8 == 0:
             log(f"graded photographs: {k + 1}/{n}")
     return clean, dist
@@ -315,7 +316,8 @@ class Visibility:
                 self.values[r["key"]] = r["lpips"]
 
     def add(self, row: dict, clean: np.ndarray, distorted) -> dict:
-        """`row` with its "lpips" (`distorted`: a function giving the distorted picture, called when not cached)."""
+        """`row` with its "lpips" (`distorted`: a function giving the distorted picture, called when not cached; the
+        callers pass the memoised one their model row was scored on, so a picture is made once)."""
         if not self.enabled:
             return row
         key = row["key"]
@@ -339,10 +341,11 @@ def distortion_rows(model, cache: Rows, levels: tuple[int, ...], video_contents:
         name = content_name(path)
         for d, attr in IMAGE_SET.items():
             for lv in levels:
-                row = cache.get(f"image/{name}/{d}/{lv}", lambda d=d, attr=attr, lv=lv, name=name, rgb=rgb: {
+                pic = functools.cache(lambda d=d, lv=lv, rgb=rgb: distorted_image(rgb, d, lv))
+                row = cache.get(f"image/{name}/{d}/{lv}", lambda d=d, attr=attr, lv=lv, name=name, pic=pic: {
                     "kind": "image", "content": name, "distortion": d, "attribute": attr, "level": lv,
-                    **audit(model.score(distorted_image(rgb, d, lv)))})
-                rows.append(vis.add(row, rgb, lambda d=d, lv=lv, rgb=rgb: distorted_image(rgb, d, lv)))
+                    **audit(model.score(pic()))})
+                rows.append(vis.add(row, rgb, pic))
         log(f"{name}: images done")
     with tempfile.TemporaryDirectory() as tmp:
         for ci, path in enumerate(contents[:video_contents]):
@@ -426,8 +429,7 @@ def visibility_figures(sel: list[dict], hi: list[dict], attr: str, word: list[in
            "lpips_median_named_levels_3_5": round(float(np.median(named)), 4) if named else None,
            "lpips_median_missed_levels_3_5": round(float(np.median(missed)), 4) if missed else None}
     if named and missed:
-        a, b = np.array(named)[:, None], np.array(missed)[None, :]
-        out["auc_named_changed_more_than_missed"] = round(float(np.mean((a > b) + 0.5 * (a == b))), 3)
+        out["auc_named_changed_more_than_missed"] = round(auc(missed, named), 3)
     return out
 
 

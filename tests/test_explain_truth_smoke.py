@@ -135,3 +135,32 @@ def test_visibility_figures_tell_whether_misses_are_the_least_changed_pictures(m
     assert t["auc_named_changed_more_than_missed"] == 1.0
     no_lpips = E.summarise([], [{k: v for k, v in r.items() if k != "lpips"} for r in dist])["by_type"]["image:blur"]
     assert "srcc_word_vs_lpips" not in no_lpips
+
+
+def test_a_distorted_picture_is_made_once_for_its_row_and_its_lpips(monkeypatch, tmp_path):
+    """With --visibility, a row measured for the first time scores and measures the same picture, made once."""
+    monkeypatch.setattr(E, "CACHE", tmp_path)
+    rgb = np.random.default_rng(1).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    monkeypatch.setattr(E, "heldout_images", lambda: [tmp_path / "c.png"])
+    monkeypatch.setattr(E, "load_rgb", lambda path: rgb)
+    made, scored = [], []
+    real = E.distorted_image
+
+    def counting(img, d, lv, seed=0):
+        made.append((d, lv))
+        return real(img, d, lv, seed)
+
+    monkeypatch.setattr(E, "distorted_image", counting)
+
+    class Model:
+        def score(self, pic):
+            scored.append(pic)
+            return _result(CLEAN_SENTENCE, {"blur": 0.0}, 4.0, "good")
+
+    class Fresh:  # a measured-rows cache with nothing in it yet
+        def get(self, key, make):
+            return {"key": key, **make()}
+
+    rows = E.distortion_rows(Model(), Fresh(), (2,), video_contents=0, vis=E.Visibility(True))
+    assert len(made) == len(E.IMAGE_SET) == len(rows) == len(scored)
+    assert all(r["lpips"] > 0 for r in rows)

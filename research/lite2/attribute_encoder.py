@@ -42,8 +42,10 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "scripts")]
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "benchmarks")]
 import train_lite2 as L2  # noqa: E402
+from common import auc  # noqa: E402
+from explain_truth import OTHER_CASTS, distorted_image, heldapart_photographs  # noqa: E402
 from fit_lite import attribute_targets  # noqa: E402
 from train_lite import ATTRIBUTE_SOURCES, distort  # noqa: E402
 
@@ -54,8 +56,8 @@ TURNS = (0, 90, 180, 270)  # colour cast directions, degrees from the synthetic 
 TRAIN_DISTORTIONS = ("blur", "noise", "jpeg", "underexposure", "overexposure", "colour", "scaling")
 PER_PHOTO = 2  # graded variants cached per training photograph (distortion, direction and level drawn, seeded)
 JUDGED = {"overexposure": "overexposure", "scaling": "scaling", "underexposure": "underexposure", "blur": "blur",
-          **{f"colour+{t}": "colour" for t in TURNS}}
-JUDGE_PHOTOS = 128  # held-apart photographs judged (every k-th by MOS rank of the 196), halves A / B alternate
+          "colour": "colour", **{c: "colour" for c in OTHER_CASTS}}  # the warm cast, then +90, +180, +270 degrees
+JUDGE_PHOTOS = 128  # held-apart photographs judged (`heldapart_photographs`' rule), halves A / B alternate
 
 
 def log(msg):
@@ -92,13 +94,8 @@ def attr_items(root):
 
 
 def judge_items(root):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from explain_truth import heldapart_photographs
-
-    photos = heldapart_photographs(root, 196)
-    photos = photos[::len(photos) // JUDGE_PHOTOS][:JUDGE_PHOTOS]
     meta = []
-    for k, (path, _) in enumerate(photos):
+    for k, (path, _) in enumerate(heldapart_photographs(root, JUDGE_PHOTOS)):
         meta.append({"photo": str(path), "k": k, "distortion": "clean", "level": 0})
         for d in JUDGED:
             for lv in range(1, 6):
@@ -112,10 +109,7 @@ def judge_image(m):
     rgb = load_image(Path(m["photo"]))
     if m["distortion"] == "clean":
         return rgb
-    d = m["distortion"]
-    if d.startswith("colour+"):
-        return graded(rgb, "colour", m["level"], 0, int(d.split("+")[1]))
-    return graded(rgb, d, m["level"], 1000 * (m["k"] + 1) + m["level"])
+    return distorted_image(rgb, m["distortion"], m["level"], seed=1000 * (m["k"] + 1))  # as explain_truth's photographs
 
 
 # --- cache ---------------------------------------------------------------------------------------------------------
@@ -140,14 +134,6 @@ def stage_cache(args):
 
 
 # --- train ---------------------------------------------------------------------------------------------------------
-def train_targets(meta):
-    y = np.zeros((len(meta), len(ATTRS)))
-    for j, m in enumerate(meta):
-        a = next(a for a, ds in ATTRIBUTE_SOURCES.items() if m["distortion"] in ds)
-        y[j, ATTRS.index(a)] = m["level"] / 5.0
-    return y
-
-
 def stage_train(args):
     from vqual.heads.linear import fit_ridge
 
@@ -166,7 +152,7 @@ def stage_train(args):
     alow, amaps = L2.load_cache(args.out, "attr-train", len(ameta))
     # the attribute rows: graded photographs, the clean negatives (target 0), the synthetic crops
     rows = [("a", j) for j in range(len(ameta))] + [("b", i) for i in neg] + [("s", j) for j in range(len(smeta))]
-    ya = np.vstack([train_targets(ameta), np.zeros((len(neg), len(ATTRS))),
+    ya = np.vstack([attribute_targets(ameta, ATTRIBUTE_SOURCES), np.zeros((len(neg), len(ATTRS))),
                     attribute_targets(smeta, ATTRIBUTE_SOURCES)])
     src = {"a": (alow, amaps), "b": (low, maps), "s": (slow, smaps)}
 
@@ -229,11 +215,12 @@ def stage_train(args):
         if args.w_attr > 0:
             za = []
             for kind in "abs":
-                js = [rows[r][1] for r in ri if rows[r][0] == kind]
-                if js:
+                picked = [r for r in ri if rows[r][0] == kind]
+                if picked:
+                    js = [rows[r][1] for r in picked]
                     lo, mp = src[kind]
                     f = model.features(lo[js], L2.crop_batch(mp, js, rng), eps=1e-6)
-                    za.append(((f - model.mu) / model.sd, [r for r in ri if rows[r][0] == kind]))
+                    za.append(((f - model.mu) / model.sd, picked))
             pred = torch.cat([attr(z) for z, _ in za])
             tgt = torch.cat([yat[idx] for _, idx in za])
             la = F.mse_loss(pred, tgt) * len(ATTRS)  # per row: the sum over attributes
@@ -263,12 +250,6 @@ def encoder_of(args, name):
     model.load_state_dict(torch.load(args.out / "runs" / name / "last.pt", weights_only=False)["model"])
     model.eval()
     return model
-
-
-def auc(neg, pos):
-    from scipy.stats import mannwhitneyu
-
-    return float(mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg)))
 
 
 def recipe_rows(args, name, model, neg, low, maps):
@@ -309,6 +290,8 @@ def stage_judge(args):
         if m["distortion"] != "clean":
             ya[j, ATTRS.index(JUDGED[m["distortion"]])] = m["level"] / 5.0
     half_a = np.array([m["k"] % 2 == 0 for m in jm])
+    clean = np.array([m["distortion"] == "clean" for m in jm])
+    lv = np.array([m["level"] for m in jm])
     out = {}
     for name in args.runs:
         fpath = args.out / f"judge-features-{name}.npy"
@@ -318,22 +301,19 @@ def stage_judge(args):
         x = np.hstack([np.load(fpath), meas])
         val = L2.srcc(L2.predict(model, low[va], [maps[i] for i in va]), y[va])
         rec = {"val_srcc": val}
+        fit_recipe = recipe_rows(args, name, model, neg, low, maps) if args.heads == "recipe" else None
         for alpha in args.alphas:
-            if args.heads == "recipe":
-                p = recipe_rows(args, name, model, neg, low, maps)(alpha)(x)
+            if fit_recipe is not None:
+                p = fit_recipe(alpha)(x)
             else:
                 p = np.zeros_like(ya)  # out of fold: each half judged by the head fitted on the other
                 for part in (half_a, ~half_a):
                     p[part] = fit_ridge(x[~part], ya[~part], alpha, tuple(ATTRS))(x[part])
-            mb = jm
-            clean = np.array([m["distortion"] == "clean" for m in mb])
             r = {}
             for d, a in JUDGED.items():
                 col = p[:, ATTRS.index(a)]
-                sel = np.array([m["distortion"] == d for m in mb])
-                lv3 = sel & np.array([m["level"] == 3 for m in mb])
-                strong = sel & np.array([m["level"] >= 3 for m in mb])
-                lv = np.array([m["level"] for m in mb])
+                sel = np.array([m["distortion"] == d for m in jm])
+                lv3, strong = sel & (lv == 3), sel & (lv >= 3)
                 r[d] = {"auc_l3": auc(col[clean], col[lv3]),
                         "rho": float(spearmanr(col[clean | sel], lv[clean | sel]).statistic),
                         "largest_l3_5": float(np.mean(p[strong].argmax(1) == ATTRS.index(a)))}

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "benchmarks")]
 import fit_severity_bands as F  # noqa: E402
 import train_lite2 as L2  # noqa: E402
+from common import auc  # noqa: E402
 from fit_lite import attribute_targets  # noqa: E402
 from train_lite import ATTRIBUTE_SOURCES, distort  # noqa: E402
 
@@ -55,12 +56,6 @@ def spearman(a, b):
     from scipy.stats import spearmanr
 
     return float(spearmanr(a, b).statistic)
-
-
-def auc(neg, pos):
-    from scipy.stats import mannwhitneyu
-
-    return float(mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg)))
 
 
 # --- measurements -----------------------------------------------------------------------------------------------

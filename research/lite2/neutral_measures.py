@@ -21,6 +21,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "scripts")]
+from common import auc  # noqa: E402
 from explain_truth import heldapart_photographs  # noqa: E402
 
 from vqual.data.synthetic import COLOUR_CAST_ANGLE, DISTORTIONS, colour_shift  # noqa: E402
@@ -51,12 +52,6 @@ def offsets(rgb: np.ndarray) -> np.ndarray:
            c[sat <= np.quantile(sat, 0.3)].mean(0), c[y >= np.quantile(y, 0.95)].mean(0),
            c[y <= np.quantile(y, 0.05)].mean(0), m]
     return np.array([np.hypot(*e) for e in est])
-
-
-def auc(neg, pos):
-    from scipy.stats import mannwhitneyu
-
-    return float(mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg)))
 
 
 def main():
