@@ -32,6 +32,11 @@ the repository before `--stage export`):
           the BIQ2021 training photographs' features through the exported encoder and the heads' extra rows
   eval    quick figures from the cache: frozen baseline (ridge on all 10,000 training images) and the exported
           model on BIQ2021's test split and clive-fewlabel (benchmarks/human.py measures through the scoring path)
+  attributes  (not part of `all`; a candidate, measured and not shipped: research/lite2/README.md, twelfth session)
+          600 more steps from the train stage's checkpoint (trunk rounded to fp16, as 2.2.1 shipped it; without the
+          checkpoint, 2.2.1's files read from git) with an attribute loss beside the score losses: graded distortions
+          of the clean negatives (colour casts in four directions); writes <work>/ckpt/attributes.pt (`--resume`
+          continues it); with `--from-attributes`, export, heads and eval read it instead of the train stage's
 The default `all` runs cache, train, export, heads, eval.
 
 Deterministic given --seed and the thread count (torch.use_deterministic_algorithms; per-step randomness is
@@ -323,21 +328,32 @@ def init_head(model: Upper, low, maps, y, tr, va, args) -> dict:
     return {"frozen_ridge_alpha": alpha, "frozen_val_srcc": s}
 
 
-def stage_train(args) -> None:
+def training_setup(args):
+    """What every training stage starts with: threads, deterministic algorithms and the seed; BIQ2021's training split
+    (paths, MOS, cached lower stages), the validation mask and the two parts' indices; the synthetic items, their
+    cache and ranking pairs."""
+    from types import SimpleNamespace
+
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(args.seed)
     paths, y = biq_split(args.biq_root, "train")
     low, maps = load_cache(args.work, "biq-train", len(paths))
     va_m = val_mask(len(paths), args.seed)
-    tr, va = np.flatnonzero(~va_m), np.flatnonzero(va_m)
+    meta, _ = synthetic_items()
+    slow, smaps = load_cache(args.work, "syn", len(meta))
+    return SimpleNamespace(paths=paths, y=y, low=low, maps=maps, va_m=va_m, tr=np.flatnonzero(~va_m),
+                           va=np.flatnonzero(va_m), meta=meta, slow=slow, smaps=smaps, pairs=syn_pairs(meta))
+
+
+def stage_train(args) -> None:
+    d = training_setup(args)
+    paths, y, low, maps, tr, va = d.paths, d.y, d.low, d.maps, d.tr, d.va
+    slow, smaps, pairs = d.slow, d.smaps, d.pairs
     sub = np.array([subset_of(p) for p in paths])
     if args.subsets:  # an ablation: train on some of BIQ2021's subsets only; validation stays the same 1,000
         tr = tr[np.isin(sub[tr], args.subsets)]
         log(f"training on subsets {', '.join(args.subsets)} only: {len(tr)} images")
-    meta, _ = synthetic_items()
-    slow, smaps = load_cache(args.work, "syn", len(meta))
-    pairs = syn_pairs(meta)
     cpaths, cy = clive_items()
     clow, cmaps = load_cache(args.work, "clive", len(cpaths))
 
@@ -419,10 +435,226 @@ def stage_train(args) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# stage: attributes (a continued fine-tune that also teaches the features what the attribute heads read)
+# --------------------------------------------------------------------------------------------------------------------
+#: The trained encoder the attributes stage starts from when <work> has no train-stage checkpoint: vqual-lite@2.0
+#: 2.2.1's shipped files (the train stage's checkpoint, trunk rounded to fp16 as exported; score head as trained), read
+#: from git at ATTR_START_REV and checked against ATTR_START_SHA256.
+ATTR_START_REV, ATTR_START_SHA256 = "80c081a", "26a773d74e8e27995d240834cafb7d36629100acabbd2aceea259806e5b38cbd"
+ATTR_DISTORTIONS = ("blur", "noise", "jpeg", "underexposure", "overexposure", "colour", "scaling")
+ATTR_TURNS = (0, 90, 180, 270)  # colour cast directions, degrees from the synthetic warm cast's
+ATTR_PER_PHOTO = 2  # graded variants per clean negative (distortion, direction and level drawn, seeded)
+ATTR_ARGS = ("attr_steps", "attr_weight", "attr_lr", "attr_lr_head", "attr_batch", "batch", "syn_pairs", "wd", "seed",
+             "threads")
+
+
+def attributes_checkpoint(work: Path) -> Path:
+    return work / "ckpt" / "attributes.pt"
+
+
+def final_checkpoint(args) -> Path:
+    """The checkpoint export, heads and eval read: the train stage's, or with `--from-attributes` the attributes
+    stage's."""
+    return attributes_checkpoint(args.work) if getattr(args, "from_attributes", False) else checkpoint_path(args.work)
+
+
+def attr_graded(rgb: np.ndarray, name: str, level: int, seed: int, turn: int = 0) -> np.ndarray:
+    """`name` at level 1-5 (`colour`: a cast at the synthetic set's direction + `turn` degrees)."""
+    from train_lite import distort
+
+    from vqual.data.synthetic import COLOUR_CAST_ANGLE, DISTORTIONS, colour_shift
+
+    param = DISTORTIONS[name].levels[level - 1]
+    if name == "colour":
+        return colour_shift(rgb, param, COLOUR_CAST_ANGLE + turn)
+    return distort(name, rgb, param, seed)
+
+
+def negatives_order(y: np.ndarray, va: np.ndarray, n: int) -> list[int]:
+    """The `n` best-rated training photographs outside the validation part (ties by file order): the clean negatives."""
+    return [int(i) for i in np.argsort(-y, kind="stable") if not va[i]][:n]
+
+
+def attr_items(root: Path, n_negatives: int = 1500) -> tuple[list[Path], list[dict]]:
+    """(paths, meta rows) of the attributes stage's graded photographs: ATTR_PER_PHOTO per clean negative, seeded."""
+    paths, y = biq_split(root, "train")
+    rng = np.random.default_rng(2112)
+    meta = []
+    for i in negatives_order(y, val_mask(len(paths), 0), n_negatives):
+        for _ in range(ATTR_PER_PHOTO):
+            name = ATTR_DISTORTIONS[int(rng.integers(len(ATTR_DISTORTIONS)))]
+            meta.append({"photo": i, "distortion": name, "level": int(rng.integers(1, 6)),
+                         "turn": int(rng.choice(ATTR_TURNS)) if name == "colour" else 0,
+                         "seed": int(rng.integers(1 << 30))})
+    return paths, meta
+
+
+def cache_attr_items(work: Path, root: Path) -> list[dict]:
+    """The graded photographs' lower stages in <work>/cache (tag attr-train); their meta rows."""
+    from vqual.media import load_image
+
+    paths, meta = attr_items(root)
+
+    def load(j: int) -> np.ndarray:
+        m = meta[j]
+        return attr_graded(load_image(paths[m["photo"]]), m["distortion"], m["level"], m["seed"], m["turn"])
+
+    cache_set(work, "attr-train", len(meta), load)
+    return meta
+
+
+def git_file(rev: str, path: str, dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    blob = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, check=True).stdout
+    dest.write_bytes(blob)
+    return dest
+
+
+def attributes_start(args) -> tuple[Upper, dict]:
+    """The encoder the attributes stage continues and the train stage's record: the train stage's checkpoint with the
+    trunk rounded to fp16 (what 2.2.1 exported) and its score head, or, without it, 2.2.1's files from git (the same
+    numbers)."""
+    from vqual.weights import sha256_file
+
+    ck = checkpoint_path(args.work)
+    if ck.is_file():
+        d = torch.load(ck, weights_only=False)
+        model = Upper()
+        model.load_state_dict({k: v.half().float() if k.startswith(("blocks.", "head.")) else v
+                               for k, v in d["model"].items()})
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return model, {"steps": d["state"]["step"], "history": d["state"]["history"],
+                       "baseline": d["state"]["baseline"], "args": d["args"], "code_version": rev,
+                       "start": f"{ck} (trunk rounded to float16)"}
+    start = args.work / f"start-{ATTR_START_REV}"
+    enc = git_file(ATTR_START_REV, "src/vqual/assets/lite2/encoder.npz", start / "encoder.npz")
+    if sha256_file(enc) != ATTR_START_SHA256:
+        raise SystemExit(f"{enc}: not vqual-lite@2.0 2.2.1's encoder (sha256 {sha256_file(enc)})")
+    head = git_file(ATTR_START_REV, "src/vqual/assets/lite2/score-biq.npz", start / SCORE_BIQ)
+    card = json.loads(git_file(ATTR_START_REV, "src/vqual/assets/lite2/lite2.json", start / "lite2.json").read_text())
+    model = with_score_head(exported_trunk(enc), head)
+    t = card["training"]
+    log(f"no checkpoint in {args.work}: starting from vqual-lite@2.0 2.2.1 (git {ATTR_START_REV})")
+    return model, {"steps": t["steps"], "history": t["validation_curve"], "baseline": t["frozen_baseline"],
+                   "args": t["args"], "code_version": t["code_version"],
+                   "start": f"vqual-lite@2.0 2.2.1 (git {ATTR_START_REV}, encoder.npz sha256 {ATTR_START_SHA256})"}
+
+
+def stage_attributes(args, ck: Path | None = None) -> None:
+    """`--attr-steps` more steps of the train stage's losses (BIQ2021 MSE + in-batch ranking, synthetic ranking pairs)
+    plus `--attr-weight` x the squared error of a linear attribute head (7 attributes, on the standardised 4096-d
+    features, ridge-initialised) on `--attr-batch` rows per step: graded distortions of the clean negatives (every
+    synthetic image distortion, the colour cast in four chroma directions; `attr_items`), the clean negatives (target 0)
+    and the synthetic crops. The head is not shipped: the heads stage fits the attribute heads on the new features.
+    `ck`: where the run's checkpoint goes (default `attributes_checkpoint`; research/lite2/attribute_encoder.py's).
+    `--attr-weight 0` is the control: the same steps without the attribute rows.
+    Why: the attribute heads were at the limit of 2.2.1's features (lost resolution); measured through the whole
+    pipeline it did not earn its place (research/lite2/README.md, eleventh and twelfth sessions)."""
+    from fit_lite import attribute_targets
+    from train_lite import ATTRIBUTE_SOURCES
+
+    from vqual.heads.linear import fit_ridge
+
+    names = list(ATTRIBUTE_SOURCES)
+    d = training_setup(args)
+    y, low, maps, tr, va = d.y, d.low, d.maps, d.tr, d.va
+    smeta, slow, smaps, pairs = d.meta, d.slow, d.smaps, d.pairs
+    neg = negatives_order(y, d.va_m, 1500)
+    ameta = cache_attr_items(args.work, args.biq_root)
+    alow, amaps = load_cache(args.work, "attr-train", len(ameta))
+    rows = [("a", j) for j in range(len(ameta))] + [("b", i) for i in neg] + [("s", j) for j in range(len(smeta))]
+    ya = np.vstack([attribute_targets(ameta, ATTRIBUTE_SOURCES), np.zeros((len(neg), len(names))),
+                    attribute_targets(smeta, ATTRIBUTE_SOURCES)])
+    src = {"a": (alow, amaps), "b": (low, maps), "s": (slow, smaps)}
+
+    model, record = attributes_start(args)
+    attr = torch.nn.Linear(4096, len(names))
+    ck = ck or attributes_checkpoint(args.work)
+    state = {"step": 0, "history": [], "baseline": record["baseline"], "train": record}
+    params = [p for n, p in model.named_parameters() if not n.startswith("score.") and p.requires_grad]
+    opt = torch.optim.AdamW([{"params": params, "lr": args.attr_lr}, {"params": model.score.parameters(),
+                             "lr": args.attr_lr}, {"params": attr.parameters(), "lr": args.attr_lr_head}],
+                            weight_decay=args.wd)
+    if args.resume and ck.exists():
+        d = torch.load(ck, weights_only=False)
+        model.load_state_dict(d["model"])
+        attr.load_state_dict(d["attr"])
+        opt.load_state_dict(d["opt"])
+        state = d["state"]
+        log(f"resumed at step {state['step']}/{args.attr_steps}")
+    else:  # the attribute head starts as the ridge on the starting features (standardised as the score head's input)
+        pick = np.random.default_rng(7).choice(len(rows), size=3000, replace=False)
+        x = np.vstack([features_of(model, src[rows[r][0]][0][rows[r][1]:rows[r][1] + 1],
+                                   [src[rows[r][0]][1][rows[r][1]]]) for r in pick])
+        z = (x - model.mu.double().numpy()) / model.sd.double().numpy()
+        h = fit_ridge(z, ya[pick], 1000.0, tuple(names))
+        w = h.weight / h.scale[:, None]  # the ridge's own standardiser folded into the head
+        with torch.no_grad():
+            attr.weight.copy_(torch.from_numpy(w.T).float())
+            attr.bias.copy_(torch.from_numpy(h.bias - h.mean @ w).float())
+        log("attribute head initialised (ridge on 3,000 attribute rows)")
+    yt, yat = torch.from_numpy(y).float(), torch.from_numpy(ya).float()
+
+    def validate() -> None:
+        model.eval()
+        rec = {"step": state["step"], "val_srcc": srcc(predict(model, low[va], [maps[i] for i in va]), y[va])}
+        state["history"].append(rec)
+        log(f"validation: {json.dumps(rec)}")
+
+    def save() -> None:
+        ck.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": model.state_dict(), "attr": attr.state_dict(), "opt": opt.state_dict(), "state": state,
+                    "args": {k: str(v) for k, v in vars(args).items()}}, ck.with_suffix(".tmp"))
+        ck.with_suffix(".tmp").rename(ck)
+
+    if not state["history"]:
+        validate()
+    t0, s0 = time.time(), state["step"]
+    while state["step"] < args.attr_steps:
+        step = state["step"]
+        rng = np.random.default_rng((11, step))
+        bi = tr[rng.choice(len(tr), size=args.batch, replace=False)]
+        si = [j for p in rng.choice(len(pairs), size=args.syn_pairs, replace=False) for j in pairs[p]]
+        ri = rng.choice(len(rows), size=args.attr_batch, replace=False)
+        for g, base in zip(opt.param_groups, (args.attr_lr, args.attr_lr, args.attr_lr_head)):
+            g["lr"] = base * 0.5 * (1 + math.cos(math.pi * step / args.attr_steps))
+        model.train()
+        p = model(low[bi], crop_batch(maps, bi, rng), eps=1e-6)
+        ps = model(slow[si], crop_batch(smaps, si, rng, same=True), eps=1e-6)
+        loss = (F.mse_loss(p, yt[bi]) + args.w_rank * rank_loss(p, yt[bi])
+                + args.w_syn * F.relu(args.syn_margin - (ps[0::2] - ps[1::2])).mean())
+        la = torch.zeros(())
+        if args.attr_weight > 0:
+            za = []
+            for kind in "abs":
+                picked = [r for r in ri if rows[r][0] == kind]
+                if picked:
+                    js = [rows[r][1] for r in picked]
+                    lo, mp = src[kind]
+                    f = model.features(lo[js], crop_batch(mp, js, rng), eps=1e-6)
+                    za.append(((f - model.mu) / model.sd, picked))
+            pred = torch.cat([attr(z) for z, _ in za])
+            la = F.mse_loss(pred, torch.cat([yat[idx] for _, idx in za])) * len(names)  # per row: summed over names
+            loss = loss + args.attr_weight * la
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state["step"] = step + 1
+        if state["step"] % 10 == 0:
+            rate = (time.time() - t0) / (state["step"] - s0)
+            log(f"step {state['step']}/{args.attr_steps} loss {loss.item():.4f} attr {la.item():.4f} "
+                f"{rate:.2f} s/step, ETA {(args.attr_steps - state['step']) * rate / 60:.0f} min")
+        if state["step"] % args.ckpt_every == 0 or state["step"] == args.attr_steps:
+            if state["step"] == args.attr_steps:
+                validate()
+            save()
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # stage: export
 # --------------------------------------------------------------------------------------------------------------------
 def stage_export(args) -> None:
-    d = torch.load(checkpoint_path(args.work), weights_only=False)
+    d = torch.load(final_checkpoint(args), weights_only=False)
     arrays = {}
     for k, v in d["model"].items():  # Upper's names -> the backbone's (its block j is the trunk's block 8 + j)
         if k.startswith("blocks."):
@@ -446,6 +678,11 @@ def stage_export(args) -> None:
     rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     card = {"sha256": sha256_file(ASSET), "steps": d["state"]["step"], "history": d["state"]["history"],
             "baseline": d["state"]["baseline"], "args": d["args"], "code_version": rev}
+    if "train" in d["state"]:  # the attributes stage's checkpoint: the train stage's record, then its own
+        t = d["state"]["train"]
+        card.update(steps=t["steps"], history=t["history"], baseline=t["baseline"], args=t["args"], attributes={
+            "start": t["start"], "steps": d["state"]["step"], "validation_curve": d["state"]["history"],
+            "args": {k: d["args"][k] for k in ATTR_ARGS}})
     (args.work / "export.json").write_text(json.dumps(card, indent=2))
     log(f"wrote {ASSET} sha256 {card['sha256']}")
     # scoring runs the encoder on ONNX Runtime: check it computes what torch does with the new weights (#17)
@@ -455,11 +692,11 @@ def stage_export(args) -> None:
 # --------------------------------------------------------------------------------------------------------------------
 # stage: heads (on the exported, fp16-rounded encoder: exactly what the shipped model computes)
 # --------------------------------------------------------------------------------------------------------------------
-def exported_trunk() -> Upper:
-    """Upper with the exported fp16 trunk weights (ASSET) and no score head (zero-initialised mu, unit sd): what
+def exported_trunk(asset: Path = ASSET) -> Upper:
+    """Upper with the exported fp16 trunk weights (`asset`) and no score head (zero-initialised mu, unit sd): what
     `features_of` needs, on any machine that has the shipped weights, with or without the training checkpoint."""
     model = Upper()
-    with np.load(ASSET, allow_pickle=False) as z:
+    with np.load(asset, allow_pickle=False) as z:
         sd = {}
         for k in z.files:
             name = k[:-4] if k.endswith(".npy") else k
@@ -469,14 +706,27 @@ def exported_trunk() -> Upper:
             sd[name] = torch.from_numpy(z[k].astype(np.float32))
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if unexpected or set(missing) != {"mu", "sd", "score.weight", "score.bias"}:
-        raise RuntimeError(f"{ASSET}: not the trunk Upper expects (missing {missing}, unexpected {unexpected})")
+        raise RuntimeError(f"{asset}: not the trunk Upper expects (missing {missing}, unexpected {unexpected})")
     model.eval()
     return model
 
 
+def with_score_head(model: Upper, path: Path) -> Upper:
+    """`model` with the end-to-end score head stored in `path` (a score-biq.npz: float32 as trained, the same bits)."""
+    from vqual.heads.store import load_heads
+
+    heads, _ = load_heads(path, ("score",))
+    h, n = heads["score"], 4096  # the 59 measures after the 4096 pooled features have weight 0
+    model.load_state_dict({"mu": torch.from_numpy(h.mean[:n].astype(np.float32)),
+                           "sd": torch.from_numpy(h.scale[:n].astype(np.float32)),
+                           "score.weight": torch.from_numpy(h.weight[:n, 0].astype(np.float32)[None]),
+                           "score.bias": torch.from_numpy(h.bias.astype(np.float32))}, strict=False)
+    return model
+
+
 def exported_upper(args) -> tuple[Upper, dict]:
-    """Upper with the exported fp16 trunk weights and the checkpoint's score head, and the checkpoint."""
-    d = torch.load(checkpoint_path(args.work), weights_only=False)
+    """Upper with the exported fp16 trunk weights and the final checkpoint's score head, and the checkpoint."""
+    d = torch.load(final_checkpoint(args), weights_only=False)
     model = exported_trunk()
     model.load_state_dict({k: v for k, v in d["model"].items() if k in ("mu", "sd", "score.weight", "score.bias")},
                           strict=False)
@@ -488,27 +738,20 @@ def trained_upper(args) -> tuple[Upper, float, dict]:
     record (export.json): from the training checkpoint and export.json when <work> holds them, else from what the
     repository ships of them (score-biq.npz's end-to-end head, stored in float32 as trained: the same bits; lite2.json's
     training record), so that the heads stage reruns on a machine where only the repository and BIQ2021 are."""
-    if checkpoint_path(args.work).is_file() and (args.work / "export.json").is_file():
+    if final_checkpoint(args).is_file() and (args.work / "export.json").is_file():
         model, d = exported_upper(args)
         return model, d["state"]["baseline"]["frozen_ridge_alpha"], json.loads((args.work / "export.json").read_text())
-    from vqual.heads.store import load_heads
     from vqual.weights import sha256_file
 
     card = json.loads((ASSET.parent / "lite2.json").read_text())
     if card["weights"]["encoder.npz"] != sha256_file(ASSET):
         raise SystemExit(f"no checkpoint in {args.work}, and {ASSET.parent / 'lite2.json'} describes another encoder")
-    heads, _ = load_heads(ASSET.parent / SCORE_BIQ, ("score",))
-    h, n = heads["score"], 4096  # the 59 measures after the 4096 pooled features have weight 0
-    model = exported_trunk()
-    model.load_state_dict({"mu": torch.from_numpy(h.mean[:n].astype(np.float32)),
-                           "sd": torch.from_numpy(h.scale[:n].astype(np.float32)),
-                           "score.weight": torch.from_numpy(h.weight[:n, 0].astype(np.float32)[None]),
-                           "score.bias": torch.from_numpy(h.bias.astype(np.float32))}, strict=False)
+    model = with_score_head(exported_trunk(), ASSET.parent / SCORE_BIQ)
     t = card["training"]
     log(f"no checkpoint in {args.work}: the trained score head from {SCORE_BIQ}, the export record from lite2.json")
     return model, t["frozen_baseline"]["frozen_ridge_alpha"], {
         "steps": t["steps"], "history": t["validation_curve"], "baseline": t["frozen_baseline"], "args": t["args"],
-        "code_version": t["code_version"]}
+        "code_version": t["code_version"], **({"attributes": t["attribute_stage"]} if "attribute_stage" in t else {})}
 
 
 def stage_features(args) -> None:
@@ -841,6 +1084,7 @@ def stage_heads(args) -> None:
                      "date": datetime.now(UTC).strftime("%Y-%m-%d"), "code_version": export["code_version"],
                      "args": export["args"], "steps": export["steps"], "validation_curve": export["history"],
                      "frozen_baseline": export["baseline"],
+                     **({"attribute_stage": export["attributes"]} if export.get("attributes") else {}),
                      "data": {"human": "BIQ2021 official training split (10,000; 9,000 trained, 1,000 held back "
                                        "for validation, seeded); never the test split" + (
                                            "; the score head also clive-fewlabel's 200 labels"
@@ -881,7 +1125,7 @@ def stage_eval(args) -> None:
     paths, y = biq_split(args.biq_root, "train")
     tpaths, ty = biq_split(args.biq_root, "test")
     cpaths, cy = clive_items()
-    d = torch.load(checkpoint_path(args.work), weights_only=False)
+    d = torch.load(final_checkpoint(args), weights_only=False)
     frozen = Upper()
     x_tr = np.load(args.work / "frozen_train_features.npy")
     x_te = features_of(frozen, *load_cache(args.work, "biq-test", len(tpaths)))
@@ -907,7 +1151,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--biq-root", type=Path, required=True, help="BIQ2021 folder (Images/, Train/Test CSVs)")
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"cache and checkpoints (default {DEFAULT_WORK})")
-    ap.add_argument("--stage", choices=("cache", "train", "export", "heads", "eval", "all", "features"), default="all")
+    ap.add_argument("--stage", choices=("cache", "train", "attributes", "export", "heads", "eval", "all", "features"),
+                    default="all")
     ap.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the shipped run: 1)")
@@ -940,6 +1185,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="heads stage: the score head trained with the encoder (BIQ2021 only), or refitted on BIQ2021 "
                          "and clive-fewlabel's 200 labels anchored to it (scripts/human_head.py; the shipped recipe)")
     ap.add_argument("--run", default="", help="an ablation: checkpoints under <work>/runs/NAME (train stage only)")
+    ap.add_argument("--attr-steps", type=int, default=600, help="attributes stage: steps (the shipped recipe: 600)")
+    ap.add_argument("--attr-weight", type=float, default=2.0, help="attributes stage: weight of the attribute loss")
+    ap.add_argument("--attr-lr", type=float, default=5e-5, help="attributes stage: learning rate of the trained blocks "
+                                                                "and the score head")
+    ap.add_argument("--attr-lr-head", type=float, default=1e-5,
+                    help="attributes stage: the attribute head's (1e-3 sent its loss from ~0.1 to ~1 in the first "
+                         "steps, research/lite2/README.md eleventh session)")
+    ap.add_argument("--attr-batch", type=int, default=12, help="attributes stage: attribute rows per step")
+    ap.add_argument("--from-attributes", action="store_true",
+                    help="export, heads, eval: read the attributes stage's checkpoint (a candidate, not shipped)")
     args = ap.parse_args(argv)
     if args.run and args.stage != "train":
         ap.error("--run is for ablations of the train stage; export, heads and eval use the shipped recipe's run")
@@ -947,6 +1202,8 @@ def main(argv: list[str] | None = None) -> int:
         stage_cache(args)
     if args.stage in ("train", "all"):
         stage_train(args)
+    if args.stage == "attributes":
+        stage_attributes(args)
     if args.stage in ("export", "all"):
         stage_export(args)
     if args.stage in ("heads", "all"):

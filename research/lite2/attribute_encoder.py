@@ -6,14 +6,15 @@ The tenth session found the attribute head at the limit of the shipped features:
 moved nothing, and a linear head chose between "warm" and "colourful" when asked for casts in every direction. This
 asks whether the features themselves can carry it.
 
-- Training (`train`): from the shipped encoder and its end-to-end score head (scripts/train_lite2.py `trained_upper`),
-  `--steps` more steps of the shipped recipe's losses (BIQ2021 MSE + in-batch ranking on 16 training photographs, 3
+- Training (`train`): scripts/train_lite2.py's attributes stage (outside the recipe's `all`; its defaults are this
+  study's lead row, measured through the whole pipeline and not shipped: README, twelfth session), its checkpoint
+  under OUT/runs/NAME: from vqual-lite@2.0 2.2.1's encoder and its end-to-end score head, `--steps` more steps of the shipped recipe's losses (BIQ2021 MSE + in-batch ranking on 16 training photographs, 3
   synthetic ranking pairs) plus `--w-attr` x the mean squared error of a linear attribute head (7 attributes, on the
   standardised 4096-d features, ridge-initialised) on `--attr-batch` attribute rows per step: graded distortions of the
   1,500 best-rated training photographs outside the validation part (vqual-lite 2's clean negatives; every synthetic
   image distortion, the colour cast in four chroma directions, levels 1-5, target level / 5 on its attribute), those
   photographs clean (target 0), and the synthetic crops the heads already learn from. `--w-attr 0` is the control
-  (the same steps without the attribute loss).
+  (the same steps without the attribute loss). Its graded photographs are cached in WORK (`--stage attributes`').
 - Judging (`judge`): the held-apart photographs of explain_truth / heldapart_heads (vqual-lite 2's validation part
   rated >= 4.2, never trained on by any encoder here), clean and with each judged distortion at levels 1-5, through
   each encoder (whole 512-px views, as the scoring path takes them) + the 59 direct measures; per encoder a ridge
@@ -28,18 +29,18 @@ per encoder, two threads).
 Usage (WORK: a scripts/train_lite2.py work folder after `--stage cache`; OUT: this study's cache and runs, ~2 GB):
   python research/lite2/attribute_encoder.py cache WORK OUT BIQ_ROOT
   python research/lite2/attribute_encoder.py train WORK OUT BIQ_ROOT [--w-attr W] [--steps N] [--run NAME]
-  python research/lite2/attribute_encoder.py judge WORK OUT BIQ_ROOT --runs shipped NAME... [--heads recipe]
+  python research/lite2/attribute_encoder.py judge WORK OUT BIQ_ROOT --runs 2.2.1 NAME... [--heads recipe]
+(`--runs`: a run's NAME, `shipped` for the repository's encoder, `2.2.1` for the encoder the runs start from: the same
+encoder while 2.2.1 ships.)
 """
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "benchmarks")]
@@ -47,14 +48,10 @@ import train_lite2 as L2  # noqa: E402
 from common import auc  # noqa: E402
 from explain_truth import OTHER_CASTS, distorted_image, heldapart_photographs  # noqa: E402
 from fit_lite import attribute_targets  # noqa: E402
-from train_lite import ATTRIBUTE_SOURCES, distort  # noqa: E402
+from train_lite import ATTRIBUTE_SOURCES  # noqa: E402
 
-from vqual.data.synthetic import COLOUR_CAST_ANGLE, DISTORTIONS, colour_shift  # noqa: E402
 
 ATTRS = list(ATTRIBUTE_SOURCES)
-TURNS = (0, 90, 180, 270)  # colour cast directions, degrees from the synthetic warm cast's
-TRAIN_DISTORTIONS = ("blur", "noise", "jpeg", "underexposure", "overexposure", "colour", "scaling")
-PER_PHOTO = 2  # graded variants cached per training photograph (distortion, direction and level drawn, seeded)
 JUDGED = {"overexposure": "overexposure", "scaling": "scaling", "underexposure": "underexposure", "blur": "blur",
           "colour": "colour", **{c: "colour" for c in OTHER_CASTS}}  # the warm cast, then +90, +180, +270 degrees
 JUDGE_PHOTOS = 128  # held-apart photographs judged (`heldapart_photographs`' rule), halves A / B alternate
@@ -64,33 +61,11 @@ def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def graded(rgb, name, level_index, seed, turn=0):
-    """`name` at level 1-5 (`colour`: a cast at the default direction + `turn` degrees)."""
-    param = DISTORTIONS[name].levels[level_index - 1]
-    if name == "colour":
-        return colour_shift(rgb, param, COLOUR_CAST_ANGLE + turn)
-    return distort(name, rgb, param, seed)
-
-
 def training_photos(root):
     """(paths, MOS, the clean negatives' indices, validation mask) as scripts/train_lite2.py picks them."""
     paths, y = L2.biq_split(root, "train")
     va = L2.val_mask(len(paths), 0)
-    neg = [int(i) for i in np.argsort(-y, kind="stable") if not va[i]][:1500]
-    return paths, y, neg, va
-
-
-def attr_items(root):
-    """meta rows of the cached training variants: PER_PHOTO per clean negative, seeded."""
-    paths, y, neg, va = training_photos(root)
-    rng = np.random.default_rng(2112)
-    meta = []
-    for i in neg:
-        for _ in range(PER_PHOTO):
-            name = TRAIN_DISTORTIONS[int(rng.integers(len(TRAIN_DISTORTIONS)))]
-            meta.append({"photo": i, "distortion": name, "level": int(rng.integers(1, 6)),
-                         "turn": int(rng.choice(TURNS)) if name == "colour" else 0, "seed": int(rng.integers(1 << 30))})
-    return paths, meta
+    return paths, y, L2.negatives_order(y, va, 1500), va
 
 
 def judge_items(root):
@@ -115,16 +90,9 @@ def judge_image(m):
 # --- cache ---------------------------------------------------------------------------------------------------------
 def stage_cache(args):
     from vqual.encoders.measures import measures
-    from vqual.media import load_image
 
     torch.set_num_threads(args.threads)
-    paths, meta = attr_items(args.biq_root)
-
-    def load(j):
-        m = meta[j]
-        return graded(load_image(paths[m["photo"]]), m["distortion"], m["level"], m["seed"], m["turn"])
-
-    L2.cache_set(args.out, "attr-train", len(meta), load)
+    L2.cache_attr_items(args.work, args.biq_root)  # the training rows: scripts/train_lite2.py's attributes stage's
     jm = judge_items(args.biq_root)
     L2.cache_set(args.out, "attr-judge", len(jm), lambda j: judge_image(jm[j]))
     mpath = args.out / "judge-measures.npy"
@@ -133,112 +101,18 @@ def stage_cache(args):
     log("cache done")
 
 
-# --- train ---------------------------------------------------------------------------------------------------------
+# --- train: scripts/train_lite2.py's attributes stage, its checkpoint under OUT/runs/NAME ----------------------------
 def stage_train(args):
-    from vqual.heads.linear import fit_ridge
-
-    torch.set_num_threads(args.threads)
-    torch.use_deterministic_algorithms(True)
-    torch.manual_seed(0)
     run = args.out / "runs" / args.run
     run.mkdir(parents=True, exist_ok=True)
-    paths, y, neg, va_m = training_photos(args.biq_root)
-    low, maps = L2.load_cache(args.work, "biq-train", len(paths))
-    tr, va = np.flatnonzero(~va_m), np.flatnonzero(va_m)
-    smeta, _ = L2.synthetic_items()
-    slow, smaps = L2.load_cache(args.work, "syn", len(smeta))
-    pairs = L2.syn_pairs(smeta)
-    _, ameta = attr_items(args.biq_root)
-    alow, amaps = L2.load_cache(args.out, "attr-train", len(ameta))
-    # the attribute rows: graded photographs, the clean negatives (target 0), the synthetic crops
-    rows = [("a", j) for j in range(len(ameta))] + [("b", i) for i in neg] + [("s", j) for j in range(len(smeta))]
-    ya = np.vstack([attribute_targets(ameta, ATTRIBUTE_SOURCES), np.zeros((len(neg), len(ATTRS))),
-                    attribute_targets(smeta, ATTRIBUTE_SOURCES)])
-    src = {"a": (alow, amaps), "b": (low, maps), "s": (slow, smaps)}
-
-    model, _, _ = L2.trained_upper(argparse.Namespace(work=args.work))  # the shipped encoder + end-to-end head
-    attr = torch.nn.Linear(4096, len(ATTRS))
-    ck = run / "last.pt"
-    state = {"step": 0, "history": []}
-    params = [p for n, p in model.named_parameters() if not n.startswith("score.") and p.requires_grad]
-    opt = torch.optim.AdamW([{"params": params, "lr": args.lr}, {"params": model.score.parameters(), "lr": args.lr},
-                             {"params": attr.parameters(), "lr": args.lr_attr}], weight_decay=1e-4)
-    if ck.exists():
-        d = torch.load(ck, weights_only=False)
-        model.load_state_dict(d["model"])
-        attr.load_state_dict(d["attr"])
-        opt.load_state_dict(d["opt"])
-        state = d["state"]
-        log(f"resumed at step {state['step']}")
-    else:
-        # the attribute head starts as the ridge on the starting features (standardised as the score head's input)
-        pick = np.random.default_rng(7).choice(len(rows), size=3000, replace=False)
-        x = np.vstack([L2.features_of(model, src[rows[r][0]][0][rows[r][1]:rows[r][1] + 1],
-                                      [src[rows[r][0]][1][rows[r][1]]]) for r in pick])
-        z = (x - model.mu.double().numpy()) / model.sd.double().numpy()
-        h = fit_ridge(z, ya[pick], 1000.0, tuple(ATTRS))
-        w = h.weight / h.scale[:, None]  # fold the ridge's own standardiser into the head
-        with torch.no_grad():
-            attr.weight.copy_(torch.from_numpy(w.T).float())
-            attr.bias.copy_(torch.from_numpy(h.bias - h.mean @ w).float())
-        log("attribute head initialised (ridge on 3,000 attribute rows)")
-    yt, yat = torch.from_numpy(y).float(), torch.from_numpy(ya).float()
-
-    def validate():
-        model.eval()
-        pv = L2.predict(model, low[va], [maps[i] for i in va])
-        rec = {"step": state["step"], "val_srcc": L2.srcc(pv, y[va])}
-        state["history"].append(rec)
-        log(f"validation: {json.dumps(rec)}")
-
-    def save():
-        torch.save({"model": model.state_dict(), "attr": attr.state_dict(), "opt": opt.state_dict(), "state": state,
-                    "args": {k: str(v) for k, v in vars(args).items()}}, ck.with_suffix(".tmp"))
-        ck.with_suffix(".tmp").rename(ck)
-
-    if not state["history"]:
-        validate()
-    t0, s0 = time.time(), state["step"]
-    while state["step"] < args.steps:
-        step = state["step"]
-        rng = np.random.default_rng((11, step))
-        bi = tr[rng.choice(len(tr), size=16, replace=False)]
-        si = [j for p in rng.choice(len(pairs), size=3, replace=False) for j in pairs[p]]
-        ri = rng.choice(len(rows), size=args.attr_batch, replace=False)
-        for g, base in zip(opt.param_groups, (args.lr, args.lr, args.lr_attr)):
-            g["lr"] = base * 0.5 * (1 + math.cos(math.pi * step / args.steps))
-        model.train()
-        p = model(low[bi], L2.crop_batch(maps, bi, rng), eps=1e-6)
-        ps = model(slow[si], L2.crop_batch(smaps, si, rng, same=True), eps=1e-6)
-        loss = F.mse_loss(p, yt[bi]) + L2.rank_loss(p, yt[bi]) + F.relu(0.1 - (ps[0::2] - ps[1::2])).mean()
-        la = torch.zeros(())
-        if args.w_attr > 0:
-            za = []
-            for kind in "abs":
-                picked = [r for r in ri if rows[r][0] == kind]
-                if picked:
-                    js = [rows[r][1] for r in picked]
-                    lo, mp = src[kind]
-                    f = model.features(lo[js], L2.crop_batch(mp, js, rng), eps=1e-6)
-                    za.append(((f - model.mu) / model.sd, picked))
-            pred = torch.cat([attr(z) for z, _ in za])
-            tgt = torch.cat([yat[idx] for _, idx in za])
-            la = F.mse_loss(pred, tgt) * len(ATTRS)  # per row: the sum over attributes
-            loss = loss + args.w_attr * la
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        state["step"] = step + 1
-        if state["step"] % 10 == 0:
-            rate = (time.time() - t0) / (state["step"] - s0)
-            log(f"step {state['step']}/{args.steps} loss {loss.item():.4f} attr {la.item():.4f} {rate:.2f} s/step, "
-                f"ETA {(args.steps - state['step']) * rate / 60:.0f} min")
-        if state["step"] % 50 == 0 or state["step"] == args.steps:
-            if state["step"] == args.steps:
-                validate()
-            save()
+    ns = argparse.Namespace(work=args.work, biq_root=args.biq_root, threads=args.threads, seed=0, batch=16,
+                            syn_pairs=3, wd=1e-4, w_rank=1.0, w_syn=1.0, syn_margin=0.1, ckpt_every=50,
+                            resume=True, attr_steps=args.steps, attr_weight=args.w_attr, attr_lr=args.lr,
+                            attr_lr_head=args.lr_attr, attr_batch=args.attr_batch)
+    L2.stage_attributes(ns, run / "last.pt")
+    d = torch.load(run / "last.pt", weights_only=False)
     (run / "history.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                                   "history": state["history"]}, indent=2))
+                                                   "history": d["state"]["history"]}, indent=2))
 
 
 # --- judge ---------------------------------------------------------------------------------------------------------
@@ -246,6 +120,11 @@ def encoder_of(args, name):
     if name == "shipped":
         model, _, _ = L2.trained_upper(argparse.Namespace(work=args.work))
         return model
+    if name == "2.2.1":  # the runs' start, from git (`attributes_start` without a train-stage checkpoint)
+        start = args.out / f"start-{L2.ATTR_START_REV}"
+        enc = L2.git_file(L2.ATTR_START_REV, "src/vqual/assets/lite2/encoder.npz", start / "encoder.npz")
+        head = L2.git_file(L2.ATTR_START_REV, f"src/vqual/assets/lite2/{L2.SCORE_BIQ}", start / L2.SCORE_BIQ)
+        return L2.with_score_head(L2.exported_trunk(enc), head).eval()
     model = L2.Upper()
     model.load_state_dict(torch.load(args.out / "runs" / name / "last.pt", weights_only=False)["model"])
     model.eval()
