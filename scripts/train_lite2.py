@@ -565,9 +565,22 @@ def stage_attributes(args, ck: Path | None = None) -> None:
     rows = [("a", j) for j in range(len(ameta))] + [("b", i) for i in neg] + [("s", j) for j in range(len(smeta))]
     ya = np.vstack([attribute_targets(ameta, ATTRIBUTE_SOURCES), np.zeros((len(neg), len(names))),
                     attribute_targets(smeta, ATTRIBUTE_SOURCES)])
+    if getattr(args, "attr_skip_heads_photos", False):  # not the photographs the heads stage distorts (and bands read)
+        held = {neg[r] for r in range(0, len(neg), DISTORTED_STEP)[:args.distorted_photographs]}
+        keep = [k for k, (kind, j) in enumerate(rows) if not (kind == "a" and ameta[j]["photo"] in held
+                                                                 or kind == "b" and j in held)]
+        log(f"attribute rows: {len(rows) - len(keep)} of the heads stage's {len(held)} distorted photographs left out")
+        rows, ya = [rows[k] for k in keep], ya[keep]
     src = {"a": (alow, amaps), "b": (low, maps), "s": (slow, smaps)}
 
     model, record = attributes_start(args)
+    keep_w = getattr(args, "attr_keep", 0.0)
+    if keep_w > 0:  # the score losses replaced by keeping the features of BIQ2021 crops where they were; head frozen
+        import copy
+
+        start = copy.deepcopy(model).eval()
+        for q in start.parameters():
+            q.requires_grad_(False)
     attr = torch.nn.Linear(4096, len(names))
     ck = ck or attributes_checkpoint(args.work)
     state = {"step": 0, "history": [], "baseline": record["baseline"], "train": record}
@@ -616,13 +629,19 @@ def stage_attributes(args, ck: Path | None = None) -> None:
         bi = tr[rng.choice(len(tr), size=args.batch, replace=False)]
         si = [j for p in rng.choice(len(pairs), size=args.syn_pairs, replace=False) for j in pairs[p]]
         ri = rng.choice(len(rows), size=args.attr_batch, replace=False)
-        for g, base in zip(opt.param_groups, (args.attr_lr, args.attr_lr, args.attr_lr_head)):
+        for g, base in zip(opt.param_groups, (args.attr_lr, 0.0 if keep_w > 0 else args.attr_lr, args.attr_lr_head)):
             g["lr"] = base * 0.5 * (1 + math.cos(math.pi * step / args.attr_steps))
         model.train()
-        p = model(low[bi], crop_batch(maps, bi, rng), eps=1e-6)
-        ps = model(slow[si], crop_batch(smaps, si, rng, same=True), eps=1e-6)
-        loss = (F.mse_loss(p, yt[bi]) + args.w_rank * rank_loss(p, yt[bi])
-                + args.w_syn * F.relu(args.syn_margin - (ps[0::2] - ps[1::2])).mean())
+        if keep_w > 0:
+            crops = crop_batch(maps, bi, rng)
+            with torch.no_grad():
+                f0 = (start.features(low[bi], crops, eps=1e-6) - model.mu) / model.sd
+            loss = keep_w * F.mse_loss((model.features(low[bi], crops, eps=1e-6) - model.mu) / model.sd, f0)
+        else:
+            p = model(low[bi], crop_batch(maps, bi, rng), eps=1e-6)
+            ps = model(slow[si], crop_batch(smaps, si, rng, same=True), eps=1e-6)
+            loss = (F.mse_loss(p, yt[bi]) + args.w_rank * rank_loss(p, yt[bi])
+                    + args.w_syn * F.relu(args.syn_margin - (ps[0::2] - ps[1::2])).mean())
         la = torch.zeros(())
         if args.attr_weight > 0:
             za = []
@@ -1193,6 +1212,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="attributes stage: the attribute head's (1e-3 sent its loss from ~0.1 to ~1 in the first "
                          "steps, research/lite2/README.md eleventh session)")
     ap.add_argument("--attr-batch", type=int, default=12, help="attributes stage: attribute rows per step")
+    ap.add_argument("--attr-keep", type=float, default=0.0,
+                    help="attributes stage: > 0 replaces the score losses by this weight x the squared change of the "
+                         "BIQ2021 crops' standardised features from the start (score head frozen)")
+    ap.add_argument("--attr-skip-heads-photos", action="store_true",
+                    help="attributes stage: leave out the clean negatives the heads stage distorts")
     ap.add_argument("--from-attributes", action="store_true",
                     help="export, heads, eval: read the attributes stage's checkpoint (a candidate, not shipped)")
     args = ap.parse_args(argv)

@@ -108,7 +108,8 @@ def stage_train(args):
     ns = argparse.Namespace(work=args.work, biq_root=args.biq_root, threads=args.threads, seed=0, batch=16,
                             syn_pairs=3, wd=1e-4, w_rank=1.0, w_syn=1.0, syn_margin=0.1, ckpt_every=50,
                             resume=True, attr_steps=args.steps, attr_weight=args.w_attr, attr_lr=args.lr,
-                            attr_lr_head=args.lr_attr, attr_batch=args.attr_batch)
+                            attr_lr_head=args.lr_attr, attr_batch=args.attr_batch, attr_keep=args.keep,
+                            attr_skip_heads_photos=args.skip_heads_photos, distorted_photographs=200)
     L2.stage_attributes(ns, run / "last.pt")
     d = torch.load(run / "last.pt", weights_only=False)
     (run / "history.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
@@ -224,6 +225,8 @@ def main():
     ap.add_argument("--lr-attr", type=float, default=1e-5,
                     help="the attribute head's (1e-3 moved its 4,096 inputs' weights enough to send its loss from "
                          "~0.1 to ~1 in the first steps: the eleventh session's first runs)")
+    ap.add_argument("--keep", type=float, default=0.0, help="train: scripts/train_lite2.py --attr-keep")
+    ap.add_argument("--skip-heads-photos", action="store_true", help="train: --attr-skip-heads-photos")
     ap.add_argument("--runs", nargs="+", default=["shipped"])
     ap.add_argument("--alphas", nargs="+", type=float, default=[100.0, 1000.0])
     ap.add_argument("--heads", choices=("heldapart", "recipe"), default="heldapart",
