@@ -444,8 +444,8 @@ ATTR_START_REV, ATTR_START_SHA256 = "80c081a", "26a773d74e8e27995d240834cafb7d36
 ATTR_DISTORTIONS = ("blur", "noise", "jpeg", "underexposure", "overexposure", "colour", "scaling")
 ATTR_TURNS = (0, 90, 180, 270)  # colour cast directions, degrees from the synthetic warm cast's
 ATTR_PER_PHOTO = 2  # graded variants per clean negative (distortion, direction and level drawn, seeded)
-ATTR_ARGS = ("attr_steps", "attr_weight", "attr_lr", "attr_lr_head", "attr_batch", "batch", "syn_pairs", "wd", "seed",
-             "threads")
+ATTR_ARGS = ("attr_steps", "attr_weight", "attr_lr", "attr_lr_head", "attr_batch", "attr_keep",
+             "attr_skip_heads_photos", "batch", "syn_pairs", "wd", "seed", "threads")  # what the card records
 
 
 def attributes_checkpoint(work: Path) -> Path:
@@ -701,7 +701,7 @@ def stage_export(args) -> None:
         t = d["state"]["train"]
         card.update(steps=t["steps"], history=t["history"], baseline=t["baseline"], args=t["args"], attributes={
             "start": t["start"], "steps": d["state"]["step"], "validation_curve": d["state"]["history"],
-            "args": {k: d["args"][k] for k in ATTR_ARGS}})
+            "args": {k: d["args"][k] for k in ATTR_ARGS if k in d["args"]}})
     (args.work / "export.json").write_text(json.dumps(card, indent=2))
     log(f"wrote {ASSET} sha256 {card['sha256']}")
     # scoring runs the encoder on ONNX Runtime: check it computes what torch does with the new weights (#17)
