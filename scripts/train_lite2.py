@@ -110,6 +110,21 @@ def val_mask(n: int, seed: int) -> np.ndarray:
     return m
 
 
+def negatives_order(y: np.ndarray, va: np.ndarray, n: int) -> list[int]:
+    """The `n` best-rated training photographs outside the validation part (ties by file order): the clean negatives."""
+    return [int(i) for i in np.argsort(-y, kind="stable") if not va[i]][:n]
+
+
+def distorted_ranks(n_negatives: int, k: int, start: int = 0) -> list[int]:
+    """Ranks among the clean negatives of the heads stage's `k` distorted photographs: every `DISTORTED_STEP`-th from
+    `start` (fewer when the negatives run out)."""
+    return list(range(start, n_negatives, DISTORTED_STEP))[:k]
+
+
+def code_version() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # model pieces
 # --------------------------------------------------------------------------------------------------------------------
@@ -470,11 +485,6 @@ def attr_graded(rgb: np.ndarray, name: str, level: int, seed: int, turn: int = 0
     return distort(name, rgb, param, seed)
 
 
-def negatives_order(y: np.ndarray, va: np.ndarray, n: int) -> list[int]:
-    """The `n` best-rated training photographs outside the validation part (ties by file order): the clean negatives."""
-    return [int(i) for i in np.argsort(-y, kind="stable") if not va[i]][:n]
-
-
 def attr_items(root: Path, n_negatives: int = 1500) -> tuple[list[Path], list[dict]]:
     """(paths, meta rows) of the attributes stage's graded photographs: ATTR_PER_PHOTO per clean negative, seeded."""
     paths, y = biq_split(root, "train")
@@ -510,29 +520,33 @@ def git_file(rev: str, path: str, dest: Path) -> Path:
     return dest
 
 
+def start_from_git(folder: Path) -> tuple[Upper, dict]:
+    """vqual-lite@2.0 2.2.1's encoder with its end-to-end score head, and its card, from git at ATTR_START_REV (files
+    written to `folder`, the encoder checked against ATTR_START_SHA256)."""
+    from vqual.weights import sha256_file
+
+    enc = git_file(ATTR_START_REV, "src/vqual/assets/lite2/encoder.npz", folder / "encoder.npz")
+    if sha256_file(enc) != ATTR_START_SHA256:
+        raise SystemExit(f"{enc}: not vqual-lite@2.0 2.2.1's encoder (sha256 {sha256_file(enc)})")
+    head = git_file(ATTR_START_REV, f"src/vqual/assets/lite2/{SCORE_BIQ}", folder / SCORE_BIQ)
+    card = json.loads(git_file(ATTR_START_REV, "src/vqual/assets/lite2/lite2.json", folder / "lite2.json").read_text())
+    return with_score_head(exported_trunk(enc), head), card
+
+
 def attributes_start(args) -> tuple[Upper, dict]:
     """The encoder the attributes stage continues and the train stage's record: the train stage's checkpoint with the
     trunk rounded to fp16 (what 2.2.1 exported) and its score head, or, without it, 2.2.1's files from git (the same
     numbers)."""
-    from vqual.weights import sha256_file
-
     ck = checkpoint_path(args.work)
     if ck.is_file():
         d = torch.load(ck, weights_only=False)
         model = Upper()
         model.load_state_dict({k: v.half().float() if k.startswith(("blocks.", "head.")) else v
                                for k, v in d["model"].items()})
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
         return model, {"steps": d["state"]["step"], "history": d["state"]["history"],
-                       "baseline": d["state"]["baseline"], "args": d["args"], "code_version": rev,
+                       "baseline": d["state"]["baseline"], "args": d["args"], "code_version": code_version(),
                        "start": f"{ck} (trunk rounded to float16)"}
-    start = args.work / f"start-{ATTR_START_REV}"
-    enc = git_file(ATTR_START_REV, "src/vqual/assets/lite2/encoder.npz", start / "encoder.npz")
-    if sha256_file(enc) != ATTR_START_SHA256:
-        raise SystemExit(f"{enc}: not vqual-lite@2.0 2.2.1's encoder (sha256 {sha256_file(enc)})")
-    head = git_file(ATTR_START_REV, "src/vqual/assets/lite2/score-biq.npz", start / SCORE_BIQ)
-    card = json.loads(git_file(ATTR_START_REV, "src/vqual/assets/lite2/lite2.json", start / "lite2.json").read_text())
-    model = with_score_head(exported_trunk(enc), head)
+    model, card = start_from_git(args.work / f"start-{ATTR_START_REV}")
     t = card["training"]
     log(f"no checkpoint in {args.work}: starting from vqual-lite@2.0 2.2.1 (git {ATTR_START_REV})")
     return model, {"steps": t["steps"], "history": t["validation_curve"], "baseline": t["frozen_baseline"],
@@ -565,8 +579,8 @@ def stage_attributes(args, ck: Path | None = None) -> None:
     rows = [("a", j) for j in range(len(ameta))] + [("b", i) for i in neg] + [("s", j) for j in range(len(smeta))]
     ya = np.vstack([attribute_targets(ameta, ATTRIBUTE_SOURCES), np.zeros((len(neg), len(names))),
                     attribute_targets(smeta, ATTRIBUTE_SOURCES)])
-    if getattr(args, "attr_skip_heads_photos", False):  # not the photographs the heads stage distorts (and bands read)
-        held = {neg[r] for r in range(0, len(neg), DISTORTED_STEP)[:args.distorted_photographs]}
+    if args.attr_skip_heads_photos:  # not the photographs the heads stage distorts (and the bands read)
+        held = {neg[r] for r in distorted_ranks(len(neg), args.distorted_photographs)}
         keep = [k for k, (kind, j) in enumerate(rows) if not (kind == "a" and ameta[j]["photo"] in held
                                                                  or kind == "b" and j in held)]
         log(f"attribute rows: {len(rows) - len(keep)} of the heads stage's {len(held)} distorted photographs left out")
@@ -574,7 +588,7 @@ def stage_attributes(args, ck: Path | None = None) -> None:
     src = {"a": (alow, amaps), "b": (low, maps), "s": (slow, smaps)}
 
     model, record = attributes_start(args)
-    keep_w = getattr(args, "attr_keep", 0.0)
+    keep_w = args.attr_keep
     if keep_w > 0:  # the score losses replaced by keeping the features of BIQ2021 crops where they were; head frozen
         import copy
 
@@ -694,9 +708,8 @@ def stage_export(args) -> None:
     ASSET.with_suffix(".tmp").rename(ASSET)
     from vqual.weights import sha256_file
 
-    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     card = {"sha256": sha256_file(ASSET), "steps": d["state"]["step"], "history": d["state"]["history"],
-            "baseline": d["state"]["baseline"], "args": d["args"], "code_version": rev}
+            "baseline": d["state"]["baseline"], "args": d["args"], "code_version": code_version()}
     if "train" in d["state"]:  # the attributes stage's checkpoint: the train stage's record, then its own
         t = d["state"]["train"]
         card.update(steps=t["steps"], history=t["history"], baseline=t["baseline"], args=t["args"], attributes={
@@ -829,7 +842,7 @@ def clean_negatives(args, paths: list[Path], y: np.ndarray, va: np.ndarray, x_tr
     from vqual.encoders.measures import measures
     from vqual.media import load_image
 
-    order = [i for i in np.argsort(-y, kind="stable") if not va[i]][:args.clean_negatives]
+    order = negatives_order(y, va, args.clean_negatives)
     path = args.work / f"biq-clean-measures-{args.clean_negatives}.npy"
     if path.exists():
         m = np.load(path)
@@ -847,7 +860,7 @@ MOSAIC_FACTORS = (2.0, 3.0, 4.0)
 def mosaic_groups(paths: list[Path], y: np.ndarray, va: np.ndarray, skip: int, n: int) -> list[list[Path]]:
     """`n` groups of 16 best-rated training photographs outside the validation part, after the first `skip` (those
     are the 512-px clean negatives)."""
-    order = [i for i in np.argsort(-y, kind="stable") if not va[i]][skip:skip + 16 * n]
+    order = negatives_order(y, va, skip + 16 * n)[skip:]
     return [[paths[i] for i in order[k:k + 16]] for k in range(0, len(order), 16)]
 
 
@@ -931,8 +944,8 @@ def distorted_photographs(args, paths: list[Path], y: np.ndarray, va: np.ndarray
     from vqual.weights import sha256_file
 
     sha = sha256_file(ASSET)
-    order = [i for i in np.argsort(-y, kind="stable") if not va[i]][:args.clean_negatives]
-    chosen = list(range(start, len(order), DISTORTED_STEP))[:args.distorted_photographs]  # ranks among the negatives
+    order = negatives_order(y, va, args.clean_negatives)
+    chosen = distorted_ranks(len(order), args.distorted_photographs, start)  # ranks among the negatives
     if len(chosen) < args.distorted_photographs:
         raise SystemExit(f"--distorted-photographs {args.distorted_photographs}: only {len(chosen)} clean negatives "
                          f"(every {DISTORTED_STEP}th of --clean-negatives {args.clean_negatives} from rank {start})")

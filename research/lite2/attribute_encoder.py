@@ -8,8 +8,8 @@ asks whether the features themselves can carry it.
 
 - Training (`train`): scripts/train_lite2.py's attributes stage (outside the recipe's `all`; its defaults are this
   study's lead row, measured through the whole pipeline and not shipped: README, twelfth session), its checkpoint
-  under OUT/runs/NAME: from vqual-lite@2.0 2.2.1's encoder and its end-to-end score head, `--steps` more steps of the shipped recipe's losses (BIQ2021 MSE + in-batch ranking on 16 training photographs, 3
-  synthetic ranking pairs) plus `--w-attr` x the mean squared error of a linear attribute head (7 attributes, on the
+  under OUT/runs/NAME: from vqual-lite@2.0 2.2.1's encoder and its end-to-end score head, `--steps` more steps of the
+  shipped recipe's losses (BIQ2021 MSE + in-batch ranking on 16 training photographs, 3 synthetic ranking pairs) plus `--w-attr` x the mean squared error of a linear attribute head (7 attributes, on the
   standardised 4096-d features, ridge-initialised) on `--attr-batch` attribute rows per step: graded distortions of the
   1,500 best-rated training photographs outside the validation part (vqual-lite 2's clean negatives; every synthetic
   image distortion, the colour cast in four chroma directions, levels 1-5, target level / 5 on its attribute), those
@@ -122,10 +122,7 @@ def encoder_of(args, name):
         model, _, _ = L2.trained_upper(argparse.Namespace(work=args.work))
         return model
     if name == "2.2.1":  # the runs' start, from git (`attributes_start` without a train-stage checkpoint)
-        start = args.out / f"start-{L2.ATTR_START_REV}"
-        enc = L2.git_file(L2.ATTR_START_REV, "src/vqual/assets/lite2/encoder.npz", start / "encoder.npz")
-        head = L2.git_file(L2.ATTR_START_REV, f"src/vqual/assets/lite2/{L2.SCORE_BIQ}", start / L2.SCORE_BIQ)
-        return L2.with_score_head(L2.exported_trunk(enc), head).eval()
+        return L2.start_from_git(args.out / f"start-{L2.ATTR_START_REV}")[0].eval()
     model = L2.Upper()
     model.load_state_dict(torch.load(args.out / "runs" / name / "last.pt", weights_only=False)["model"])
     model.eval()
