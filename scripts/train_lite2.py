@@ -32,7 +32,7 @@ the repository before `--stage export`):
           the BIQ2021 training photographs' features through the exported encoder and the heads' extra rows
   eval    quick figures from the cache: frozen baseline (ridge on all 10,000 training images) and the exported
           model on BIQ2021's test split and clive-fewlabel (benchmarks/human.py measures through the scoring path)
-  attributes  (not part of `all`; a candidate, measured and not shipped: research/lite2/README.md, twelfth session)
+  attributes  (not part of `all`; two candidates, measured, not shipped: research/lite2/README.md, 12th-13th sessions)
           600 more steps from the train stage's checkpoint (trunk rounded to fp16, as 2.2.1 shipped it; without the
           checkpoint, 2.2.1's files read from git) with an attribute loss beside the score losses: graded distortions
           of the clean negatives (colour casts in four directions); writes <work>/ckpt/attributes.pt (`--resume`
@@ -563,7 +563,8 @@ def stage_attributes(args, ck: Path | None = None) -> None:
     `ck`: where the run's checkpoint goes (default `attributes_checkpoint`; research/lite2/attribute_encoder.py's).
     `--attr-weight 0` is the control: the same steps without the attribute rows.
     Why: the attribute heads were at the limit of 2.2.1's features (lost resolution); measured through the whole
-    pipeline it did not earn its place (research/lite2/README.md, eleventh and twelfth sessions)."""
+    pipeline it did not earn its place, neither as is nor with `--attr-keep 1 --attr-skip-heads-photos`
+    (research/lite2/README.md, eleventh to thirteenth sessions)."""
     from fit_lite import attribute_targets
     from train_lite import ATTRIBUTE_SOURCES
 
