@@ -265,10 +265,12 @@ def graded_photograph_rows(model, cache: Rows, biq_root: Path, n: int, levels: t
         clean.append(cache.get(f"graded-photo/{name}/clean", lambda rgb=rgb, name=name, mos=mos: {
             "set": "biq2021 validation", "content": name, "kind": "image", "mos": round(mos, 4),
             **audit(model.score(rgb))}))
+        seed = 1000 * (k + 1)  # in the keys: another --biq-graded gives a photograph another rank, so other noise
         for d, attr in (*IMAGE_SET.items(), *((c, "colour") for c in OTHER_CASTS)):
             for lv in levels:
-                pic = functools.cache(lambda d=d, lv=lv, rgb=rgb, k=k: distorted_image(rgb, d, lv, seed=1000 * (k + 1)))
-                row = cache.get(f"graded-photo/{name}/{d}/{lv}", lambda d=d, attr=attr, lv=lv, name=name, pic=pic: {
+                pic = functools.cache(lambda d=d, lv=lv, rgb=rgb, seed=seed: distorted_image(rgb, d, lv, seed=seed))
+                row = cache.get(f"graded-photo/{name}/{d}/{lv}/seed{seed}", lambda d=d, attr=attr, lv=lv, name=name,
+                                pic=pic: {
                     "kind": "image", "content": name, "distortion": d, "attribute": attr, "level": lv,
                     **audit(model.score(pic()))})
                 dist.append(vis.add(row, rgb, pic))

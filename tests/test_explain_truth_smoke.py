@@ -164,3 +164,40 @@ def test_a_distorted_picture_is_made_once_for_its_row_and_its_lpips(monkeypatch,
     rows = E.distortion_rows(Model(), Fresh(), (2,), video_contents=0, vis=E.Visibility(True))
     assert len(made) == len(E.IMAGE_SET) == len(rows) == len(scored)
     assert all(r["lpips"] > 0 for r in rows)
+
+
+def test_graded_photograph_rows_are_cached_per_seed(monkeypatch, tmp_path):
+    """A photograph's distortions are seeded by its rank among the graded photographs, which another --biq-graded
+    changes: a cached row made with another seed must not be reused (it would be other noise than the run states)."""
+    rng = np.random.default_rng(0)
+    pics = {name: rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for name in ("a.jpg", "b.jpg")}
+    order = {"now": [Path("a.jpg")]}
+    monkeypatch.setattr(E, "heldapart_photographs", lambda root, n: [(p, 4.5) for p in order["now"]])
+    monkeypatch.setattr(E, "load_rgb", lambda p: pics[p.name])
+    monkeypatch.setattr(E, "audit", lambda score: {"score": score})
+
+    class Model:
+        def score(self, rgb):
+            return float(rgb.astype(np.float64).mean())
+
+    class Cache:
+        def __init__(self):
+            self.rows = {}
+
+        def get(self, key, make):
+            if key not in self.rows:
+                self.rows[key] = {"key": key, **make()}
+            return self.rows[key]
+
+    cache = Cache()
+
+    def noise_row(clean, dist):
+        return next(r for r in dist if r["distortion"] == "noise")
+
+    first = noise_row(*E.graded_photograph_rows(Model(), cache, tmp_path, 1, (3,)))
+    order["now"] = [Path("b.jpg"), Path("a.jpg")]  # a.jpg is now second: seed 2000 instead of 1000
+    _, dist = E.graded_photograph_rows(Model(), cache, tmp_path, 2, (3,))
+    second = next(r for r in dist if r["distortion"] == "noise" and r["content"] == "a.jpg")
+    assert first["key"] != second["key"]
+    want = float(E.distorted_image(pics["a.jpg"], "noise", 3, seed=2000).astype(np.float64).mean())
+    assert second["score"] == pytest.approx(want) and second["score"] != first["score"]
