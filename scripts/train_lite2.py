@@ -361,10 +361,21 @@ def training_setup(args):
                            va=np.flatnonzero(va_m), meta=meta, slow=slow, smaps=smaps, pairs=syn_pairs(meta))
 
 
+def score_losses(model, d, bi, si, yt: torch.Tensor, rng, args) -> tuple[torch.Tensor, ...]:
+    """The recipe's score losses on one step's batch (`d`: `training_setup`'s): BIQ2021 MSE and in-batch ranking on the
+    photographs `bi`, the hinge on the synthetic pairs `si` (crops drawn from `rng` in that order); (the weighted sum,
+    mse, rank, syn)."""
+    p = model(d.low[bi], crop_batch(d.maps, bi, rng, crop=args.crop), eps=1e-6)
+    ps = model(d.slow[si], crop_batch(d.smaps, si, rng, same=True, crop=args.crop), eps=1e-6)
+    mse, rank = F.mse_loss(p, yt[bi]), rank_loss(p, yt[bi])
+    syn = F.relu(args.syn_margin - (ps[0::2] - ps[1::2])).mean()
+    return mse + args.w_rank * rank + args.w_syn * syn, mse, rank, syn
+
+
 def stage_train(args) -> None:
     d = training_setup(args)
     paths, y, low, maps, tr, va = d.paths, d.y, d.low, d.maps, d.tr, d.va
-    slow, smaps, pairs = d.slow, d.smaps, d.pairs
+    pairs = d.pairs
     sub = np.array([subset_of(p) for p in paths])
     if args.subsets:  # an ablation: train on some of BIQ2021's subsets only; validation stays the same 1,000
         tr = tr[np.isin(sub[tr], args.subsets)]
@@ -422,12 +433,7 @@ def stage_train(args) -> None:
         model.train()
         for g, base in zip(opt.param_groups, (args.lr, args.lr_head)):
             g["lr"] = base * lr_at(step)
-        p = model(low[bi], crop_batch(maps, bi, rng, crop=args.crop), eps=1e-6)
-        ps = model(slow[si], crop_batch(smaps, si, rng, same=True, crop=args.crop), eps=1e-6)
-        loss_mse = F.mse_loss(p, yt[bi])
-        loss_rank = rank_loss(p, yt[bi])
-        loss_syn = F.relu(args.syn_margin - (ps[0::2] - ps[1::2])).mean()
-        loss = loss_mse + args.w_rank * loss_rank + args.w_syn * loss_syn
+        loss, loss_mse, loss_rank, loss_syn = score_losses(model, d, bi, si, yt, rng, args)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -648,15 +654,12 @@ def stage_attributes(args, ck: Path | None = None) -> None:
             g["lr"] = base * 0.5 * (1 + math.cos(math.pi * step / args.attr_steps))
         model.train()
         if keep_w > 0:
-            crops = crop_batch(maps, bi, rng)
+            crops = crop_batch(maps, bi, rng, crop=args.crop)
             with torch.no_grad():
                 f0 = (start.features(low[bi], crops, eps=1e-6) - model.mu) / model.sd
             loss = keep_w * F.mse_loss((model.features(low[bi], crops, eps=1e-6) - model.mu) / model.sd, f0)
         else:
-            p = model(low[bi], crop_batch(maps, bi, rng), eps=1e-6)
-            ps = model(slow[si], crop_batch(smaps, si, rng, same=True), eps=1e-6)
-            loss = (F.mse_loss(p, yt[bi]) + args.w_rank * rank_loss(p, yt[bi])
-                    + args.w_syn * F.relu(args.syn_margin - (ps[0::2] - ps[1::2])).mean())
+            loss = score_losses(model, d, bi, si, yt, rng, args)[0]
         la = torch.zeros(())
         if args.attr_weight > 0:
             za = []
@@ -665,7 +668,7 @@ def stage_attributes(args, ck: Path | None = None) -> None:
                 if picked:
                     js = [rows[r][1] for r in picked]
                     lo, mp = src[kind]
-                    f = model.features(lo[js], crop_batch(mp, js, rng), eps=1e-6)
+                    f = model.features(lo[js], crop_batch(mp, js, rng, crop=args.crop), eps=1e-6)
                     za.append(((f - model.mu) / model.sd, picked))
             pred = torch.cat([attr(z) for z, _ in za])
             la = F.mse_loss(pred, torch.cat([yat[idx] for _, idx in za])) * len(names)  # per row: summed over names

@@ -9,7 +9,8 @@ asks whether the features themselves can carry it.
 - Training (`train`): scripts/train_lite2.py's attributes stage (outside the recipe's `all`; its defaults are this
   study's lead row, measured through the whole pipeline and not shipped: README, twelfth session), its checkpoint
   under OUT/runs/NAME: from vqual-lite@2.0 2.2.1's encoder and its end-to-end score head, `--steps` more steps of the
-  shipped recipe's losses (BIQ2021 MSE + in-batch ranking on 16 training photographs, 3 synthetic ranking pairs) plus `--w-attr` x the mean squared error of a linear attribute head (7 attributes, on the
+  shipped recipe's losses (BIQ2021 MSE + in-batch ranking on 16 training photographs, 3 synthetic ranking pairs)
+  plus `--w-attr` x the mean squared error of a linear attribute head (7 attributes, on the
   standardised 4096-d features, ridge-initialised) on `--attr-batch` attribute rows per step: graded distortions of the
   1,500 best-rated training photographs outside the validation part (vqual-lite 2's clean negatives; every synthetic
   image distortion, the colour cast in four chroma directions, levels 1-5, target level / 5 on its attribute), those
@@ -106,7 +107,7 @@ def stage_train(args):
     run = args.out / "runs" / args.run
     run.mkdir(parents=True, exist_ok=True)
     ns = argparse.Namespace(work=args.work, biq_root=args.biq_root, threads=args.threads, seed=0, batch=16,
-                            syn_pairs=3, wd=1e-4, w_rank=1.0, w_syn=1.0, syn_margin=0.1, ckpt_every=50,
+                            crop=L2.CROP, syn_pairs=3, wd=1e-4, w_rank=1.0, w_syn=1.0, syn_margin=0.1, ckpt_every=50,
                             resume=True, attr_steps=args.steps, attr_weight=args.w_attr, attr_lr=args.lr,
                             attr_lr_head=args.lr_attr, attr_batch=args.attr_batch, attr_keep=args.keep,
                             attr_skip_heads_photos=args.skip_heads_photos, distorted_photographs=200)
